@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import type { PartitionOffsets } from '../ports/topic.ts';
+
+/** Offsets `[from, to)` of one partition that a run reads. */
+export interface OffsetRange {
+  readonly partition: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A run that has claimed its ranges but not committed yet: whoever finds it finishes it. */
+export interface PendingRun {
+  /** Run number: one more than the last committed run. */
+  readonly sequence: number;
+  /** Derived from the ranges; names the run's files. */
+  readonly runId: string;
+  readonly ranges: readonly OffsetRange[];
+  /** Epoch ms when the run was claimed. */
+  readonly startedAt: number;
+}
+
+/** Offsets that retention deleted before they were compacted. */
+export interface OffsetGap {
+  readonly partition: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * The compactor's durable state, one object per consumer group. `offsets` holds, per partition,
+ * the next offset to read: everything before it is in the lake (or in quarantine).
+ */
+export interface CheckpointState {
+  readonly format: 1;
+  /** Sequence of the last committed run (0 before the first). */
+  readonly sequence: number;
+  readonly offsets: Readonly<Record<string, number>>;
+  readonly pending: PendingRun | null;
+}
+
+export const EMPTY_CHECKPOINT: CheckpointState = { format: 1, sequence: 0, offsets: {}, pending: null };
+
+export class CheckpointFormatError extends Error {
+  override name = 'CheckpointFormatError';
+}
+
+export function parseCheckpoint(body: Uint8Array, key: string): CheckpointState {
+  let state: Partial<CheckpointState>;
+  try {
+    state = JSON.parse(new TextDecoder().decode(body)) as Partial<CheckpointState>;
+  } catch (error) {
+    throw new CheckpointFormatError(`checkpoint ${key} is not JSON (${(error as Error).message}); restore it from a bucket version or delete it to recompact from the earliest offsets`);
+  }
+  if (state.format !== 1 || typeof state.sequence !== 'number' || typeof state.offsets !== 'object' || state.pending === undefined) {
+    throw new CheckpointFormatError(`checkpoint ${key} has an unknown format; restore it from a bucket version or delete it to recompact from the earliest offsets`);
+  }
+  return state as CheckpointState;
+}
+
+export function serializeCheckpoint(state: CheckpointState): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** The id of a run: a hash of exactly what it reads, so a retry of the same ranges names the same files. */
+export function runIdOf(ranges: readonly OffsetRange[]): string {
+  const canonical = ranges.map((r) => `${r.partition}:${r.from}-${r.to}`).join(',');
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** What the next run reads, and the gaps retention left since the last commit. */
+export interface RunPlan {
+  readonly ranges: OffsetRange[];
+  readonly gaps: OffsetGap[];
+}
+
+/**
+ * Plans a run: each partition from its checkpoint (or its earliest offset) up to the high watermark
+ * seen now, at most `maxRecordsPerRun` in all, shared evenly so no partition starves.
+ */
+export function planRun(state: CheckpointState, partitions: readonly PartitionOffsets[], maxRecordsPerRun: number): RunPlan {
+  const perPartition = Math.max(1, Math.floor(maxRecordsPerRun / Math.max(1, partitions.length)));
+  const ranges: OffsetRange[] = [];
+  const gaps: OffsetGap[] = [];
+  for (const { partition, earliest, highWatermark } of partitions) {
+    const committed = state.offsets[partition];
+    let from = committed ?? earliest;
+    const gapped = from < earliest;
+    if (gapped) {
+      gaps.push({ partition, from, to: earliest });
+      from = earliest;
+    }
+    const to = Math.min(highWatermark, from + perPartition);
+    // A gap alone is still a range to commit, so the checkpoint moves past what retention deleted.
+    if (to > from || gapped) ranges.push({ partition, from, to });
+  }
+  return { ranges, gaps };
+}
+
+/** The state after a run committed: its ranges' ends become the partitions' next offsets. */
+export function commitRun(state: CheckpointState, run: PendingRun): CheckpointState {
+  const offsets: Record<string, number> = { ...state.offsets };
+  for (const range of run.ranges) offsets[range.partition] = range.to;
+  return { format: 1, sequence: run.sequence, offsets, pending: null };
+}

@@ -1,0 +1,232 @@
+import type { Clock } from '../ports/clock.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { Codec, ColumnBatch, ParquetEncoder } from '../ports/parquet.ts';
+import type { PartitionOffsets, TopicReader, TopicRecord } from '../ports/topic.ts';
+import {
+  commitRun,
+  EMPTY_CHECKPOINT,
+  parseCheckpoint,
+  planRun,
+  runIdOf,
+  serializeCheckpoint,
+  type CheckpointState,
+  type OffsetGap,
+  type PendingRun,
+} from './checkpoint.ts';
+import { decodeEvent, type EventValues, type QuarantineReason, type ValidationLimits } from './decode.ts';
+import { checkpointKey, curatedKey, dateOf, hourBucketOf, quarantineKey, type HourBucket } from './lake-layout.ts';
+import { EVENT_FIELDS, TABLE_COLUMNS } from './schema.ts';
+
+/** What a compactor run needs from the outside world. */
+export interface CompactorDeps {
+  readonly topic: TopicReader;
+  readonly store: ObjectStore;
+  readonly encoder: ParquetEncoder;
+  readonly clock: Clock;
+  /** Called as records are read, for progress display. */
+  readonly onProgress?: (recordsRead: number, recordsPlanned: number) => void;
+}
+
+export interface CompactorOptions {
+  /** Consumer group: names the checkpoint and the committed Kafka offsets. */
+  readonly group: string;
+  readonly codec: Codec;
+  /** Upper bound on records one run reads, so a run fits its time and memory budget. */
+  readonly maxRecordsPerRun: number;
+  readonly limits: ValidationLimits;
+}
+
+/** What a run did. */
+export interface CompactionReport {
+  /** Sequence of the run this invocation committed or finished; 0 when there was nothing to do. */
+  readonly sequence: number;
+  readonly runId: string | null;
+  /** True when this invocation finished a run that an earlier, interrupted one had claimed. */
+  readonly resumed: boolean;
+  readonly recordsRead: number;
+  readonly rowsWritten: number;
+  readonly quarantined: number;
+  readonly quarantineReasons: Partial<Record<QuarantineReason, number>>;
+  /** Keys of the Parquet files of the run. */
+  readonly files: string[];
+  readonly quarantineFiles: string[];
+  readonly inputBytes: number;
+  readonly parquetBytes: number;
+  /** Offsets deleted by retention before they were compacted. */
+  readonly gaps: OffsetGap[];
+  /** Records left in each partition after this run, by the high watermarks seen at its start. */
+  readonly lag: Record<string, number>;
+}
+
+export class CheckpointConflictError extends Error {
+  override name = 'CheckpointConflictError';
+}
+
+const MAX_CLAIM_ATTEMPTS = 5;
+const encoder = new TextEncoder();
+
+/**
+ * One compactor run: claim the next offset ranges in the checkpoint, turn them into Parquet files
+ * (one per UTC hour) and quarantine files (one per UTC day), then commit the checkpoint.
+ *
+ * Exactly once: the claim is written (compare-and-swap) before any file, the files' names derive
+ * from the claimed ranges and are created only if absent, and the commit swaps the claim for the
+ * new offsets. A run that crashes leaves its claim; the next run re-reads the same ranges, produces
+ * the same names and commits. Concurrent runs race on the claim and then finish the same run.
+ */
+export async function compact(deps: CompactorDeps, options: CompactorOptions): Promise<CompactionReport> {
+  const key = checkpointKey(options.group);
+  const partitions = await deps.topic.offsets();
+  for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+    const { state, etag } = await loadCheckpoint(deps.store, key);
+    let run = state.pending;
+    let claimEtag = etag;
+    let gaps: OffsetGap[] = [];
+    const resumed = run !== null;
+    if (run === null) {
+      const plan = planRun(state, partitions, options.maxRecordsPerRun);
+      if (plan.ranges.length === 0) return idleReport(state, partitions);
+      gaps = plan.gaps;
+      run = { sequence: state.sequence + 1, runId: runIdOf(plan.ranges), ranges: plan.ranges, startedAt: deps.clock.now() };
+      const claim = await deps.store.compareAndSwap(key, serializeCheckpoint({ ...state, pending: run }), etag);
+      if (!claim.ok) continue; // another run claimed first: reload and finish that one
+      claimEtag = claim.etag;
+    }
+    const output = await writeRun(deps, options, run);
+    const committed = commitRun(state, run);
+    const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
+    if (!swap.ok) await assertCommittedElsewhere(deps.store, key, run);
+    else await deps.topic.commitOffsets(options.group, new Map(Object.entries(committed.offsets).map(([p, o]) => [Number(p), o])));
+    return { ...output, sequence: run.sequence, runId: run.runId, resumed, gaps: [...gaps, ...output.gaps], lag: lagOf(committed, partitions) };
+  }
+  throw new CheckpointConflictError(`checkpoint ${key} changed ${MAX_CLAIM_ATTEMPTS} times while claiming a run; too many compactors are running at once, bound their concurrency`);
+}
+
+async function loadCheckpoint(store: ObjectStore, key: string): Promise<{ state: CheckpointState; etag: string | null }> {
+  const object = await store.get(key);
+  return object ? { state: parseCheckpoint(object.body, key), etag: object.etag } : { state: EMPTY_CHECKPOINT, etag: null };
+}
+
+// The commit lost a race: fine if a concurrent run finished the same claim, a bug otherwise.
+async function assertCommittedElsewhere(store: ObjectStore, key: string, run: PendingRun): Promise<void> {
+  const { state } = await loadCheckpoint(store, key);
+  if (state.sequence < run.sequence) {
+    throw new CheckpointConflictError(`checkpoint ${key} changed under run ${run.sequence} before it committed; run the compactor again to finish it`);
+  }
+}
+
+function lagOf(state: CheckpointState, partitions: readonly PartitionOffsets[]): Record<string, number> {
+  return Object.fromEntries(partitions.map((p) => [p.partition, Math.max(0, p.highWatermark - (state.offsets[p.partition] ?? p.earliest))]));
+}
+
+function idleReport(state: CheckpointState, partitions: readonly PartitionOffsets[]): CompactionReport {
+  return {
+    sequence: 0, runId: null, resumed: false, recordsRead: 0, rowsWritten: 0, quarantined: 0, quarantineReasons: {},
+    files: [], quarantineFiles: [], inputBytes: 0, parquetBytes: 0, gaps: [], lag: lagOf(state, partitions),
+  };
+}
+
+type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'lag'>;
+
+async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun): Promise<RunOutput> {
+  const hours = new Map<string, HourBuffer>();
+  const quarantine = new Map<string, string[]>();
+  const reasons: Partial<Record<QuarantineReason, number>> = {};
+  const gaps: OffsetGap[] = [];
+  const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
+  let recordsRead = 0;
+  let inputBytes = 0;
+
+  for (const range of run.ranges) {
+    let expected = range.from;
+    for await (const batch of deps.topic.read(range.partition, range.from, range.to)) {
+      for (const record of batch) {
+        if (record.offset > expected) gaps.push({ partition: range.partition, from: expected, to: record.offset });
+        expected = record.offset + 1;
+        inputBytes += record.value.byteLength;
+        const decoded = decodeEvent(record.value, record.timestamp, options.limits);
+        if (decoded.ok) {
+          const bucket = hourBucketOf(decoded.event.event_time as number);
+          const bucketKey = `${bucket.dt}/${bucket.hour}`;
+          let buffer = hours.get(bucketKey);
+          if (!buffer) hours.set(bucketKey, (buffer = new HourBuffer(bucket)));
+          buffer.add(decoded.event, record);
+        } else {
+          reasons[decoded.reason] = (reasons[decoded.reason] ?? 0) + 1;
+          const dt = dateOf(record.timestamp);
+          const lines = quarantine.get(dt) ?? [];
+          lines.push(quarantineLine(record, decoded.reason, decoded.detail));
+          quarantine.set(dt, lines);
+        }
+      }
+      recordsRead += batch.length;
+      deps.onProgress?.(recordsRead, planned);
+    }
+    if (expected < range.to) gaps.push({ partition: range.partition, from: expected, to: range.to });
+  }
+
+  const files: string[] = [];
+  let parquetBytes = 0;
+  let rowsWritten = 0;
+  for (const buffer of [...hours.values()].sort((a, b) => a.sortKey.localeCompare(b.sortKey))) {
+    const body = deps.encoder.encode(buffer.toBatch(), options.codec);
+    const fileKey = curatedKey(buffer.bucket, run.sequence, run.runId);
+    await deps.store.putIfAbsent(fileKey, body);
+    files.push(fileKey);
+    parquetBytes += body.byteLength;
+    rowsWritten += buffer.rowCount;
+  }
+  const quarantineFiles: string[] = [];
+  let quarantined = 0;
+  for (const [dt, lines] of [...quarantine.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const fileKey = quarantineKey(dt, run.sequence, run.runId);
+    await deps.store.putIfAbsent(fileKey, encoder.encode(lines.join('')));
+    quarantineFiles.push(fileKey);
+    quarantined += lines.length;
+  }
+  return { recordsRead, rowsWritten, quarantined, quarantineReasons: reasons, files, quarantineFiles, inputBytes, parquetBytes, gaps };
+}
+
+function quarantineLine(record: TopicRecord, reason: QuarantineReason, detail: string): string {
+  return `${JSON.stringify({
+    kafka_partition: record.partition,
+    kafka_offset: record.offset,
+    kafka_timestamp: new Date(record.timestamp).toISOString(),
+    reason,
+    detail,
+    key_base64: record.key ? Buffer.from(record.key).toString('base64') : null,
+    raw_base64: Buffer.from(record.value).toString('base64'),
+  })}\n`;
+}
+
+/** The rows of one UTC hour, column by column, in read order. */
+class HourBuffer {
+  readonly bucket: HourBucket;
+  readonly sortKey: string;
+  private readonly events = EVENT_FIELDS.map((field) => ({ name: field.name, values: [] as (string | number | null)[] }));
+  private readonly partitions: number[] = [];
+  private readonly offsets: number[] = [];
+  private readonly timestamps: number[] = [];
+
+  constructor(bucket: HourBucket) {
+    this.bucket = bucket;
+    this.sortKey = `${bucket.dt}/${String(bucket.hour).padStart(2, '0')}`;
+  }
+
+  get rowCount(): number {
+    return this.offsets.length;
+  }
+
+  add(event: EventValues, record: TopicRecord): void {
+    for (const column of this.events) column.values.push(event[column.name] ?? null);
+    this.partitions.push(record.partition);
+    this.offsets.push(record.offset);
+    this.timestamps.push(record.timestamp);
+  }
+
+  toBatch(): ColumnBatch {
+    const data = new Map<string, readonly (string | number | null)[]>(this.events.map((c) => [c.name, c.values]));
+    data.set('kafka_partition', this.partitions).set('kafka_offset', this.offsets).set('kafka_timestamp', this.timestamps);
+    return { columns: TABLE_COLUMNS, data, rowCount: this.rowCount };
+  }
+}

@@ -1,0 +1,190 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { CompactionReport } from '../../lambdas/core/compactor.ts';
+import { NAMED_QUERIES, namedQuery } from '../../lambdas/core/queries.ts';
+import type { Codec } from '../../lambdas/ports/parquet.ts';
+import type { OutgoingRecord } from '../../lambdas/ports/topic.ts';
+import { dataDirLayout, openDataDir, requireDataDir } from '../local/data-dir.ts';
+import { DuckDbLake } from '../local/duckdb-lake.ts';
+import { compactLocal, runLocal, type LocalRunSummary } from '../local/runner.ts';
+import { formatBytes, formatTable } from './table.ts';
+
+/** The command was called wrong; the message says how to call it. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const PRODUCE_BATCH = 10_000;
+const SUMMARY_QUERIES = [
+  { name: 'latest_reading_per_device', rows: 8 },
+  { name: 'site_summary', rows: 10 },
+  { name: 'anomalies', rows: 8 },
+  { name: 'ingestion_freshness', rows: 12 },
+];
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function printJson(value: unknown): void {
+  print(JSON.stringify(value, null, 2));
+}
+
+/** Progress on stderr: one rewritten line on a terminal, a line per step otherwise. */
+function progressLine(text: string, step: boolean): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
+  else if (step) process.stderr.write(`${text}\n`);
+}
+
+function endProgress(): void {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+}
+
+function describeCompaction(report: CompactionReport): string {
+  return `compactor run ${report.sequence}: ${report.rowsWritten} rows in ${report.files.length} files, ${report.quarantined} quarantined`;
+}
+
+interface LocalFlags {
+  minutes: number;
+  devices: number;
+  seed: number;
+  partitions?: number;
+  start?: number;
+  dataDir: string;
+  codec: Codec;
+  json?: boolean;
+}
+
+export async function localCommand(flags: LocalFlags): Promise<void> {
+  const summary = await runLocal({
+    ...flags,
+    onProgress: ({ minute, minutes, produced, compaction }) =>
+      progressLine(`minute ${minute}/${minutes}: ${produced} events produced${compaction ? `; ${describeCompaction(compaction)}` : ''}`, compaction !== undefined),
+  });
+  endProgress();
+  if (flags.json) {
+    printJson(summary);
+    return;
+  }
+  print(renderSummary(summary, flags));
+  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir);
+  try {
+    for (const { name, rows } of SUMMARY_QUERIES) {
+      const query = namedQuery(name);
+      const result = await lake.query(query.sql);
+      print(`\n${query.name} — ${query.description}\n${formatTable(result.columns, result.rows, rows)}`);
+    }
+  } finally {
+    lake.close();
+  }
+  print(`\nMore: npx streamlake queries · npx streamlake query --data-dir ${flags.dataDir} "SELECT count(*) FROM device_logs"`);
+}
+
+function renderSummary(s: LocalRunSummary, flags: LocalFlags): string {
+  const ratio = s.parquetBytes > 0 ? `  (${formatBytes(s.parquetBytes)}, ${(s.producedBytes / s.parquetBytes).toFixed(1)}× smaller than the JSON)` : '';
+  return [
+    `streamlake local: ${flags.minutes} simulated minutes (${s.start} → ${s.end}), ${flags.devices} devices, data in ${s.dataDir}`,
+    '',
+    `  events produced   ${String(s.produced).padStart(9)}  (${formatBytes(s.producedBytes)} of JSON)`,
+    `  rows in the lake  ${String(s.lakeRows).padStart(9)}`,
+    `  quarantined       ${String(s.quarantined).padStart(9)}  (table device_logs_quarantine)`,
+    `  Parquet files     ${String(s.files).padStart(9)}${ratio}`,
+    `  compactor runs    ${String(s.compactions).padStart(9)}`,
+  ].join('\n');
+}
+
+interface ProduceFlags {
+  dataDir: string;
+  file?: string;
+  keyField?: string;
+  json?: boolean;
+}
+
+export async function produceCommand(flags: ProduceFlags): Promise<void> {
+  requireDataDir(flags.dataDir);
+  if (flags.file !== undefined && !existsSync(flags.file)) throw new UsageError(`no file ${flags.file}; pass an existing file to --file or pipe the lines to stdin`);
+  if (flags.file === undefined && process.stdin.isTTY) throw new UsageError('nothing to produce: pass --file <path> or pipe lines to stdin');
+  const { log } = await openDataDir(flags.dataDir);
+  const lines = createInterface({ input: flags.file === undefined ? process.stdin : createReadStream(flags.file), crlfDelay: Infinity });
+  const encoder = new TextEncoder();
+  let batch: OutgoingRecord[] = [];
+  let produced = 0;
+  let unkeyed = 0;
+  try {
+    for await (const line of lines) {
+      if (line.length === 0) continue;
+      const key = flags.keyField === undefined ? null : keyOf(line, flags.keyField);
+      if (flags.keyField !== undefined && key === null) unkeyed++;
+      batch.push({ key, value: encoder.encode(line), timestamp: Date.now() });
+      if (batch.length === PRODUCE_BATCH) {
+        await log.produce(batch);
+        produced += batch.length;
+        batch = [];
+        progressLine(`${produced} records produced`, false);
+      }
+    }
+    await log.produce(batch);
+    produced += batch.length;
+  } finally {
+    await log.close();
+  }
+  endProgress();
+  const summary = { produced, unkeyed, topic: log.topic, partitions: log.partitions, dataDir: dataDirLayout(flags.dataDir).root };
+  if (flags.json) printJson(summary);
+  else print(`produced ${produced} records to topic ${log.topic} (${log.partitions} partitions)${unkeyed ? `, ${unkeyed} without a ${flags.keyField} key (spread round-robin)` : ''}`);
+}
+
+function keyOf(line: string, field: string): string | null {
+  try {
+    const value = (JSON.parse(line) as Record<string, unknown>)[field];
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+  } catch {
+    return null; // not JSON: produced unkeyed, and the compactor will quarantine it
+  }
+}
+
+interface CompactFlags {
+  dataDir: string;
+  codec: Codec;
+  json?: boolean;
+}
+
+export async function compactCommand(flags: CompactFlags): Promise<void> {
+  requireDataDir(flags.dataDir);
+  const { log, store } = await openDataDir(flags.dataDir);
+  let report: CompactionReport;
+  try {
+    report = await compactLocal(log, store, Date.now(), flags.codec, (read, planned) => progressLine(`read ${read}/${planned} records`, false));
+  } finally {
+    await log.close();
+  }
+  endProgress();
+  if (flags.json) printJson(report);
+  else if (report.runId === null) print('nothing to compact: the lake is up to date with the topic');
+  else print(`${describeCompaction(report)}${report.resumed ? ' (finished an interrupted run)' : ''}\n${[...report.files, ...report.quarantineFiles].map((f) => `  ${f}`).join('\n')}`);
+}
+
+interface QueryFlags {
+  dataDir: string;
+  named?: string;
+  json?: boolean;
+}
+
+export async function queryCommand(sql: string | undefined, flags: QueryFlags): Promise<void> {
+  if ((sql === undefined) === (flags.named === undefined)) throw new UsageError('pass either SQL or --named <name>, e.g. streamlake query "SELECT count(*) FROM device_logs"');
+  requireDataDir(flags.dataDir);
+  const text = flags.named === undefined ? sql! : namedQuery(flags.named).sql;
+  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir);
+  try {
+    const result = await lake.query(text);
+    if (flags.json) printJson(result.rows);
+    else print(formatTable(result.columns, result.rows));
+  } finally {
+    lake.close();
+  }
+}
+
+export function queriesCommand(flags: { json?: boolean }): void {
+  if (flags.json) printJson(NAMED_QUERIES);
+  else print(formatTable(['name', 'description'], NAMED_QUERIES.map((q) => ({ name: q.name, description: q.description }))));
+}

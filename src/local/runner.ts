@@ -1,0 +1,122 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hyparquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
+import { compact, type CompactionReport } from '../../lambdas/core/compactor.ts';
+import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
+import { CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
+import type { Codec } from '../../lambdas/ports/parquet.ts';
+import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
+import type { TopicReader } from '../../lambdas/ports/topic.ts';
+import { DEFAULTS, validationLimits, type PipelineConfig } from '../../lib/config.ts';
+import { openDataDir } from './data-dir.ts';
+import { DuckDbLake } from './duckdb-lake.ts';
+
+const MINUTE_MS = 60_000;
+
+export interface LocalRunOptions {
+  readonly dataDir: string;
+  /** Simulated minutes of traffic. */
+  readonly minutes: number;
+  readonly devices: number;
+  readonly seed: number;
+  readonly partitions?: number;
+  readonly codec: Codec;
+  /** First simulated minute (epoch ms); default: where the last run stopped, or `minutes` before now. */
+  readonly start?: number;
+  /** Called after every simulated minute and compaction. */
+  readonly onProgress?: (progress: LocalProgress) => void;
+}
+
+export interface LocalProgress {
+  readonly minute: number;
+  readonly minutes: number;
+  readonly produced: number;
+  readonly compaction?: CompactionReport;
+}
+
+/** What a local run did and what the lake holds after it. */
+export interface LocalRunSummary {
+  readonly dataDir: string;
+  readonly start: string;
+  readonly end: string;
+  readonly produced: number;
+  readonly producedBytes: number;
+  readonly compactions: number;
+  readonly lakeRows: number;
+  readonly files: number;
+  readonly parquetBytes: number;
+  readonly quarantined: number;
+}
+
+/** Compactor settings from the pipeline config: the same values the deployed Lambda gets. */
+export function compactorOptions(config: PipelineConfig, codec: Codec = config.codec) {
+  return { group: config.consumerGroup, codec, maxRecordsPerRun: config.maxRecordsPerRun, limits: validationLimits(config) };
+}
+
+/** One compactor run over the local log and lake directory. */
+export function compactLocal(topic: TopicReader, store: ObjectStore, now: number, codec: Codec, onProgress?: (read: number, planned: number) => void) {
+  return compact({ topic, store, encoder: hyparquetEncoder(), clock: { now: () => now }, onProgress }, compactorOptions(DEFAULTS, codec));
+}
+
+/**
+ * The whole pipeline on one machine, on simulated time: the generator every simulated minute and
+ * the compactor every `compactorEveryMinutes`, as the cloud schedules run them, then a last
+ * compaction so the lake holds everything produced.
+ */
+export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummary> {
+  await mkdir(options.dataDir, { recursive: true });
+  const { layout, log, store } = await openDataDir(options.dataDir, options.partitions);
+  const start = options.start ?? (await savedClock(layout.clockFile)) ?? Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - options.minutes * MINUTE_MS;
+  const fleet = new DeviceFleet({ ...DEFAULTS, devices: options.devices, seed: options.seed });
+  let produced = 0;
+  let producedBytes = 0;
+  let compactions = 0;
+  let now = start;
+  try {
+    for (let minute = 1; minute <= options.minutes; minute++) {
+      now = start + minute * MINUTE_MS;
+      const sent = await produceMinute(fleet, log, now);
+      produced += sent.records;
+      producedBytes += sent.bytes;
+      let compaction: CompactionReport | undefined;
+      if (minute % DEFAULTS.compactorEveryMinutes === 0) {
+        compaction = await compactLocal(log, store, now, options.codec);
+        compactions++;
+      }
+      options.onProgress?.({ minute, minutes: options.minutes, produced, compaction });
+    }
+    for (;;) {
+      const compaction = await compactLocal(log, store, now, options.codec);
+      if (compaction.runId === null) break;
+      compactions++;
+      options.onProgress?.({ minute: options.minutes, minutes: options.minutes, produced, compaction });
+    }
+    await writeFile(layout.clockFile, `${JSON.stringify({ nextStart: now })}\n`);
+  } finally {
+    await log.close();
+  }
+  const files = await store.list(CURATED_PREFIX);
+  const lake = await DuckDbLake.open(layout.lakeDir);
+  try {
+    const [counts] = (await lake.query('SELECT (SELECT count(*) FROM device_logs) AS rows, (SELECT count(*) FROM device_logs_quarantine) AS quarantined')).rows;
+    return {
+      dataDir: layout.root,
+      start: new Date(start).toISOString(),
+      end: new Date(now).toISOString(),
+      produced,
+      producedBytes,
+      compactions,
+      lakeRows: counts!.rows as number,
+      files: files.length,
+      parquetBytes: files.reduce((sum, f) => sum + f.size, 0),
+      quarantined: counts!.quarantined as number,
+    };
+  } finally {
+    lake.close();
+  }
+}
+
+async function savedClock(file: string): Promise<number | undefined> {
+  if (!existsSync(file)) return undefined;
+  return (JSON.parse(await readFile(file, 'utf8')) as { nextStart: number }).nextStart;
+}
