@@ -1,0 +1,173 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
+import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
+import { hyparquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { CheckpointConflictError, compact, type CompactionReport } from '../../../lambdas/core/compactor.ts';
+import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
+import { checkpointKey, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../../lambdas/core/lake-layout.ts';
+import type { ObjectStore } from '../../../lambdas/ports/object-store.ts';
+import { DEFAULTS } from '../../../lib/config.ts';
+import { compactorOptions } from '../../../src/local/runner.ts';
+import { FaultyStore, InjectedCrash, type FaultPlan, type StoreOp } from '../../helpers/faulty-store.ts';
+import { auditLake, tempDir } from '../../helpers/lake.ts';
+
+const START = Date.UTC(2026, 0, 15, 9, 30);
+const MINUTE = 60_000;
+
+describe('compactor', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let log: LocalLog;
+  let lake: LocalDirectoryStore;
+  let fleet: DeviceFleet;
+  let minute: number;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    log = await LocalLog.open({ dir: join(dir.path, 'topic'), topic: 'device-logs', partitions: 4 });
+    lake = new LocalDirectoryStore(join(dir.path, 'lake'));
+    // Late and corrupt records, so runs span several hours and write quarantine files too.
+    fleet = new DeviceFleet({ ...DEFAULTS, devices: 30, seed: 7, lateShare: 0.2, corruptShare: 0.03 });
+    minute = 0;
+  });
+
+  afterEach(async () => {
+    await log.close();
+    dir.remove();
+  });
+
+  async function produceMinutes(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await produceMinute(fleet, log, START + ++minute * MINUTE);
+  }
+
+  function run(store: ObjectStore = lake, maxRecordsPerRun = DEFAULTS.maxRecordsPerRun): Promise<CompactionReport> {
+    return compact(
+      { topic: log, store, encoder: hyparquetEncoder(), clock: { now: () => START + minute * MINUTE } },
+      { ...compactorOptions(DEFAULTS), maxRecordsPerRun },
+    );
+  }
+
+  async function drain(): Promise<void> {
+    while ((await run()).runId !== null);
+  }
+
+  async function expectExactlyOnce(): Promise<void> {
+    const offsets = await log.offsets();
+    const audit = await auditLake(lake.root, offsets);
+    expect(audit.duplicates).toBe(0);
+    expect(audit.incompletePartitions).toEqual([]);
+    expect(audit.lakeRows + audit.quarantined).toBe(offsets.reduce((sum, o) => sum + o.highWatermark, 0));
+    expect(audit.quarantined).toBeGreaterThan(0);
+  }
+
+  it('writes every record once, valid rows to Parquet and bad ones to quarantine', async () => {
+    await produceMinutes(30);
+    const report = await run();
+    expect(report.recordsRead).toBe(900);
+    expect(report.rowsWritten + report.quarantined).toBe(900);
+    expect(report.files.length).toBeGreaterThan(1);
+    expect(report.lag).toEqual({ 0: 0, 1: 0, 2: 0, 3: 0 });
+    await expectExactlyOnce();
+  });
+
+  it('writes at most one file per hour and run, named from what the run read', async () => {
+    await produceMinutes(90);
+    const report = await run();
+    const hours = report.files.map((key) => key.split('/').slice(2, 4).join('/'));
+    expect(new Set(hours).size).toBe(report.files.length);
+    expect(report.files.every((key) => key.includes(`run-00000001-${report.runId}`))).toBe(true);
+  });
+
+  it('reads nothing and writes nothing when the lake is up to date', async () => {
+    await produceMinutes(5);
+    await run();
+    const report = await run();
+    expect(report.runId).toBeNull();
+    expect((await lake.list(CURATED_PREFIX)).length).toBeGreaterThan(0);
+    expect(report.files).toEqual([]);
+  });
+
+  it('bounds a run by maxRecordsPerRun and catches up over several runs', async () => {
+    await produceMinutes(20);
+    const first = await run(lake, 100);
+    expect(first.recordsRead).toBeLessThanOrEqual(100);
+    expect(Object.values(first.lag).reduce((a, b) => a + b, 0)).toBe(600 - first.recordsRead);
+    while ((await run(lake, 100)).runId !== null);
+    await expectExactlyOnce();
+  });
+
+  const crashes: { step: string; plan: FaultPlan }[] = [
+    { step: 'while claiming the run', plan: (op, _key, nth) => (op === 'compareAndSwap' && nth === 1 ? 'before' : undefined) },
+    { step: 'right after the claim', plan: (op, _key, nth) => (op === 'compareAndSwap' && nth === 1 ? 'after' : undefined) },
+    { step: 'after the first file', plan: (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'after' : undefined) },
+    { step: 'after some files', plan: (op, _key, nth) => (op === 'putIfAbsent' && nth === 3 ? 'before' : undefined) },
+    { step: 'after the Parquet files, before quarantine', plan: (op, key) => (op === 'putIfAbsent' && key.startsWith(QUARANTINE_PREFIX) ? 'before' : undefined) },
+    { step: 'after all files, before the checkpoint', plan: (op, _key, nth) => (op === 'compareAndSwap' && nth === 2 ? 'before' : undefined) },
+    { step: 'after the checkpoint', plan: (op, _key, nth) => (op === 'compareAndSwap' && nth === 2 ? 'after' : undefined) },
+  ];
+
+  it.each(crashes)('leaves the lake exactly once when a run crashes $step and a later run follows', async ({ plan }) => {
+    await produceMinutes(90);
+    await expect(run(new FaultyStore(lake, plan))).rejects.toThrow(InjectedCrash);
+    await produceMinutes(10); // the topic moves on before the retry
+    await drain();
+    await expectExactlyOnce();
+  });
+
+  it('finishes the crashed run under the same names instead of adding files', async () => {
+    await produceMinutes(90);
+    await expect(run(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 2 ? 'after' : undefined)))).rejects.toThrow(InjectedCrash);
+    const written = (await lake.list(CURATED_PREFIX)).map((e) => e.key);
+    await produceMinutes(10);
+    const retry = await run();
+    expect(retry.resumed).toBe(true);
+    expect(retry.sequence).toBe(1);
+    expect(retry.files).toEqual(expect.arrayContaining(written));
+    expect((await lake.list(CURATED_PREFIX)).map((e) => e.key).sort()).toEqual([...retry.files].sort());
+  });
+
+  it('never duplicates when two runs go at the same time', async () => {
+    for (let round = 0; round < 5; round++) {
+      await produceMinutes(15);
+      const reports = await Promise.all([run(), run()]);
+      expect(reports.some((r) => r.runId !== null)).toBe(true);
+    }
+    await drain();
+    await expectExactlyOnce();
+  });
+
+  it('lets a stalled run finish harmlessly after another run completed its claim and moved on', async () => {
+    await produceMinutes(30);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let stalled = false;
+    // The first run stalls before its first file, as a paused Lambda would.
+    const slow = new FaultyStore(lake, undefined, async (op: StoreOp) => {
+      if (op === 'putIfAbsent' && !stalled) {
+        stalled = true;
+        await released;
+      }
+    });
+    const stalledRun = run(slow);
+    while (!stalled) await new Promise((resolve) => setTimeout(resolve, 5));
+    const helper = await run();
+    expect(helper.resumed).toBe(true);
+    await produceMinutes(10);
+    const next = await run();
+    expect(next.sequence).toBe(2);
+    release();
+    const late = await stalledRun;
+    expect(late.sequence).toBe(1);
+    await drain();
+    await expectExactlyOnce();
+  });
+
+  it('refuses to commit over a checkpoint that moved backwards under it', async () => {
+    await produceMinutes(5);
+    const sabotage = new FaultyStore(lake, undefined, async (op, key) => {
+      // Someone resets the checkpoint between this run's claim and its commit.
+      if (op === 'putIfAbsent' && key.startsWith(CURATED_PREFIX)) await lake.delete(checkpointKey(DEFAULTS.consumerGroup));
+    });
+    await expect(run(sabotage)).rejects.toThrow(CheckpointConflictError);
+  });
+});
