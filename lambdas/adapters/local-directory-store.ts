@@ -1,22 +1,23 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectEntry, ObjectStore, StoredObject, SwapResult } from '../ports/object-store.ts';
 
 const TMP_DIR = '.tmp';
-const LOCK_SUFFIX = '.lock';
-const LOCK_WAIT_MS = 10_000;
-// A lock is held for one read-compare-rename; one this old was left by a killed process.
-const STALE_LOCK_MS = 30_000;
+// A compare-and-swap object is a directory of immutable, numbered versions; the newest is current.
+const VERSIONS_SUFFIX = '.versions';
+const VERSION_DIGITS = 12;
 
 export class LocalStoreError extends Error {
   override name = 'LocalStoreError';
 }
 
-function etagOf(body: Uint8Array): string {
-  return createHash('md5').update(body).digest('hex');
+function etagOf(version: number, body: Uint8Array): string {
+  return `${version}-${createHash('md5').update(body).digest('hex')}`;
+}
+
+function versionOf(etag: string): number {
+  return Number(etag.slice(0, etag.indexOf('-')));
 }
 
 function isErrno(error: unknown, code: string): boolean {
@@ -24,9 +25,12 @@ function isErrno(error: unknown, code: string): boolean {
 }
 
 /**
- * The object store on a local directory, with S3's guarantees: put-if-absent is a hard link of a
- * fully written, fsynced temporary file (atomic, never partial); compare-and-swap renames over the
- * object under a create-exclusive lock file.
+ * The object store on a local directory, with S3's guarantees and no locks. Every write is a hard
+ * link of a fully written, fsynced temporary file, which is atomic (never partial) and fails if the
+ * name exists. Put-if-absent links the object's own name. Compare-and-swap links the next version
+ * number in the object's `.versions` directory: of all writers that read the same version, exactly
+ * one creates the next, and a crash at any point leaves either the old or the new version.
+ * A plain file counts as version 0, so a create-once object can later be swapped too.
  */
 export class LocalDirectoryStore implements ObjectStore {
   readonly root: string;
@@ -36,8 +40,8 @@ export class LocalDirectoryStore implements ObjectStore {
   }
 
   private pathOf(key: string): string {
-    if (key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '' || part === TMP_DIR)) {
-      throw new LocalStoreError(`invalid object key ${JSON.stringify(key)}: use relative /-separated names without '..' or empty parts`);
+    if (key.startsWith('/') || key.endsWith(VERSIONS_SUFFIX) || key.split('/').some((part) => part === '..' || part === '' || part === TMP_DIR)) {
+      throw new LocalStoreError(`invalid object key ${JSON.stringify(key)}: use relative /-separated names without '..', empty parts or a ${VERSIONS_SUFFIX} suffix`);
     }
     return join(this.root, ...key.split('/'));
   }
@@ -58,6 +62,7 @@ export class LocalDirectoryStore implements ObjectStore {
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<'created' | 'exists'> {
     const path = this.pathOf(key);
+    if (await this.newestVersion(key)) return 'exists';
     await mkdir(dirname(path), { recursive: true });
     const temp = await this.writeTemp(body);
     try {
@@ -73,46 +78,53 @@ export class LocalDirectoryStore implements ObjectStore {
   }
 
   async compareAndSwap(key: string, body: Uint8Array, expectedEtag: string | null): Promise<SwapResult> {
-    if (expectedEtag === null) {
-      return (await this.putIfAbsent(key, body)) === 'created' ? { ok: true, etag: etagOf(body) } : { ok: false };
+    const current = await this.get(key);
+    if ((current?.etag ?? null) !== expectedEtag) return { ok: false };
+    const dir = this.pathOf(key) + VERSIONS_SUFFIX;
+    const version = current ? versionOf(current.etag) : 0;
+    const next = version + 1;
+    await mkdir(dir, { recursive: true });
+    const temp = await this.writeTemp(body);
+    try {
+      await link(temp, join(dir, versionName(next)));
+    } catch (error) {
+      if (isErrno(error, 'EEXIST')) return { ok: false };
+      throw error;
+    } finally {
+      await unlink(temp);
     }
-    const path = this.pathOf(key);
-    return this.withLock(path, async () => {
-      const current = await this.get(key);
-      if (current?.etag !== expectedEtag) return { ok: false };
-      const temp = await this.writeTemp(body);
-      await rename(temp, path);
-      await syncDirectory(dirname(path));
-      return { ok: true, etag: etagOf(body) };
-    });
+    await syncDirectory(dir);
+    // Keep the version before this one for readers that listed the directory a moment ago.
+    if (version > 1) await rm(join(dir, versionName(version - 1)), { force: true });
+    return { ok: true, etag: etagOf(next, body) };
   }
 
-  private async withLock<T>(path: string, action: () => Promise<T>): Promise<T> {
-    const lock = path + LOCK_SUFFIX;
-    const deadline = Date.now() + LOCK_WAIT_MS;
+  private async newestVersion(key: string): Promise<{ version: number; body: Uint8Array } | undefined> {
+    const dir = this.pathOf(key) + VERSIONS_SUFFIX;
     for (;;) {
+      let names: string[];
       try {
-        await (await open(lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY)).close();
-        break;
+        names = await readdir(dir);
       } catch (error) {
-        if (!isErrno(error, 'EEXIST')) throw error;
-        const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-        if (age > STALE_LOCK_MS) await rm(lock, { force: true });
-        else if (Date.now() > deadline) throw new LocalStoreError(`timed out waiting for lock ${lock}; if no streamlake process is running, delete it`);
-        else await sleep(2);
+        if (isErrno(error, 'ENOENT')) return undefined;
+        throw error;
       }
-    }
-    try {
-      return await action();
-    } finally {
-      await rm(lock, { force: true });
+      const version = Math.max(0, ...names.filter((name) => /^\d+$/.test(name)).map(Number));
+      if (version === 0) return undefined;
+      try {
+        return { version, body: new Uint8Array(await readFile(join(dir, versionName(version)))) };
+      } catch (error) {
+        if (!isErrno(error, 'ENOENT')) throw error; // pruned by a newer swap meanwhile: look again
+      }
     }
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
+    const versioned = await this.newestVersion(key);
+    if (versioned) return { body: versioned.body, etag: etagOf(versioned.version, versioned.body) };
     try {
       const body = new Uint8Array(await readFile(this.pathOf(key)));
-      return { body, etag: etagOf(body) };
+      return { body, etag: etagOf(0, body) };
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return undefined;
       throw error;
@@ -121,27 +133,37 @@ export class LocalDirectoryStore implements ObjectStore {
 
   async list(prefix: string): Promise<ObjectEntry[]> {
     const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const start = base ? this.pathOf(base) : this.root;
-    const entries: ObjectEntry[] = [];
-    let names: string[];
+    let files;
     try {
-      names = (await readdir(start, { recursive: true, withFileTypes: true }))
-        .filter((entry) => entry.isFile() && !entry.name.endsWith(LOCK_SUFFIX))
-        .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'));
+      files = await readdir(base ? this.pathOf(base) : this.root, { recursive: true, withFileTypes: true });
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return [];
       throw error;
     }
-    for (const key of names) {
-      if (!key.startsWith(prefix) || key.startsWith(`${TMP_DIR}/`)) continue;
-      entries.push({ key, size: (await stat(join(this.root, key))).size });
+    // A swapped object may also have its plain version 0 beside its versions: the versions win.
+    const entries = new Map<string, ObjectEntry>();
+    for (const file of files) {
+      const path = relative(this.root, join(file.parentPath, file.name)).split(sep).join('/');
+      if (path.startsWith(`${TMP_DIR}/`)) continue;
+      if (file.isDirectory() && path.endsWith(VERSIONS_SUFFIX)) {
+        const key = path.slice(0, -VERSIONS_SUFFIX.length);
+        const newest = key.startsWith(prefix) ? await this.newestVersion(key) : undefined;
+        if (newest) entries.set(key, { key, size: newest.body.byteLength });
+      } else if (file.isFile() && !path.includes(`${VERSIONS_SUFFIX}/`) && path.startsWith(prefix) && !entries.has(path)) {
+        entries.set(path, { key: path, size: (await stat(join(this.root, path))).size });
+      }
     }
-    return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return [...entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
+    await rm(this.pathOf(key) + VERSIONS_SUFFIX, { recursive: true, force: true });
   }
+}
+
+function versionName(version: number): string {
+  return String(version).padStart(VERSION_DIGITS, '0');
 }
 
 async function syncDirectory(path: string): Promise<void> {

@@ -51,6 +51,8 @@ export class LocalLog implements TopicWriter, TopicReader {
   readonly partitions: number;
   private writers: PartitionFiles[] | undefined;
   private roundRobin = 0;
+  // Appends run one after another: each one starts at the end the previous one left.
+  private appending: Promise<void> = Promise.resolve();
 
   private constructor(dir: string, meta: TopicMeta) {
     this.dir = dir;
@@ -127,7 +129,13 @@ export class LocalLog implements TopicWriter, TopicReader {
     }
   }
 
-  async produce(records: readonly OutgoingRecord[]): Promise<void> {
+  produce(records: readonly OutgoingRecord[]): Promise<void> {
+    const appended = this.appending.then(() => this.append(records));
+    this.appending = appended.catch(() => undefined);
+    return appended;
+  }
+
+  private async append(records: readonly OutgoingRecord[]): Promise<void> {
     const writers = this.writers ?? (this.writers = await this.openWriters());
     const byPartition = new Map<number, Buffer[]>();
     for (const record of records) {

@@ -45,13 +45,16 @@ export class CheckpointFormatError extends Error {
 }
 
 export function parseCheckpoint(body: Uint8Array, key: string): CheckpointState {
-  let state: Partial<CheckpointState>;
+  let state: Partial<CheckpointState> | null;
   try {
-    state = JSON.parse(new TextDecoder().decode(body)) as Partial<CheckpointState>;
+    state = JSON.parse(new TextDecoder().decode(body)) as Partial<CheckpointState> | null;
   } catch (error) {
     throw new CheckpointFormatError(`checkpoint ${key} is not JSON (${(error as Error).message}); restore it from a bucket version or delete it to recompact from the earliest offsets`);
   }
-  if (state.format !== 1 || typeof state.sequence !== 'number' || typeof state.offsets !== 'object' || state.pending === undefined) {
+  if (
+    typeof state !== 'object' || state === null || state.format !== 1 || typeof state.sequence !== 'number' ||
+    typeof state.offsets !== 'object' || state.offsets === null || state.pending === undefined
+  ) {
     throw new CheckpointFormatError(`checkpoint ${key} has an unknown format; restore it from a bucket version or delete it to recompact from the earliest offsets`);
   }
   return state as CheckpointState;
@@ -73,9 +76,14 @@ export interface RunPlan {
   readonly gaps: OffsetGap[];
 }
 
+export class CheckpointAheadError extends Error {
+  override name = 'CheckpointAheadError';
+}
+
 /**
  * Plans a run: each partition from its checkpoint (or its earliest offset) up to the high watermark
- * seen now, at most `maxRecordsPerRun` in all, shared evenly so no partition starves.
+ * seen now, `maxRecordsPerRun` shared evenly so no partition starves (at least one record each, so
+ * every partition progresses even when the cap is below the partition count).
  */
 export function planRun(state: CheckpointState, partitions: readonly PartitionOffsets[], maxRecordsPerRun: number): RunPlan {
   const perPartition = Math.max(1, Math.floor(maxRecordsPerRun / Math.max(1, partitions.length)));
@@ -83,6 +91,13 @@ export function planRun(state: CheckpointState, partitions: readonly PartitionOf
   const gaps: OffsetGap[] = [];
   for (const { partition, earliest, highWatermark } of partitions) {
     const committed = state.offsets[partition];
+    if (committed !== undefined && committed > highWatermark) {
+      // Reading on would silently skip the new records until the topic caught up with the checkpoint.
+      throw new CheckpointAheadError(
+        `the checkpoint of partition ${partition} is at offset ${committed} but the topic ends at ${highWatermark}: the topic was recreated or truncated. ` +
+          'Delete the checkpoint object to compact the topic again from its earliest offsets.',
+      );
+    }
     let from = committed ?? earliest;
     const gapped = from < earliest;
     if (gapped) {

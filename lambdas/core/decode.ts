@@ -31,6 +31,8 @@ export type DecodeResult =
   | { readonly ok: false; readonly reason: QuarantineReason; readonly detail: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+// The largest instant a Date can hold (ECMAScript: ±100,000,000 days around 1970).
+const MAX_INSTANT_MS = 8.64e15;
 // ISO-8601 date-time with an explicit zone: a reading without a zone is ambiguous, so it is rejected.
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -92,6 +94,7 @@ function decodeField(field: ColumnSpec, raw: unknown): string | number | null | 
       return raw;
     case 'double':
       if (typeof raw !== 'number') return reject('wrong_type', `${field.name} must be a number, got ${typeof raw}`);
+      if (!Number.isFinite(raw)) return reject('invalid_value', `${field.name} must be a finite number, got ${raw}`);
       return raw;
     case 'int':
     case 'bigint':
@@ -105,12 +108,20 @@ function decodeField(field: ColumnSpec, raw: unknown): string | number | null | 
 
 function decodeTimestamp(name: string, raw: unknown): number | DecodeResult {
   if (typeof raw === 'number') {
-    return Number.isSafeInteger(raw) ? raw : reject('invalid_value', `${name} as a number must be integer epoch milliseconds, got ${raw}`);
+    return Number.isSafeInteger(raw) && Math.abs(raw) <= MAX_INSTANT_MS
+      ? raw
+      : reject('invalid_value', `${name} as a number must be integer epoch milliseconds within ±${MAX_INSTANT_MS}, got ${raw}`);
   }
   if (typeof raw !== 'string') return reject('wrong_type', `${name} must be an ISO-8601 string or epoch milliseconds, got ${typeof raw}`);
-  const millis = ISO_INSTANT.test(raw) ? Date.parse(raw) : Number.NaN;
+  const millis = ISO_INSTANT.test(raw) && isCalendarDate(raw) ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(millis)) {
     return reject('invalid_value', `${name} must be an ISO-8601 date-time with a zone (e.g. 2026-01-31T12:00:00Z), got ${JSON.stringify(raw)}`);
   }
   return millis;
+}
+
+// Date.parse rolls impossible days over (2026-02-30 becomes 2026-03-02): reject them instead.
+function isCalendarDate(iso: string): boolean {
+  const [year, month, day] = iso.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }

@@ -86,6 +86,12 @@ export class DeviceFleet {
     if (!Number.isInteger(options.eventsPerDevicePerMinute) || options.eventsPerDevicePerMinute < 1) {
       throw new RangeError(`eventsPerDevicePerMinute must be a positive integer, got ${options.eventsPerDevicePerMinute}`);
     }
+    for (const share of ['lateShare', 'anomalyShare', 'corruptShare'] as const) {
+      if (!(options[share] >= 0 && options[share] <= 1)) throw new RangeError(`${share} must be between 0 and 1, got ${options[share]}`);
+    }
+    if (options.lateShare > 0 && !(Number.isInteger(options.maxLatenessMinutes) && options.maxLatenessMinutes >= 1)) {
+      throw new RangeError(`maxLatenessMinutes must be a positive integer when lateShare > 0, got ${options.maxLatenessMinutes}`);
+    }
     this.options = options;
     this.profiles = Array.from({ length: options.devices }, (_, index) => this.profile(index));
   }

@@ -22,7 +22,8 @@ export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
+  // Compare the value as it will print, so 999,999 bytes shows as 1.0 MB, not 1000.0 KB.
+  while (Number(value.toFixed(1)) >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit++;
   }

@@ -298,6 +298,31 @@ describe('LocalLog', () => {
       expect(all.map((r) => r.value).sort()).toEqual(['from-first', 'from-second']);
     });
 
+    // Overlapping calls must not write at the same positions, nor open the writer files twice.
+    it('keeps every record whose produce call resolved when calls on one writer overlap', async () => {
+      const log = await openLog({ partitions: 1 });
+      const rounds = [0, 1].map((round) =>
+        Array.from({ length: 4 }, (_, b) => Array.from({ length: 3 }, (_, i) => record(null, `round${round}-batch${b}-record${i}-${'x'.repeat(b * 7)}`))),
+      );
+      const acknowledged: string[][] = [];
+      for (const batches of rounds) {
+        const results = await Promise.allSettled(batches.map((batch) => log.produce(batch)));
+        batches.forEach((batch, b) => {
+          if (results[b]!.status === 'fulfilled') acknowledged.push(batch.map((r) => decoder.decode(r.value)));
+        });
+      }
+      expect(acknowledged).toHaveLength(8);
+
+      const values = (await readAll(log, 0)).map((r) => r.value);
+      expect([...values].sort()).toEqual(acknowledged.flat().sort());
+      expect(await highWatermarks(log)).toEqual([values.length]);
+      // Each call's records stay together and in order.
+      for (const batch of acknowledged) {
+        const at = values.indexOf(batch[0]!);
+        expect(values.slice(at, at + batch.length)).toEqual(batch);
+      }
+    });
+
     it('lets a reader see records another instance produced, including ones produced after it opened', async () => {
       const writer = await openLog({ partitions: 2 });
       await writer.produce([record('k', 'first', T0)]);

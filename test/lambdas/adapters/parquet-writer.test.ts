@@ -1,0 +1,247 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { zstdDecompressSync } from 'node:zlib';
+import { DuckDBInstance, type DuckDBConnection, type JS } from '@duckdb/node-api';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { hyparquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { TABLE_COLUMNS } from '../../../lambdas/core/schema.ts';
+import type { Codec, ColumnBatch } from '../../../lambdas/ports/parquet.ts';
+
+type Value = string | number | null;
+type Row = Record<string, Value>;
+
+const ROWS = 2_000;
+const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
+// Offsets past 2^32 so a 32-bit truncation anywhere would show.
+const FIRST_OFFSET = 5_000_000_000;
+const SITES = ['berlin', 'lisbon', 'oslo'];
+const FIRMWARES = ['1.4.2', '2.0.0-rc.1'];
+const STATUSES = ['ok', 'warning', 'error'];
+const LOW_CARDINALITY = ['site', 'firmware', 'status'];
+
+function makeRow(i: number): Row {
+  return {
+    device_id: `dev-${String(i).padStart(5, '0')}`,
+    device_name: i % 10 === 0 ? `Gerät Süd ${i} ✓` : `Device ${i}`,
+    site: SITES[i % SITES.length]!,
+    firmware: FIRMWARES[i % FIRMWARES.length]!,
+    event_time: T0 + i * 1_000 + (i % 1_000),
+    seq: i * 3,
+    temperature_c: i % 5 === 0 ? null : -20 + (i % 600) / 10,
+    humidity_pct: i % 7 === 0 ? null : (i % 1000) / 10,
+    battery_pct: i % 11 === 0 ? null : 100 - (i % 100) - 0.25,
+    status: STATUSES[i % STATUSES.length]!,
+    kafka_partition: i % 6,
+    kafka_offset: FIRST_OFFSET + i,
+    kafka_timestamp: T0 + i * 1_000 + 250,
+  };
+}
+
+const rows = Array.from({ length: ROWS }, (_, i) => makeRow(i));
+
+function batchOf(source: readonly Row[]): ColumnBatch {
+  return {
+    columns: TABLE_COLUMNS,
+    data: new Map(TABLE_COLUMNS.map((column) => [column.name, source.map((row) => row[column.name] ?? null)])),
+    rowCount: source.length,
+  };
+}
+
+const EXPECTED_DUCKDB_TYPES: Record<string, string> = {
+  device_id: 'VARCHAR',
+  device_name: 'VARCHAR',
+  site: 'VARCHAR',
+  firmware: 'VARCHAR',
+  event_time: 'TIMESTAMP',
+  seq: 'BIGINT',
+  temperature_c: 'DOUBLE',
+  humidity_pct: 'DOUBLE',
+  battery_pct: 'DOUBLE',
+  status: 'VARCHAR',
+  kafka_partition: 'INTEGER',
+  kafka_offset: 'BIGINT',
+  kafka_timestamp: 'TIMESTAMP',
+};
+
+const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+
+let instance: DuckDBInstance;
+let duckdb: DuckDBConnection;
+let dir: string;
+
+beforeAll(async () => {
+  instance = await DuckDBInstance.create(':memory:');
+  duckdb = await instance.connect();
+});
+
+afterAll(() => {
+  duckdb.closeSync();
+  instance.closeSync();
+});
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(join(os.tmpdir(), 'streamlake-'));
+});
+
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function query(sql: string): Promise<Record<string, JS>[]> {
+  return (await duckdb.runAndReadAll(sql)).getRowObjectsJS();
+}
+
+function writeFile(codec: Codec, source: readonly Row[] = rows): string {
+  const path = join(dir, `part-${codec}.parquet`);
+  fs.writeFileSync(path, hyparquetEncoder().encode(batchOf(source), codec));
+  return path;
+}
+
+function byColumn(metadata: Record<string, JS>[]): Map<string, Record<string, JS>> {
+  return new Map(metadata.map((row) => [String(row.path_in_schema), row]));
+}
+
+describe.each<[Codec, string]>([
+  ['snappy', 'SNAPPY'],
+  ['zstd', 'ZSTD'],
+])('hyparquetEncoder with %s', (codec, compression) => {
+  it('writes every column so DuckDB reads back the same values', async () => {
+    const file = writeFile(codec);
+    const read = await query(
+      `SELECT *, epoch_ms(event_time) AS event_ms, epoch_ms(kafka_timestamp) AS kafka_ms FROM read_parquet(${sqlString(file)}) ORDER BY kafka_offset`,
+    );
+    expect(read).toHaveLength(ROWS);
+    read.forEach((got, i) => {
+      const want = rows[i]!;
+      expect(got).toEqual({
+        device_id: want.device_id,
+        device_name: want.device_name,
+        site: want.site,
+        firmware: want.firmware,
+        event_time: new Date(want.event_time as number),
+        seq: BigInt(want.seq as number),
+        temperature_c: want.temperature_c,
+        humidity_pct: want.humidity_pct,
+        battery_pct: want.battery_pct,
+        status: want.status,
+        kafka_partition: want.kafka_partition,
+        kafka_offset: BigInt(want.kafka_offset as number),
+        kafka_timestamp: new Date(want.kafka_timestamp as number),
+        event_ms: BigInt(want.event_time as number),
+        kafka_ms: BigInt(want.kafka_timestamp as number),
+      });
+    });
+
+    const [counts] = await query(
+      `SELECT count(*) AS n, count(temperature_c) AS temperature, count(humidity_pct) AS humidity, count(battery_pct) AS battery FROM read_parquet(${sqlString(file)})`,
+    );
+    expect(counts).toEqual({
+      n: BigInt(ROWS),
+      temperature: BigInt(rows.filter((r) => r.temperature_c !== null).length),
+      humidity: BigInt(rows.filter((r) => r.humidity_pct !== null).length),
+      battery: BigInt(rows.filter((r) => r.battery_pct !== null).length),
+    });
+  });
+
+  it('gives each column its SQL type: TIMESTAMP, BIGINT, INTEGER, DOUBLE, VARCHAR', async () => {
+    const file = writeFile(codec);
+    const described = await query(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+    expect(described.map((row) => row.column_name)).toEqual(TABLE_COLUMNS.map((column) => column.name));
+    expect(Object.fromEntries(described.map((row) => [row.column_name, row.column_type]))).toEqual(EXPECTED_DUCKDB_TYPES);
+  });
+
+  it(`compresses every column chunk with ${compression}`, async () => {
+    const file = writeFile(codec);
+    const metadata = await query(`SELECT path_in_schema, compression, row_group_num_rows FROM parquet_metadata(${sqlString(file)})`);
+    expect(metadata.map((row) => row.path_in_schema)).toEqual(TABLE_COLUMNS.map((column) => column.name));
+    for (const row of metadata) {
+      expect(row.compression, String(row.path_in_schema)).toBe(compression);
+      expect(row.row_group_num_rows).toBe(BigInt(ROWS));
+    }
+  });
+
+  it('dictionary-encodes the low-cardinality string columns', async () => {
+    const file = writeFile(codec);
+    const metadata = byColumn(await query(`SELECT path_in_schema, encodings, dictionary_page_offset FROM parquet_metadata(${sqlString(file)})`));
+    for (const name of LOW_CARDINALITY) {
+      const column = metadata.get(name)!;
+      expect(String(column.encodings).split(', '), name).toContain('RLE_DICTIONARY');
+      expect(column.dictionary_page_offset, name).not.toBeNull();
+    }
+    // Unique strings gain nothing from a dictionary.
+    expect(String(metadata.get('device_id')!.encodings).split(', ')).not.toContain('RLE_DICTIONARY');
+  });
+
+  it('records min/max statistics and null counts for every column chunk', async () => {
+    const file = writeFile(codec);
+    const metadata = byColumn(
+      await query(`SELECT path_in_schema, stats_min_value, stats_max_value, stats_null_count FROM parquet_metadata(${sqlString(file)})`),
+    );
+    for (const column of TABLE_COLUMNS) {
+      const stats = metadata.get(column.name)!;
+      expect(stats.stats_min_value, column.name).not.toBeNull();
+      expect(stats.stats_max_value, column.name).not.toBeNull();
+      const nulls = rows.filter((row) => row[column.name] === null).length;
+      expect(stats.stats_null_count, column.name).toBe(BigInt(nulls));
+    }
+    expect(metadata.get('kafka_offset')).toMatchObject({ stats_min_value: String(FIRST_OFFSET), stats_max_value: String(FIRST_OFFSET + ROWS - 1) });
+    expect(metadata.get('seq')).toMatchObject({ stats_min_value: '0', stats_max_value: String((ROWS - 1) * 3) });
+    expect(metadata.get('kafka_partition')).toMatchObject({ stats_min_value: '0', stats_max_value: '5' });
+    expect(metadata.get('site')).toMatchObject({ stats_min_value: 'berlin', stats_max_value: 'oslo' });
+    expect(metadata.get('status')).toMatchObject({ stats_min_value: 'error', stats_max_value: 'warning' });
+    expect(metadata.get('event_time')).toMatchObject({ stats_min_value: '2025-01-15 12:00:00' });
+  });
+
+  it('marks non-nullable columns REQUIRED and nullable ones OPTIONAL', async () => {
+    const file = writeFile(codec);
+    const schema = await query(`SELECT name, repetition_type FROM parquet_schema(${sqlString(file)}) WHERE name <> 'root'`);
+    expect(Object.fromEntries(schema.map((row) => [row.name, row.repetition_type]))).toEqual(
+      Object.fromEntries(TABLE_COLUMNS.map((column) => [column.name, column.nullable ? 'OPTIONAL' : 'REQUIRED'])),
+    );
+    expect(schema.filter((row) => row.repetition_type === 'OPTIONAL').map((row) => row.name)).toEqual(['temperature_c', 'humidity_pct', 'battery_pct']);
+  });
+
+  it('writes a file hyparquet reads back with the same rows', async () => {
+    const file = writeFile(codec);
+    const content = fs.readFileSync(file);
+    const arrayBuffer = content.buffer.slice(content.byteOffset, content.byteOffset + content.byteLength);
+
+    const metadata = parquetMetadata(arrayBuffer);
+    expect(metadata.num_rows).toBe(BigInt(ROWS));
+    expect(metadata.created_by).toBe('streamlake');
+
+    const read = await parquetReadObjects({
+      file: arrayBuffer,
+      compressors: { ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)) },
+    });
+    expect(read).toHaveLength(ROWS);
+    expect(read[0]).toMatchObject({ device_id: 'dev-00000', seq: 0n, kafka_offset: BigInt(FIRST_OFFSET), temperature_c: null });
+    expect(read.at(-1)).toMatchObject({ device_id: rows.at(-1)!.device_id, kafka_offset: BigInt(FIRST_OFFSET + ROWS - 1) });
+    expect(read.map((row) => row.device_name)).toEqual(rows.map((row) => row.device_name));
+  });
+});
+
+describe('hyparquetEncoder', () => {
+  it('encodes a batch whose nullable column is entirely null', async () => {
+    const allNull = rows.slice(0, 50).map((row) => ({ ...row, humidity_pct: null }));
+    const file = writeFile('zstd', allNull);
+    const [summary] = await query(
+      `SELECT count(*) AS n, count(humidity_pct) AS humidity, min(kafka_offset) AS first FROM read_parquet(${sqlString(file)})`,
+    );
+    expect(summary).toEqual({ n: 50n, humidity: 0n, first: BigInt(FIRST_OFFSET) });
+  });
+
+  it('makes smaller files with ZSTD than with Snappy for the same batch', () => {
+    const encoder = hyparquetEncoder();
+    const snappy = encoder.encode(batchOf(rows), 'snappy');
+    const zstd = encoder.encode(batchOf(rows), 'zstd');
+    // Both are Parquet files (magic at both ends) and the codec changes the bytes.
+    for (const bytes of [snappy, zstd]) {
+      expect(Buffer.from(bytes.subarray(0, 4)).toString()).toBe('PAR1');
+      expect(Buffer.from(bytes.subarray(-4)).toString()).toBe('PAR1');
+    }
+    expect(zstd.byteLength).toBeLessThan(snappy.byteLength);
+  });
+});
