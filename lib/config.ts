@@ -41,6 +41,70 @@ export interface PipelineConfig {
   readonly maxEventAgeHours: number;
   /** Furthest accepted event_time ahead of its Kafka timestamp, in minutes (device clock skew). @default DEFAULTS.maxEventFutureMinutes (15) */
   readonly maxEventFutureMinutes: number;
+
+  // ── Deployment (cdk deploy -c key=value) ──────────────────────────────────────────────────────
+  /** `prod` retains every bucket, table and the cluster on `cdk destroy`; `dev` deletes them with the stack. @default DEFAULTS.stage ('prod') */
+  readonly stage: 'dev' | 'prod';
+  /** `provisioned` brokers, or MSK `serverless` (topic created through the Kafka admin API). @default DEFAULTS.mskMode ('provisioned') */
+  readonly mskMode: 'provisioned' | 'serverless';
+  /** Apache Kafka version of the provisioned cluster. @default DEFAULTS.kafkaVersion ('3.9.x') */
+  readonly kafkaVersion: string;
+  /** Broker instance type. @default DEFAULTS.brokerInstanceType ('kafka.t3.small') */
+  readonly brokerInstanceType: string;
+  /** Brokers, spread over the VPC's two AZs. @default DEFAULTS.brokerNodes (2) */
+  readonly brokerNodes: number;
+  /** EBS storage per broker, GiB. @default DEFAULTS.brokerVolumeGiB (20) */
+  readonly brokerVolumeGiB: number;
+  /** Retention of broker logs in CloudWatch, days. @default DEFAULTS.brokerLogRetentionDays (14) */
+  readonly brokerLogRetentionDays: number;
+  /** Replicas of each partition. @default DEFAULTS.replicationFactor (2) */
+  readonly replicationFactor: number;
+  /** Replicas that must acknowledge an acks=all write (1 keeps producing while MSK patches one of two brokers). @default DEFAULTS.minInsyncReplicas (1) */
+  readonly minInsyncReplicas: number;
+  /** Topic retention, hours: the compactor must run within it or records are lost (reported as gaps). @default DEFAULTS.topicRetentionHours (168) */
+  readonly topicRetentionHours: number;
+  /** Partitions already deployed: synth refuses a `partitions` below it, because Kafka partitions never shrink. @default DEFAULTS.partitionFloor (6) */
+  readonly partitionFloor: number;
+  /** Generator Lambda memory, MiB. @default DEFAULTS.generatorMemoryMiB (256) */
+  readonly generatorMemoryMiB: number;
+  /** Generator Lambda timeout, seconds. @default DEFAULTS.generatorTimeoutSeconds (50) */
+  readonly generatorTimeoutSeconds: number;
+  /** Compactor Lambda memory, MiB (CPU scales with it). @default DEFAULTS.compactorMemoryMiB (1024) */
+  readonly compactorMemoryMiB: number;
+  /** Compactor Lambda timeout, seconds. @default DEFAULTS.compactorTimeoutSeconds (240) */
+  readonly compactorTimeoutSeconds: number;
+  /** Retention of the Lambdas' logs, days. @default DEFAULTS.lambdaLogRetentionDays (30) */
+  readonly lambdaLogRetentionDays: number;
+  /** X-Ray active tracing on both Lambdas. @default DEFAULTS.tracing (false) */
+  readonly tracing: boolean;
+  /** Whether the EventBridge schedules are enabled (false: deploy paused). @default DEFAULTS.schedulesEnabled (true) */
+  readonly schedulesEnabled: boolean;
+  /** Days before curated Parquet moves to Standard-IA; 0 turns the transition off. @default DEFAULTS.curatedInfrequentAccessAfterDays (30) */
+  readonly curatedInfrequentAccessAfterDays: number;
+  /** Days before curated Parquet moves to Glacier Instant Retrieval; 0 off. @default DEFAULTS.curatedGlacierInstantAfterDays (90) */
+  readonly curatedGlacierInstantAfterDays: number;
+  /** Days before curated Parquet moves to Glacier Deep Archive (no longer queryable by Athena); 0 off. @default DEFAULTS.curatedDeepArchiveAfterDays (365) */
+  readonly curatedDeepArchiveAfterDays: number;
+  /** Days quarantined records are kept. @default DEFAULTS.quarantineExpireDays (30) */
+  readonly quarantineExpireDays: number;
+  /** Days Athena query results are kept. @default DEFAULTS.athenaResultsExpireDays (7) */
+  readonly athenaResultsExpireDays: number;
+  /** Days a replaced or deleted object version is kept. @default DEFAULTS.noncurrentVersionExpireDays (30) */
+  readonly noncurrentVersionExpireDays: number;
+  /** Days before an unfinished multipart upload is aborted. @default DEFAULTS.abortIncompleteUploadAfterDays (1) */
+  readonly abortIncompleteUploadAfterDays: number;
+  /** Encrypt the buckets with a customer-managed KMS key instead of S3-managed keys. @default DEFAULTS.kmsEncryption (false) */
+  readonly kmsEncryption: boolean;
+  /** ARN of a bucket to replicate curated data to; empty: no replication. @default DEFAULTS.replicationBucketArn ('') */
+  readonly replicationBucketArn: string;
+  /** E-mail address subscribed to the alarm topic; empty: no subscription. @default DEFAULTS.alarmEmail ('') */
+  readonly alarmEmail: string;
+  /** Glue database of the lake tables. @default DEFAULTS.glueDatabase ('streamlake') */
+  readonly glueDatabase: string;
+  /** Athena workgroup of the named queries and `streamlake query --athena`. @default DEFAULTS.athenaWorkgroup ('streamlake') */
+  readonly athenaWorkgroup: string;
+  /** Most data one Athena query may scan, MB, before Athena cancels it. @default DEFAULTS.athenaBytesScannedCutoffMB (10240) */
+  readonly athenaBytesScannedCutoffMB: number;
 }
 
 export const DEFAULTS: PipelineConfig = {
@@ -61,7 +125,92 @@ export const DEFAULTS: PipelineConfig = {
   maxRecordBytes: 65_536,
   maxEventAgeHours: 168,
   maxEventFutureMinutes: 15,
+  stage: 'prod',
+  mskMode: 'provisioned',
+  kafkaVersion: '3.9.x',
+  brokerInstanceType: 'kafka.t3.small',
+  brokerNodes: 2,
+  brokerVolumeGiB: 20,
+  brokerLogRetentionDays: 14,
+  replicationFactor: 2,
+  minInsyncReplicas: 1,
+  topicRetentionHours: 168,
+  partitionFloor: 6,
+  generatorMemoryMiB: 256,
+  generatorTimeoutSeconds: 50,
+  compactorMemoryMiB: 1024,
+  compactorTimeoutSeconds: 240,
+  lambdaLogRetentionDays: 30,
+  tracing: false,
+  schedulesEnabled: true,
+  curatedInfrequentAccessAfterDays: 30,
+  curatedGlacierInstantAfterDays: 90,
+  curatedDeepArchiveAfterDays: 365,
+  quarantineExpireDays: 30,
+  athenaResultsExpireDays: 7,
+  noncurrentVersionExpireDays: 30,
+  abortIncompleteUploadAfterDays: 1,
+  kmsEncryption: false,
+  replicationBucketArn: '',
+  alarmEmail: '',
+  glueDatabase: 'streamlake',
+  athenaWorkgroup: 'streamlake',
+  athenaBytesScannedCutoffMB: 10_240,
 };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * The config with CDK context values (`cdk deploy -c partitions=12`, or `context` in cdk.json)
+ * laid over DEFAULTS. Context values arrive as strings or JSON values; each is converted to the
+ * default's type and the whole config is validated, failing with a message that names the key.
+ */
+export function configFromContext(lookup: (key: string) => unknown): PipelineConfig {
+  const config: Record<string, unknown> = { ...DEFAULTS };
+  for (const [key, fallback] of Object.entries(DEFAULTS)) {
+    const raw = lookup(key);
+    if (raw === undefined) continue;
+    config[key] = typeof fallback === 'number' ? Number(raw) : typeof fallback === 'boolean' ? raw === true || raw === 'true' : String(raw);
+    if (typeof fallback === 'boolean' && !['true', 'false', true, false].includes(raw as string | boolean)) {
+      throw new ConfigError(`context ${key} must be true or false, got ${JSON.stringify(raw)}`);
+    }
+  }
+  return validateConfig(config as unknown as PipelineConfig);
+}
+
+const POSITIVE_INTEGERS = [
+  'partitions', 'devices', 'eventsPerDevicePerMinute', 'generatorEveryMinutes', 'compactorEveryMinutes', 'maxRecordsPerRun', 'maxRecordBytes',
+  'brokerNodes', 'brokerVolumeGiB', 'brokerLogRetentionDays', 'replicationFactor', 'minInsyncReplicas', 'topicRetentionHours', 'partitionFloor',
+  'generatorMemoryMiB', 'generatorTimeoutSeconds', 'compactorMemoryMiB', 'compactorTimeoutSeconds', 'lambdaLogRetentionDays',
+  'quarantineExpireDays', 'athenaResultsExpireDays', 'noncurrentVersionExpireDays', 'abortIncompleteUploadAfterDays', 'athenaBytesScannedCutoffMB',
+] as const satisfies readonly (keyof PipelineConfig)[];
+const DAYS_OR_OFF = ['curatedInfrequentAccessAfterDays', 'curatedGlacierInstantAfterDays', 'curatedDeepArchiveAfterDays'] as const;
+
+/** Checks a config, failing with a message that names the key and says what to pass. */
+export function validateConfig(config: PipelineConfig): PipelineConfig {
+  const fail = (key: keyof PipelineConfig, rule: string) => {
+    throw new ConfigError(`${key} ${rule}, got ${JSON.stringify(config[key])} (set it in lib/config.ts or with cdk deploy -c ${key}=…)`);
+  };
+  for (const key of POSITIVE_INTEGERS) if (!Number.isInteger(config[key]) || config[key] < 1) fail(key, 'must be a positive integer');
+  for (const key of DAYS_OR_OFF) if (!Number.isInteger(config[key]) || config[key] < 0) fail(key, 'must be a whole number of days, or 0 for off');
+  if (!['dev', 'prod'].includes(config.stage)) fail('stage', 'must be dev or prod');
+  if (!['provisioned', 'serverless'].includes(config.mskMode)) fail('mskMode', 'must be provisioned or serverless');
+  if (!['snappy', 'zstd'].includes(config.codec)) fail('codec', 'must be snappy or zstd');
+  if (config.partitions < config.partitionFloor) {
+    throw new ConfigError(
+      `partitions ${config.partitions} is below the ${config.partitionFloor} partitions already deployed (partitionFloor): Kafka partitions can grow but never shrink. ` +
+        `Keep partitions >= ${config.partitionFloor}, or deploy under a new topicName.`,
+    );
+  }
+  if (config.minInsyncReplicas > config.replicationFactor) fail('minInsyncReplicas', `must not exceed replicationFactor (${config.replicationFactor})`);
+  if (config.mskMode === 'provisioned' && config.replicationFactor > config.brokerNodes) fail('replicationFactor', `must not exceed brokerNodes (${config.brokerNodes})`);
+  const transitions = DAYS_OR_OFF.map((key) => config[key]).filter((days) => days > 0);
+  if (transitions.some((days, i) => i > 0 && days <= transitions[i - 1]!)) fail('curatedGlacierInstantAfterDays', 'and the other curated transitions must come in increasing order of days');
+  if (config.compactorEveryMinutes * 60 <= config.compactorTimeoutSeconds) fail('compactorTimeoutSeconds', `must be shorter than the compactor's schedule (${config.compactorEveryMinutes} min)`);
+  return config;
+}
 
 /** The validation limits of the compactor, from the config's units to milliseconds. */
 export function validationLimits(config: PipelineConfig) {
