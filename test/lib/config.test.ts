@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configFromContext, DEFAULTS, validateConfig } from '../../lib/config.ts';
+
+const context = (values: Record<string, unknown>) => (key: string) => values[key];
+
+describe('configFromContext', () => {
+  it('is DEFAULTS when no context is given', () => {
+    expect(configFromContext(context({}))).toEqual(DEFAULTS);
+  });
+
+  it('converts `-c key=value` strings to the type of each default', () => {
+    const config = configFromContext(context({ partitions: '12', tracing: 'true', stage: 'dev', lateShare: '0.1', alarmEmail: 'ops@example.com' }));
+    expect(config).toMatchObject({ partitions: 12, tracing: true, stage: 'dev', lateShare: 0.1, alarmEmail: 'ops@example.com' });
+  });
+
+  it('takes JSON values from cdk.json as they are', () => {
+    expect(configFromContext(context({ partitions: 8, schedulesEnabled: false }))).toMatchObject({ partitions: 8, schedulesEnabled: false });
+  });
+
+  it.each([
+    [{ partitions: 'many' }, /partitions must be a positive integer.*-c partitions=/],
+    [{ tracing: 'yes' }, /tracing must be true or false/],
+    [{ stage: 'qa' }, /stage must be dev or prod/],
+    [{ mskMode: 'express' }, /mskMode must be provisioned or serverless/],
+    [{ minInsyncReplicas: '3' }, /minInsyncReplicas must not exceed replicationFactor/],
+    [{ curatedGlacierInstantAfterDays: '10' }, /increasing order/],
+    [{ compactorTimeoutSeconds: '400' }, /compactorTimeoutSeconds must be shorter than the compactor's schedule/],
+  ])('rejects %o with a message naming the key', (values, message) => {
+    expect(() => configFromContext(context(values))).toThrow(ConfigError);
+    expect(() => configFromContext(context(values))).toThrow(message);
+  });
+
+  it('refuses fewer partitions than are deployed: Kafka partitions never shrink', () => {
+    expect(() => configFromContext(context({ partitions: '4' }))).toThrow(/below the 6 partitions already deployed.*never shrink/);
+    expect(configFromContext(context({ partitions: '12', partitionFloor: '12' })).partitions).toBe(12);
+    expect(() => configFromContext(context({ partitions: '8', partitionFloor: '12' }))).toThrow(/never shrink/);
+  });
+
+  it('turns a curated transition off with 0 days', () => {
+    expect(validateConfig({ ...DEFAULTS, curatedGlacierInstantAfterDays: 0 }).curatedGlacierInstantAfterDays).toBe(0);
+  });
+});

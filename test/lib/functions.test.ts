@@ -1,0 +1,67 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../lambdas/handlers/environment.ts';
+import { DEFAULTS } from '../../lib/config.ts';
+import { resourcesOf, synthStack } from '../helpers/synth.ts';
+
+const { template, stack } = synthStack();
+const functionId = (fn: object) => stack.getLogicalId((fn as { node: { defaultChild: never } }).node.defaultChild);
+const props = (fn: object) => template.toJSON().Resources[functionId(fn)].Properties;
+
+describe('pipeline Lambdas', () => {
+  it('run Node.js 24 on ARM64 in the private subnets, with JSON logs and the configured size', () => {
+    for (const [fn, memory, timeout] of [
+      [stack.functions.generator, DEFAULTS.generatorMemoryMiB, DEFAULTS.generatorTimeoutSeconds],
+      [stack.functions.compactor, DEFAULTS.compactorMemoryMiB, DEFAULTS.compactorTimeoutSeconds],
+    ] as const) {
+      expect(props(fn)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: memory, Timeout: timeout, LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }) });
+      expect(props(fn).VpcConfig.SubnetIds).toHaveLength(2);
+    }
+  });
+
+  it('run one compactor at a time', () => {
+    expect(props(stack.functions.compactor).ReservedConcurrentExecutions).toBe(1);
+    expect(props(stack.functions.generator).ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('give each handler the environment it reads, by the shared names', () => {
+    const generatorEnv = props(stack.functions.generator).Environment.Variables;
+    const compactorEnv = props(stack.functions.compactor).Environment.Variables;
+    expect(generatorEnv).toMatchObject({ [ENV.devices]: '100', [ENV.seed]: '42', [ENV.topic]: 'device-logs', [ENV.bootstrapBrokers]: expect.anything() });
+    expect(compactorEnv).toMatchObject({ [ENV.codec]: 'snappy', [ENV.consumerGroup]: DEFAULTS.consumerGroup, [ENV.lakeBucket]: expect.anything(), [ENV.maxRecordsPerRun]: String(DEFAULTS.maxRecordsPerRun) });
+    expect(compactorEnv[ENV.devices]).toBeUndefined();
+  });
+
+  it('keep their logs for the configured days and send failed async invocations to the dead-letter queue', () => {
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 2);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0, DestinationConfig: { OnFailure: { Destination: Match.anyValue() } } });
+    expect(resourcesOf(template, 'AWS::Logs::LogGroup').filter(([, g]) => g.Properties.RetentionInDays === DEFAULTS.lambdaLogRetentionDays)).toHaveLength(2);
+  });
+
+  it('trace with X-Ray only when asked, adding the X-Ray endpoint the private subnets need', () => {
+    expect(props(stack.functions.compactor).TracingConfig).toBeUndefined();
+    const traced = synthStack({ tracing: true });
+    expect(traced.template.toJSON().Resources[traced.stack.getLogicalId(traced.stack.functions.compactor.node.defaultChild as never)].Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    traced.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Interface' });
+  });
+});
+
+describe('schedules', () => {
+  const schedules = resourcesOf(template, 'AWS::Scheduler::Schedule').map(([, s]) => s.Properties);
+
+  it('invoke the generator every minute and the compactor every 5 minutes, with retries and a dead-letter queue', () => {
+    expect(schedules.map((s) => s.ScheduleExpression).sort()).toEqual(['rate(1 minute)', 'rate(5 minutes)']);
+    for (const schedule of schedules) {
+      expect(schedule.State).toBe('ENABLED');
+      expect(schedule.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: expect.any(Number) });
+      expect(schedule.Target.DeadLetterConfig.Arn).toBeDefined();
+      expect(JSON.parse(schedule.Target.Input)).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>' });
+    }
+  });
+
+  it('follow the configured cadence and can be deployed paused', () => {
+    const custom = resourcesOf(synthStack({ generatorEveryMinutes: 2, compactorEveryMinutes: 15, schedulesEnabled: false }).template, 'AWS::Scheduler::Schedule').map(([, s]) => s.Properties);
+    expect(custom.map((s) => s.ScheduleExpression).sort()).toEqual(['rate(15 minutes)', 'rate(2 minutes)']);
+    expect(custom.every((s) => s.State === 'DISABLED')).toBe(true);
+  });
+});

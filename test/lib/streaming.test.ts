@@ -1,0 +1,84 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../lib/config.ts';
+import { MSK_IAM_PORT } from '../../lib/streaming/kafka-cluster.ts';
+import { policyStatements, resourcesOf, synthStack } from '../helpers/synth.ts';
+
+const { template } = synthStack();
+
+function kafkaStatements() {
+  return policyStatements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('kafka-cluster:')));
+}
+
+describe('network', () => {
+  it('has private subnets in two AZs, no NAT gateway and an S3 gateway endpoint', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    expect(resourcesOf(template, 'AWS::EC2::Subnet')).toHaveLength(2);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }) });
+  });
+
+  it('lets only the Lambdas reach the brokers, only on the IAM/TLS port', () => {
+    const ingress = resourcesOf(template, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
+    expect(ingress).toHaveLength(2);
+    for (const rule of ingress) {
+      expect(rule).toMatchObject({ IpProtocol: 'tcp', FromPort: MSK_IAM_PORT, ToPort: MSK_IAM_PORT, SourceSecurityGroupId: expect.anything() });
+      expect(rule.CidrIp).toBeUndefined();
+    }
+  });
+});
+
+describe('MSK cluster', () => {
+  it('uses IAM access control over TLS, in-cluster TLS and broker logs in CloudWatch', () => {
+    template.hasResourceProperties('AWS::MSK::Cluster', {
+      KafkaVersion: DEFAULTS.kafkaVersion,
+      NumberOfBrokerNodes: 2,
+      BrokerNodeGroupInfo: Match.objectLike({ InstanceType: 'kafka.t3.small' }),
+      ClientAuthentication: { Sasl: { Iam: { Enabled: true } }, Unauthenticated: { Enabled: false } },
+      EncryptionInfo: { EncryptionInTransit: { ClientBroker: 'TLS', InCluster: true } },
+      LoggingInfo: { BrokerLogs: { CloudWatchLogs: Match.objectLike({ Enabled: true }) } },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: DEFAULTS.brokerLogRetentionDays });
+  });
+
+  it('encrypts broker storage with the customer key when kmsEncryption is on', () => {
+    const kms = synthStack({ kmsEncryption: true }).template;
+    kms.hasResourceProperties('AWS::MSK::Cluster', { EncryptionInfo: Match.objectLike({ EncryptionAtRest: { DataVolumeKMSKeyId: Match.anyValue() } }) });
+  });
+
+  it('declares the topic with its partitions, replication, retention and min.insync.replicas', () => {
+    const [[, topic]] = resourcesOf(template, 'AWS::MSK::Topic') as [[string, { Properties: Record<string, any> }]];
+    expect(topic.Properties).toMatchObject({ TopicName: 'device-logs', PartitionCount: 6, ReplicationFactor: 2 });
+    const configs = JSON.parse(Buffer.from(topic.Properties.Configs['Fn::Base64'], 'utf8').toString()) as Record<string, string>;
+    expect(configs).toEqual({ 'retention.ms': String(168 * 3_600_000), 'min.insync.replicas': '1', 'cleanup.policy': 'delete' });
+  });
+
+  it('grows the topic when partitions grow', () => {
+    synthStack({ partitions: 12, partitionFloor: 6 }).template.hasResourceProperties('AWS::MSK::Topic', { PartitionCount: 12 });
+  });
+});
+
+describe('Kafka permissions', () => {
+  it('never grants kafka-cluster:* and names a resource in every statement', () => {
+    for (const statement of kafkaStatements()) {
+      expect([statement.Action].flat()).not.toContain('kafka-cluster:*');
+      expect(statement.Resource).not.toBe('*');
+    }
+  });
+
+  it('lets the generator connect to the cluster and write the topic idempotently, nothing else', () => {
+    const actions = kafkaStatements().flatMap((s) => [s.Action].flat()).sort();
+    expect(actions).toContain('kafka-cluster:WriteData');
+    expect(actions).toContain('kafka-cluster:WriteDataIdempotently');
+    expect(actions).not.toContain('kafka-cluster:CreateTopic');
+    expect(actions).not.toContain('kafka-cluster:DeleteTopic');
+  });
+
+  it('scopes topic actions to the topic ARN and group actions to the compactor group ARN', () => {
+    const resourceOf = (action: string) => JSON.stringify(kafkaStatements().find((s) => [s.Action].flat().includes(action))!.Resource);
+    expect(resourceOf('kafka-cluster:WriteData')).toMatch(/:topic\/.*\/device-logs"/);
+    expect(resourceOf('kafka-cluster:ReadData')).toMatch(/:topic\/.*\/device-logs"/);
+    expect(resourceOf('kafka-cluster:AlterGroup')).toMatch(new RegExp(`:group/.*/${DEFAULTS.consumerGroup}"`));
+    expect(resourceOf('kafka-cluster:Connect')).toMatch(/KafkaCluster.*Arn/);
+  });
+});
