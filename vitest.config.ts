@@ -6,5 +6,7 @@ export default defineConfig({
     exclude: ['test/integration/**'],
     testTimeout: 30_000,
     pool: 'forks',
+    // The handlers' Powertools logs and EMF metrics would flood the test output.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -23,6 +23,30 @@ export interface PipelineFunctionsProps {
   readonly config: PipelineConfig;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The generator's settings as environment variables (its brokers and topic come with `grantProduce`). */
+export function generatorSettings(config: PipelineConfig): Record<string, string> {
+  return {
+    [ENV.devices]: String(config.devices),
+    [ENV.eventsPerDevicePerMinute]: String(config.eventsPerDevicePerMinute),
+    [ENV.seed]: String(config.seed),
+    [ENV.lateShare]: String(config.lateShare),
+    [ENV.maxLatenessMinutes]: String(config.maxLatenessMinutes),
+    [ENV.anomalyShare]: String(config.anomalyShare),
+    [ENV.corruptShare]: String(config.corruptShare),
+  };
+}
+
+/** The compactor's settings as environment variables (brokers, topic, group and bucket come with its grants). */
+export function compactorSettings(config: PipelineConfig): Record<string, string> {
+  return {
+    [ENV.codec]: config.codec,
+    [ENV.maxRecordsPerRun]: String(config.maxRecordsPerRun),
+    [ENV.maxRecordBytes]: String(config.maxRecordBytes),
+    [ENV.maxEventAgeHours]: String(config.maxEventAgeHours),
+    [ENV.maxEventFutureMinutes]: String(config.maxEventFutureMinutes),
+  };
 }
 
 const handlerPath = (name: string) => fileURLToPath(new URL(`../../lambdas/handlers/${name}.ts`, import.meta.url));
@@ -51,18 +75,11 @@ export class PipelineFunctions extends Construct {
     });
 
     this.generator = this.pipelineFunction('LogGenerator', 'generator', config.generatorMemoryMiB, config.generatorTimeoutSeconds, props);
-    for (const [name, value] of [
-      [ENV.devices, config.devices], [ENV.eventsPerDevicePerMinute, config.eventsPerDevicePerMinute], [ENV.seed, config.seed],
-      [ENV.lateShare, config.lateShare], [ENV.maxLatenessMinutes, config.maxLatenessMinutes], [ENV.anomalyShare, config.anomalyShare],
-      [ENV.corruptShare, config.corruptShare],
-    ] as const) this.generator.addEnvironment(name, String(value));
+    for (const [name, value] of Object.entries(generatorSettings(config))) this.generator.addEnvironment(name, value);
     props.cluster.grantProduce(this.generator);
 
     this.compactor = this.pipelineFunction('Compactor', 'compactor', config.compactorMemoryMiB, config.compactorTimeoutSeconds, props, 1);
-    for (const [name, value] of [
-      [ENV.codec, config.codec], [ENV.maxRecordsPerRun, config.maxRecordsPerRun], [ENV.maxRecordBytes, config.maxRecordBytes],
-      [ENV.maxEventAgeHours, config.maxEventAgeHours], [ENV.maxEventFutureMinutes, config.maxEventFutureMinutes],
-    ] as const) this.compactor.addEnvironment(name, String(value));
+    for (const [name, value] of Object.entries(compactorSettings(config))) this.compactor.addEnvironment(name, value);
     props.cluster.grantConsume(this.compactor, config.consumerGroup);
     props.lake.grantCompactor(this.compactor);
 
@@ -87,7 +104,7 @@ export class PipelineFunctions extends Construct {
   }
 
   private pipelineFunction(id: string, handler: string, memoryMiB: number, timeoutSeconds: number, props: PipelineFunctionsProps, concurrency?: number) {
-    return new nodejs.NodejsFunction(this, id, {
+    const fn = new nodejs.NodejsFunction(this, id, {
       entry: handlerPath(handler),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -96,6 +113,8 @@ export class PipelineFunctions extends Construct {
       timeout: Duration.seconds(timeoutSeconds),
       vpc: props.vpc,
       vpcSubnets: props.subnets,
+      // Egress only where the function must go: the brokers (opened by the cluster's grants) and S3.
+      allowAllOutbound: false,
       // One compactor run at a time: concurrent runs stay correct but would only redo the same work.
       reservedConcurrentExecutions: concurrency,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -117,6 +136,9 @@ export class PipelineFunctions extends Construct {
         forceDockerBundling: false,
       },
     });
+    // The subnets have no route but the S3 gateway endpoint, so HTTPS egress can reach only S3.
+    fn.connections.allowToAnyIpv4(ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
+    return fn;
   }
 
   private schedule(id: string, fn: lambda.IFunction, everyMinutes: number, enabled: boolean): scheduler.Schedule {

@@ -1,0 +1,74 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
+import { openKafkaReader, type KafkaConnection } from '../adapters/kafka.ts';
+import { hyparquetEncoder } from '../adapters/parquet-writer.ts';
+import { S3ObjectStore } from '../adapters/s3-store.ts';
+import { compact, type CompactionReport, type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
+import type { TopicReader } from '../ports/topic.ts';
+import { ENV, kafkaSettings, METRICS_NAMESPACE, requireCodec, requireNumber, requireString } from './environment.ts';
+
+const logger = new Logger({ serviceName: 'compactor' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'compactor' });
+
+/** How the handler builds its clients; tests swap them. */
+export interface CompactorFactories {
+  readonly s3Client: (region: string) => S3Client;
+  readonly openReader: (connection: KafkaConnection) => Promise<TopicReader>;
+}
+
+const AWS_FACTORIES: CompactorFactories = { s3Client: (region) => new S3Client({ region }), openReader: openKafkaReader };
+
+/** The compactor's settings, an MSK reader (IAM auth over TLS) and the lake bucket, from the environment. */
+export async function compactorSetup(env: NodeJS.ProcessEnv, factories: CompactorFactories): Promise<{ deps: CompactorDeps; options: CompactorOptions }> {
+  const kafka = kafkaSettings(env);
+  const options: CompactorOptions = {
+    group: requireString(env, ENV.consumerGroup),
+    codec: requireCodec(env, ENV.codec),
+    maxRecordsPerRun: requireNumber(env, ENV.maxRecordsPerRun),
+    limits: {
+      maxRecordBytes: requireNumber(env, ENV.maxRecordBytes),
+      maxEventAgeMs: requireNumber(env, ENV.maxEventAgeHours) * 3_600_000,
+      maxEventFutureMs: requireNumber(env, ENV.maxEventFutureMinutes) * 60_000,
+    },
+  };
+  const store = new S3ObjectStore(factories.s3Client(kafka.region), requireString(env, ENV.lakeBucket));
+  const topic = await factories.openReader({ brokers: kafka.brokers, topic: kafka.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
+  return { deps: { topic, store, encoder: hyparquetEncoder(), clock: { now: Date.now } }, options };
+}
+
+export type CompactorSummary = Omit<CompactionReport, 'files' | 'quarantineFiles'> & { readonly files: number; readonly quarantineFiles: number };
+
+/** A compactor handler: setup once per container (again after a failed setup), then one run per invocation. */
+export function createCompactorHandler(factories: CompactorFactories = AWS_FACTORIES): () => Promise<CompactorSummary> {
+  let setup: ReturnType<typeof compactorSetup> | undefined;
+  return async () => {
+    setup ??= compactorSetup(process.env, factories).catch((error: unknown) => {
+      setup = undefined;
+      throw error;
+    });
+    const { deps, options } = await setup;
+    const report = await compact(deps, options);
+    publishMetrics(report);
+    if (report.gaps.length > 0) logger.error('records were deleted by retention before they were compacted', { gaps: report.gaps });
+    const summary = { ...report, files: report.files.length, quarantineFiles: report.quarantineFiles.length };
+    logger.info(report.runId === null ? 'nothing to compact' : 'compacted', summary);
+    return summary;
+  };
+}
+
+/** Scheduled every few minutes: one exactly-once compaction run, then its figures as metrics. */
+export const handler = createCompactorHandler();
+
+function publishMetrics(report: CompactionReport): void {
+  metrics.addMetric('RecordsRead', MetricUnit.Count, report.recordsRead);
+  metrics.addMetric('RowsWritten', MetricUnit.Count, report.rowsWritten);
+  metrics.addMetric('RecordsQuarantined', MetricUnit.Count, report.quarantined);
+  metrics.addMetric('ParquetBytes', MetricUnit.Bytes, report.parquetBytes);
+  metrics.addMetric('OffsetGapRecords', MetricUnit.Count, report.gaps.reduce((sum, gap) => sum + gap.to - gap.from, 0));
+  metrics.addMetric('ConsumerLag', MetricUnit.Count, Object.values(report.lag).reduce((sum, records) => sum + records, 0));
+  metrics.publishStoredMetrics();
+  for (const [partition, records] of Object.entries(report.lag)) {
+    metrics.singleMetric().addDimension('Partition', partition).addMetric('PartitionLag', MetricUnit.Count, records);
+  }
+}
