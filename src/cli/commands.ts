@@ -1,13 +1,15 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
 import type { CompactionReport } from '../../lambdas/core/compactor.ts';
 import { NAMED_QUERIES, namedQuery } from '../../lambdas/core/queries.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { OutgoingRecord } from '../../lambdas/ports/topic.ts';
+import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout, openDataDir, requireDataDir } from '../local/data-dir.ts';
 import { DuckDbLake } from '../local/duckdb-lake.ts';
 import { compactLocal, runLocal, type LocalRunSummary } from '../local/runner.ts';
-import { formatBytes, formatTable } from './table.ts';
+import { formatBytes, formatTable, formatUsd } from './table.ts';
 
 /** The command was called wrong; the message says how to call it. */
 export class UsageError extends Error {
@@ -50,6 +52,7 @@ interface LocalFlags {
   seed: number;
   partitions?: number;
   start?: number;
+  kafka?: string[];
   dataDir: string;
   codec: Codec;
   json?: boolean;
@@ -83,7 +86,7 @@ export async function localCommand(flags: LocalFlags): Promise<void> {
 function renderSummary(s: LocalRunSummary, flags: LocalFlags): string {
   const ratio = s.parquetBytes > 0 ? `  (${formatBytes(s.parquetBytes)}, ${(s.producedBytes / s.parquetBytes).toFixed(1)}× smaller than the JSON)` : '';
   return [
-    `streamlake local: ${flags.minutes} simulated minutes (${s.start} → ${s.end}), ${flags.devices} devices, data in ${s.dataDir}`,
+    `streamlake local: ${flags.minutes} simulated minutes (${s.start} → ${s.end}), ${flags.devices} devices, data in ${s.dataDir}${flags.kafka ? `, topic on Kafka at ${flags.kafka.join(',')}` : ''}`,
     '',
     `  events produced   ${String(s.produced).padStart(9)}  (${formatBytes(s.producedBytes)} of JSON)`,
     `  rows in the lake  ${String(s.lakeRows).padStart(9)}`,
@@ -168,20 +171,50 @@ interface QueryFlags {
   dataDir: string;
   named?: string;
   json?: boolean;
+  athena?: boolean;
+  workgroup?: string;
+  database?: string;
 }
 
-export async function queryCommand(sql: string | undefined, flags: QueryFlags): Promise<void> {
+export async function queryCommand(sql: string | undefined, flags: QueryFlags, command: Command): Promise<void> {
   if ((sql === undefined) === (flags.named === undefined)) throw new UsageError('pass either SQL or --named <name>, e.g. streamlake query "SELECT count(*) FROM device_logs"');
-  requireDataDir(flags.dataDir);
   const text = flags.named === undefined ? sql! : namedQuery(flags.named).sql;
+  if (flags.athena) {
+    if (command.getOptionValueSource('dataDir') === 'cli') throw new UsageError('--data-dir names a local lake: drop it to query Athena, or drop --athena to query locally');
+    await athenaQueryCommand(text, flags);
+    return;
+  }
+  if (flags.workgroup !== undefined || flags.database !== undefined) throw new UsageError('--workgroup and --database choose where Athena runs: add --athena');
+  requireDataDir(flags.dataDir);
   const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir);
   try {
     const result = await lake.query(text);
-    if (flags.json) printJson(result.rows);
-    else print(formatTable(result.columns, result.rows));
+    printRows(result.columns, result.rows, flags.json);
   } finally {
     lake.close();
   }
+}
+
+async function athenaQueryCommand(sql: string, flags: QueryFlags): Promise<void> {
+  // Loaded only here: the AWS SDK would slow every local command's start.
+  const [{ AthenaClient }, { ATHENA_MINIMUM_BILLED_MB, runAthenaQuery }] = await Promise.all([import('@aws-sdk/client-athena'), import('../athena/athena-query.ts')]);
+  let lastState = '';
+  const result = await runAthenaQuery(new AthenaClient({}), {
+    sql,
+    workgroup: flags.workgroup ?? DEFAULTS.athenaWorkgroup,
+    database: flags.database ?? DEFAULTS.glueDatabase,
+    onProgress: ({ executionId, state, elapsedMs }) => {
+      progressLine(`Athena query ${executionId}: ${state.toLowerCase()} after ${(elapsedMs / 1000).toFixed(1)} s`, state !== lastState);
+      lastState = state;
+    },
+  }).finally(endProgress);
+  printRows(result.columns, result.rows, flags.json);
+  process.stderr.write(`scanned ${formatBytes(result.dataScannedBytes)}, cost ${formatUsd(result.costUsd)} (Athena bills at least ${ATHENA_MINIMUM_BILLED_MB} MB per query)\n`);
+}
+
+function printRows(columns: readonly string[], rows: readonly Record<string, unknown>[], json: boolean | undefined): void {
+  if (json) printJson(rows);
+  else print(formatTable(columns, rows));
 }
 
 export function queriesCommand(flags: { json?: boolean }): void {

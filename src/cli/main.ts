@@ -2,13 +2,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS } from '../../lib/config.ts';
 import { CODECS } from '../../lambdas/ports/parquet.ts';
+import { KafkaConfigError, KafkaTopicError } from '../../lambdas/adapters/kafka.ts';
 import { LocalLogError } from '../../lambdas/adapters/local-log.ts';
 import { UnknownQueryError } from '../../lambdas/core/queries.ts';
 import { DataDirError } from '../local/data-dir.ts';
 import { compactCommand, localCommand, produceCommand, queriesCommand, queryCommand, UsageError } from './commands.ts';
 
 // Errors that mean the command was called wrong: exit code 2, like a bad flag.
-const USAGE_ERRORS = [UsageError, DataDirError, UnknownQueryError, LocalLogError];
+const USAGE_ERRORS = [UsageError, DataDirError, UnknownQueryError, LocalLogError, KafkaConfigError, KafkaTopicError];
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
@@ -20,6 +21,12 @@ function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isSafeInteger(parsed)) throw new InvalidArgumentError('must be an integer.');
   return parsed;
+}
+
+function brokers(value: string): string[] {
+  const list = value.split(',').map((broker) => broker.trim());
+  if (!list.every((broker) => /^[^\s:]+:\d+$/.test(broker))) throw new InvalidArgumentError('must be host:port, or several separated by commas, e.g. localhost:9092.');
+  return list;
 }
 
 function instant(value: string): number {
@@ -45,6 +52,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of the simulated fleet', integer, DEFAULTS.seed)
     .option('--partitions <n>', 'partitions of the topic (can grow, never shrink)', positiveInt)
     .option('--start <iso>', 'first simulated minute (default: where the last run stopped, or --minutes before now)', instant)
+    .option('--kafka <host:port>', 'use this Apache Kafka (bootstrap brokers, comma-separated) instead of the embedded log; creates the topic if absent', brokers)
     .addOption(dataDirOption())
     .addOption(codecOption())
     .option('--json', 'print only a JSON summary')
@@ -69,10 +77,13 @@ export function buildProgram(): Command {
 
   program
     .command('query')
-    .description('run SQL (or a named query) on the lake: tables device_logs and device_logs_quarantine')
+    .description('run SQL (or a named query) on the lake: tables device_logs and device_logs_quarantine, locally on DuckDB or with --athena on AWS')
     .argument('[sql]', 'the SQL to run')
     .addOption(dataDirOption())
     .option('--named <name>', 'run a named query (see `streamlake queries`)')
+    .option('--athena', 'run on Athena against the deployed lake (AWS credentials and region from the environment)')
+    .option('--workgroup <name>', `Athena workgroup, with --athena (default: ${DEFAULTS.athenaWorkgroup})`)
+    .option('--database <name>', `Glue database, with --athena (default: ${DEFAULTS.glueDatabase})`)
     .option('--json', 'print rows as JSON')
     .action(queryCommand);
 

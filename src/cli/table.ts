@@ -29,3 +29,8 @@ export function formatBytes(bytes: number): string {
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
+
+/** 0.49 → "$0.49"; amounts under a cent keep two significant digits: 0.0000477 → "$0.000048". */
+export function formatUsd(usd: number): string {
+  return `$${usd === 0 || usd >= 0.01 ? usd.toFixed(2) : usd.toPrecision(2)}`;
+}

@@ -1,14 +1,16 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { hyparquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { compact, type CompactionReport } from '../../lambdas/core/compactor.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
 import { CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
-import type { TopicReader } from '../../lambdas/ports/topic.ts';
+import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS, validationLimits, type PipelineConfig } from '../../lib/config.ts';
-import { openDataDir } from './data-dir.ts';
+import { bindTopicSource, dataDirLayout, openDataDir } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
 
 const MINUTE_MS = 60_000;
@@ -23,6 +25,11 @@ export interface LocalRunOptions {
   readonly codec: Codec;
   /** First simulated minute (epoch ms); default: where the last run stopped, or `minutes` before now. */
   readonly start?: number;
+  /**
+   * Bootstrap brokers (`host:port`) of an Apache Kafka cluster to use instead of the embedded log:
+   * its topic is created with `partitions` if absent. The lake stays in the data directory.
+   */
+  readonly kafka?: readonly string[];
   /** Called after every simulated minute and compaction. */
   readonly onProgress?: (progress: LocalProgress) => void;
 }
@@ -65,7 +72,9 @@ export function compactLocal(topic: TopicReader, store: ObjectStore, now: number
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummary> {
   await mkdir(options.dataDir, { recursive: true });
-  const { layout, log, store } = await openDataDir(options.dataDir, options.partitions);
+  const layout = dataDirLayout(options.dataDir);
+  const store = new LocalDirectoryStore(layout.lakeDir);
+  const topic = options.kafka ? await openKafkaTopic(options.dataDir, options.kafka, options.partitions) : await openEmbeddedTopic(options.dataDir, options.partitions);
   const start = options.start ?? (await savedClock(layout.clockFile)) ?? Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - options.minutes * MINUTE_MS;
   const fleet = new DeviceFleet({ ...DEFAULTS, devices: options.devices, seed: options.seed });
   let produced = 0;
@@ -75,25 +84,25 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
   try {
     for (let minute = 1; minute <= options.minutes; minute++) {
       now = start + minute * MINUTE_MS;
-      const sent = await produceMinute(fleet, log, now);
+      const sent = await produceMinute(fleet, topic.writer, now);
       produced += sent.records;
       producedBytes += sent.bytes;
       let compaction: CompactionReport | undefined;
       if (minute % DEFAULTS.compactorEveryMinutes === 0) {
-        compaction = await compactLocal(log, store, now, options.codec);
+        compaction = await compactLocal(topic.reader, store, now, options.codec);
         compactions++;
       }
       options.onProgress?.({ minute, minutes: options.minutes, produced, compaction });
     }
     for (;;) {
-      const compaction = await compactLocal(log, store, now, options.codec);
+      const compaction = await compactLocal(topic.reader, store, now, options.codec);
       if (compaction.runId === null) break;
       compactions++;
       options.onProgress?.({ minute: options.minutes, minutes: options.minutes, produced, compaction });
     }
     await writeFile(layout.clockFile, `${JSON.stringify({ nextStart: now })}\n`);
   } finally {
-    await log.close();
+    await topic.close();
   }
   const files = await store.list(CURATED_PREFIX);
   const lake = await DuckDbLake.open(layout.lakeDir);
@@ -113,6 +122,37 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     };
   } finally {
     lake.close();
+  }
+}
+
+/** The topic a local run produces to and compacts from. */
+interface LocalTopic {
+  readonly writer: TopicWriter;
+  readonly reader: TopicReader;
+  close(): Promise<void>;
+}
+
+async function openEmbeddedTopic(dataDir: string, partitions: number | undefined): Promise<LocalTopic> {
+  const { log } = await openDataDir(dataDir, partitions);
+  return { writer: log, reader: log, close: () => log.close() };
+}
+
+/** The Kafka connection of `streamlake local --kafka`: no authentication, no TLS, the configured topic. */
+function localKafkaConnection(brokers: readonly string[]): KafkaConnection {
+  return { brokers, topic: DEFAULTS.topicName, clientId: 'streamlake-local', auth: { mechanism: 'none' }, tls: false };
+}
+
+async function openKafkaTopic(dataDir: string, brokers: readonly string[], partitions: number | undefined): Promise<LocalTopic> {
+  const connection = localKafkaConnection(brokers);
+  const { clusterId } = await ensureKafkaTopic(connection, { partitions, defaultPartitions: DEFAULTS.partitions });
+  await bindTopicSource(dataDir, { kind: 'kafka', clusterId, topic: connection.topic });
+  const writer = await openKafkaWriter(connection);
+  try {
+    const reader = await openKafkaReader(connection);
+    return { writer, reader, close: async () => void (await Promise.all([writer.close(), reader.close()])) };
+  } catch (error) {
+    await writer.close();
+    throw error;
   }
 }
 

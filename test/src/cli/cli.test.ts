@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,28 +5,8 @@ import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { NAMED_QUERIES } from '../../../lambdas/core/queries.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { dataDirLayout } from '../../../src/local/data-dir.ts';
+import { streamlake } from '../../helpers/cli.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
-
-const CLI = join(import.meta.dirname, '../../../src/cli/main.ts');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function streamlake(args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 const event = (device: string, seq: number, extra: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -80,7 +59,7 @@ describe('streamlake command', () => {
 
   it('produces lines from stdin, and the compactor quarantines the bad ones with their reasons', async () => {
     const lines = [event('lab-1', 1), 'not json', '[1,2]', event('lab-1', 2, { status: 'melting' }), event('lab-2', 1, { device_name: undefined }), event('lab-2', 2)];
-    const produced = await streamlake(['produce', '--data-dir', dataDir, '--key-field', 'device_id', '--json'], `${lines.join('\n')}\n`);
+    const produced = await streamlake(['produce', '--data-dir', dataDir, '--key-field', 'device_id', '--json'], { input: `${lines.join('\n')}\n` });
     expect(produced.code).toBe(0);
     expect(JSON.parse(produced.stdout)).toMatchObject({ produced: 6, unkeyed: 2 });
 
@@ -127,7 +106,7 @@ describe('streamlake command', () => {
     const concurrent = join(dir.path, 'concurrent');
     await streamlake(['local', '--minutes', '3', '--devices', '50', '--data-dir', concurrent, '--json']);
     const lines = Array.from({ length: 3000 }, (_, i) => event(`dev-${i % 97}`, i));
-    expect((await streamlake(['produce', '--data-dir', concurrent, '--key-field', 'device_id'], lines.join('\n'))).code).toBe(0);
+    expect((await streamlake(['produce', '--data-dir', concurrent, '--key-field', 'device_id'], { input: lines.join('\n') })).code).toBe(0);
     const runs = await Promise.all([streamlake(['compact', '--data-dir', concurrent, '--json']), streamlake(['compact', '--data-dir', concurrent, '--json'])]);
     expect(runs.map((r) => r.code)).toEqual([0, 0]);
     const log = await LocalLog.open({ dir: dataDirLayout(concurrent).topicDir, topic: DEFAULTS.topicName });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatTable } from '../../../src/cli/table.ts';
+import { formatBytes, formatTable, formatUsd } from '../../../src/cli/table.ts';
 
 interface Span {
   readonly start: number;
@@ -104,5 +104,19 @@ describe('formatBytes', () => {
   it('moves to the next unit when rounding would show 1000 of the smaller one', () => {
     expect(formatBytes(999_999)).toBe('1.0 MB');
     expect(formatBytes(999_960)).toBe('1.0 MB');
+  });
+});
+
+describe('formatUsd', () => {
+  it('shows cents for amounts of a cent or more', () => {
+    expect(formatUsd(0)).toBe('$0.00');
+    expect(formatUsd(0.01)).toBe('$0.01');
+    expect(formatUsd(0.494)).toBe('$0.49');
+    expect(formatUsd(12.5)).toBe('$12.50');
+  });
+
+  it('keeps two significant digits below a cent, so a minimum Athena charge is not shown as zero', () => {
+    expect(formatUsd(0.0000476837158203125)).toBe('$0.000048');
+    expect(formatUsd(0.0047)).toBe('$0.0047');
   });
 });

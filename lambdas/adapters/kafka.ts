@@ -1,0 +1,398 @@
+import {
+  Admin,
+  Consumer,
+  FetchIsolationLevels,
+  findErrorBy,
+  ListOffsetTimestamps,
+  ProduceAcks,
+  Producer,
+  type Base,
+  type MessageToProduce,
+  type RecordsBatch,
+  type SASLOptions,
+} from '@platformatic/kafka';
+import type { OutgoingRecord, PartitionOffsets, TopicReader, TopicRecord, TopicWriter } from '../ports/topic.ts';
+import { partitionForKey } from './kafka-partitioner.ts';
+
+type FetchedPartition = Awaited<ReturnType<Consumer['fetch']>>['responses'][number]['partitions'][number];
+
+/**
+ * The topic ports on Apache Kafka (Amazon MSK in the cloud), with `@platformatic/kafka`.
+ *
+ * The writer is an idempotent producer with acks=all that puts keyed records where Java clients
+ * put them. The reader fetches bounded offset ranges without joining a consumer group (the
+ * compactor's checkpoint is the source of truth) and publishes the group's offsets separately, so
+ * lag shows in Kafka tooling. Both read committed data only.
+ */
+
+/** How clients authenticate to the brokers. */
+export type KafkaAuth =
+  | { readonly mechanism: 'none' }
+  /** SASL/OAUTHBEARER with tokens signed by `aws-msk-iam-sasl-signer-js` from the default AWS credential chain; TLS only (MSK port 9098). */
+  | { readonly mechanism: 'msk-iam'; readonly region: string }
+  /** SASL/OAUTHBEARER with an unsigned JWT for `principal`: the MSK IAM code path against a broker using Kafka's unsecured validator (tests). */
+  | { readonly mechanism: 'oauthbearer-unsecured'; readonly principal: string };
+
+/** Where the topic lives and how to reach it. */
+export interface KafkaConnection {
+  /** Bootstrap brokers, `host:port`. */
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly clientId: string;
+  readonly auth: KafkaAuth;
+  readonly tls: boolean;
+}
+
+/** The connection settings cannot work; the message says which one to change. */
+export class KafkaConfigError extends Error {
+  override name = 'KafkaConfigError';
+}
+
+/** The topic is missing, unreadable, or cannot take the requested shape. */
+export class KafkaTopicError extends Error {
+  override name = 'KafkaTopicError';
+}
+
+/** The brokers refused a request or could not be reached; the message carries their reasons. */
+export class KafkaBrokerError extends Error {
+  override name = 'KafkaBrokerError';
+}
+
+/** A SASL token and when it expires (epoch ms). */
+export interface ExpiringToken {
+  readonly token: string;
+  readonly expiresAt: number;
+}
+
+/** As long as the MSK IAM signer's tokens, so the test broker refreshes on the same cadence as MSK. */
+export const UNSECURED_TOKEN_LIFETIME_MS = 15 * 60_000;
+/** A token is replaced once it has less than this left, so a session never starts on a token about to expire. */
+export const TOKEN_REFRESH_MARGIN_MS = 60_000;
+
+// Exponential backoff from 100 ms up to 2 s: quick through a partition that is still becoming
+// leader, about 20 s in all to ride out a broker restart, and bounded so a wrong address fails.
+const RETRIES = 14;
+const FIRST_RETRY_DELAY_MS = 100;
+const MAX_RETRY_DELAY_MS = 2_000;
+// Records per produce request stay under this, well below the broker's default message.max.bytes
+// (1 MiB), which bounds each partition's batch.
+const MAX_SEND_BYTES = 512 * 1024;
+const RECORD_OVERHEAD_BYTES = 64;
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+// Opening checks the topic with few retries: a missing topic or a wrong address fails at once.
+const OPEN_RETRIES = 2;
+const TOPIC_READY_TIMEOUT_MS = 30_000;
+const TOPIC_READY_POLL_MS = 100;
+// Record batch attribute bits (Kafka protocol).
+const LOG_APPEND_TIME = 0x08;
+const CONTROL_BATCH = 0x20;
+
+/** Opens a producer on the connection's topic: idempotent, acks=all, keyed records partitioned as Java clients do. */
+export async function openKafkaWriter(connection: KafkaConnection): Promise<TopicWriter> {
+  const producer = new Producer({ ...clientOptions(connection), idempotent: true, acks: ProduceAcks.ALL });
+  await closeOnFailure(producer, () => topicMetadata(producer, connection, OPEN_RETRIES));
+  return new KafkaTopicWriter(producer, connection);
+}
+
+/** Opens a reader of the connection's topic that joins no consumer group. */
+export async function openKafkaReader(connection: KafkaConnection): Promise<TopicReader> {
+  const options = clientOptions(connection);
+  const consumer = new Consumer({ ...options, groupId: `${connection.clientId}-reader`, isolationLevel: FetchIsolationLevels.READ_COMMITTED, maxWaitTime: 0, maxBytes: FETCH_MAX_BYTES });
+  // Tracked so that the metadata refreshes behind fetches (after a leader change) include the topic.
+  consumer.topics.track(connection.topic);
+  const admin = new Admin(options);
+  await closeOnFailure(consumer, () => closeOnFailure(admin, () => topicMetadata(consumer, connection, OPEN_RETRIES)));
+  return new KafkaTopicReader(consumer, admin, connection);
+}
+
+/** How `ensureKafkaTopic` shapes the topic. */
+export interface KafkaTopicShape {
+  /** Partitions the topic must have: created with them or grown to them, never shrunk. Unset: an existing topic stays as it is. */
+  readonly partitions?: number;
+  /** Partitions of a topic created while `partitions` is unset. */
+  readonly defaultPartitions: number;
+}
+
+/**
+ * Creates the connection's topic if absent (replication factor: the cluster's default) or adds
+ * partitions up to `shape.partitions`, and waits until every partition has a leader.
+ * Resolves to the cluster id and the topic's partition count.
+ */
+export async function ensureKafkaTopic(connection: KafkaConnection, shape: KafkaTopicShape): Promise<{ clusterId: string; partitions: number }> {
+  const admin = new Admin(clientOptions(connection));
+  try {
+    const { topic } = connection;
+    const wanted = shape.partitions;
+    if (!(await admin.listTopics()).includes(topic)) {
+      await admin.createTopics({ topics: [topic], partitions: wanted ?? shape.defaultPartitions, replicas: -1 });
+    } else if (wanted !== undefined) {
+      const current = (await admin.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic)!.partitionsCount;
+      if (wanted < current) throw new KafkaTopicError(`topic ${topic} has ${current} partitions and partitions can grow but never shrink; pass --partitions ${current} or more`);
+      if (wanted > current) await admin.createPartitions({ topics: [{ name: topic, count: wanted }] });
+    }
+    return await waitForLeaders(admin, topic, wanted);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function waitForLeaders(admin: Admin, topic: string, partitions: number | undefined): Promise<{ clusterId: string; partitions: number }> {
+  const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
+  for (;;) {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+    const found = metadata.topics.get(topic)!;
+    const ready = (partitions === undefined || found.partitionsCount >= partitions) && found.partitions.every((p) => p.leader >= 0);
+    if (ready) return { clusterId: metadata.id, partitions: found.partitionsCount };
+    if (Date.now() > deadline) throw new KafkaTopicError(`topic ${topic} still has partitions without a leader after ${TOPIC_READY_TIMEOUT_MS / 1000} s; check the brokers' health`);
+    await new Promise((resolve) => setTimeout(resolve, TOPIC_READY_POLL_MS));
+  }
+}
+
+class KafkaTopicWriter implements TopicWriter {
+  private readonly producer: Producer;
+  private readonly connection: KafkaConnection;
+  private roundRobin = 0;
+
+  constructor(producer: Producer, connection: KafkaConnection) {
+    this.producer = producer;
+    this.connection = connection;
+  }
+
+  async produce(records: readonly OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const partitions = (await topicMetadata(this.producer, this.connection)).partitionsCount;
+    // One request at a time, in order: per-key order holds across requests too.
+    for (const chunk of sendChunks(records)) {
+      await this.producer.send({ messages: chunk.map((record) => this.message(record, partitions)) }).catch((error: Error) => {
+        const hint = findErrorBy(error, 'apiId', 'INVALID_TIMESTAMP')
+          ? ' Brokers refuse record timestamps further ahead of their clock than message.timestamp.after.max.ms (1 hour by default): produce with a timestamp that is not in the future.'
+          : '';
+        throw new KafkaBrokerError(`producing ${chunk.length} records to ${this.connection.topic} failed: ${reasonsOf(error)}.${hint}`, { cause: error });
+      });
+    }
+  }
+
+  private message(record: OutgoingRecord, partitions: number): MessageToProduce {
+    return {
+      topic: this.connection.topic,
+      // Chosen here, not by the client's default partitioner, so keys land where Java clients and the embedded log put them.
+      partition: record.key === null ? this.roundRobin++ % partitions : partitionForKey(record.key, partitions),
+      key: record.key === null ? undefined : Buffer.from(record.key),
+      value: Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
+      timestamp: BigInt(Math.trunc(record.timestamp)),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
+
+function* sendChunks(records: readonly OutgoingRecord[]): Iterable<readonly OutgoingRecord[]> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const size = record.value.byteLength + (record.key?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+    if (i > start && bytes + size > MAX_SEND_BYTES) {
+      yield records.slice(start, i);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  yield records.slice(start);
+}
+
+class KafkaTopicReader implements TopicReader {
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+  private readonly connection: KafkaConnection;
+  // Fetches share one fetch session per broker, which concurrent requests would corrupt.
+  private fetching: Promise<unknown> = Promise.resolve();
+
+  constructor(consumer: Consumer, admin: Admin, connection: KafkaConnection) {
+    this.consumer = consumer;
+    this.admin = admin;
+    this.connection = connection;
+  }
+
+  async offsets(): Promise<PartitionOffsets[]> {
+    const [earliest, latest] = await Promise.all([this.listOffsets(ListOffsetTimestamps.EARLIEST), this.listOffsets(ListOffsetTimestamps.LATEST)]);
+    return latest.map((highWatermark, partition) => ({ partition, earliest: earliest[partition]!, highWatermark }));
+  }
+
+  private async listOffsets(timestamp: bigint): Promise<number[]> {
+    const offsets = await this.consumer.listOffsets({ topics: [this.connection.topic], timestamp });
+    return [...offsets.get(this.connection.topic)!].map(Number);
+  }
+
+  async *read(partition: number, from: number, to: number): AsyncIterable<readonly TopicRecord[]> {
+    let next = from;
+    while (next < to) {
+      const fetched = await this.fetchFrom(partition, next);
+      if (fetched === 'end') return;
+      if (typeof fetched === 'number') {
+        next = fetched; // retention deleted the records before it
+        continue;
+      }
+      const end = Math.min(to, Number(fetched.lastStableOffset));
+      const records: TopicRecord[] = [];
+      let after = next;
+      for (const batch of fetched.records ?? []) {
+        after = Math.max(after, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
+        if (!(batch.attributes & CONTROL_BATCH)) records.push(...recordsOf(batch, partition, next, end));
+      }
+      if (records.length > 0) yield records;
+      if (after <= next) return; // nothing past `next` yet
+      next = after;
+      if (next >= end) return;
+    }
+  }
+
+  /**
+   * One fetch of `partition` from `offset`: its data, the earliest offset still in the log when
+   * `offset` was deleted by retention, or 'end' when there is nothing at or after `offset`.
+   */
+  private fetchFrom(partition: number, offset: number): Promise<FetchedPartition | number | 'end'> {
+    const fetched = this.fetching.then(async () => {
+      const topic = await topicMetadata(this.consumer, this.connection);
+      const leader = topic.partitions[partition]?.leader;
+      if (leader === undefined) throw new KafkaTopicError(`topic ${this.connection.topic} has no partition ${partition}; it has ${topic.partitionsCount}`);
+      try {
+        const response = await this.consumer.fetch({
+          node: leader,
+          topics: [{ topicId: topic.id, partitions: [{ partition, fetchOffset: BigInt(offset), currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: FETCH_MAX_BYTES }] }],
+        });
+        // An incremental fetch session leaves out a partition that has nothing new.
+        return response.responses.flatMap((t) => t.partitions).find((p) => p.partitionIndex === partition) ?? 'end';
+      } catch (error) {
+        if (!findErrorBy(error as Error, 'apiId', 'OFFSET_OUT_OF_RANGE')) throw error;
+        const offsets = (await this.offsets())[partition]!;
+        return offset < offsets.earliest ? offsets.earliest : 'end';
+      }
+    });
+    this.fetching = fetched.catch(() => undefined);
+    return fetched;
+  }
+
+  async commitOffsets(group: string, offsets: ReadonlyMap<number, number>): Promise<void> {
+    if (offsets.size === 0) return;
+    // A commit outside any generation (-1), as for a consumer that assigns itself partitions.
+    await this.admin.alterConsumerGroupOffsets({
+      groupId: group,
+      topics: [{ name: this.connection.topic, partitionOffsets: [...offsets].map(([partition, offset]) => ({ partition, offset: BigInt(offset) })) }],
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.consumer.close(), this.admin.close()]);
+  }
+}
+
+/** The records of `batch` in `[from, end)`: a batch may start before `from` and end after `end`. */
+function recordsOf(batch: RecordsBatch, partition: number, from: number, end: number): TopicRecord[] {
+  const first = Number(batch.firstOffset);
+  const records: TopicRecord[] = [];
+  for (const record of batch.records) {
+    const offset = first + record.offsetDelta;
+    if (offset < from) continue;
+    if (offset >= end) break;
+    const timestamp = batch.attributes & LOG_APPEND_TIME ? batch.maxTimestamp : batch.firstTimestamp + record.timestampDelta;
+    records.push({ partition, offset, timestamp: Number(timestamp), key: record.key, value: record.value ?? new Uint8Array(0) });
+  }
+  return records;
+}
+
+/** The options every client of `connection` shares: brokers, TLS, and SASL with one token cache. */
+function clientOptions(connection: KafkaConnection) {
+  if (connection.brokers.length === 0) throw new KafkaConfigError('no Kafka brokers given; pass at least one bootstrap broker as host:port');
+  const bad = connection.brokers.find((broker) => !/^[^\s:]+:\d+$/.test(broker));
+  if (bad !== undefined) throw new KafkaConfigError(`Kafka broker "${bad}" is not host:port, e.g. localhost:9092`);
+  if (connection.auth.mechanism === 'msk-iam' && !connection.tls) {
+    throw new KafkaConfigError('MSK IAM authentication runs over TLS only (port 9098); set tls to true');
+  }
+  const sasl = saslOptions(connection.auth);
+  return {
+    clientId: connection.clientId,
+    bootstrapBrokers: [...connection.brokers],
+    retries: RETRIES,
+    retryDelay: (_client: unknown, _operation: string, attempt: number) => Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt),
+    ...(connection.tls ? { tls: {} } : {}),
+    ...(sasl ? { sasl } : {}),
+  };
+}
+
+function saslOptions(auth: KafkaAuth): SASLOptions | undefined {
+  switch (auth.mechanism) {
+    case 'none':
+      return undefined;
+    case 'msk-iam':
+      return { mechanism: 'OAUTHBEARER', token: refreshingToken(() => mskIamToken(auth.region)) };
+    case 'oauthbearer-unsecured':
+      return { mechanism: 'OAUTHBEARER', token: refreshingToken(async () => unsecuredJwt(auth.principal, Date.now())) };
+  }
+}
+
+async function mskIamToken(region: string): Promise<ExpiringToken> {
+  // Loaded on first use: it brings the AWS SDK credential chain, which other auth modes never need.
+  const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+  const { token, expiryTime } = await generateAuthToken({ region });
+  return { token, expiresAt: expiryTime };
+}
+
+/**
+ * A SASL token provider that reuses a token until it has less than `TOKEN_REFRESH_MARGIN_MS`
+ * left, then mints a new one (one mint at a time). The client asks again on every
+ * (re)authentication, which the broker requires before a session outlives its token (KIP-368).
+ */
+export function refreshingToken(mint: () => Promise<ExpiringToken>, now: () => number = Date.now): () => Promise<string> {
+  let current: ExpiringToken | undefined;
+  let minting: Promise<ExpiringToken> | undefined;
+  return async () => {
+    if (current && current.expiresAt - now() > TOKEN_REFRESH_MARGIN_MS) return current.token;
+    minting ??= mint().finally(() => (minting = undefined));
+    current = await minting;
+    return current.token;
+  };
+}
+
+/** An unsecured JWT (`alg: none`, claims `sub`, `iat`, `exp`) as Kafka's `OAuthBearerUnsecuredValidatorCallbackHandler` accepts. */
+export function unsecuredJwt(principal: string, issuedAt: number, lifetimeMs: number = UNSECURED_TOKEN_LIFETIME_MS): ExpiringToken {
+  const iat = Math.floor(issuedAt / 1000);
+  const exp = Math.floor((issuedAt + lifetimeMs) / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return { token: `${part({ alg: 'none' })}.${part({ sub: principal, iat, exp })}.`, expiresAt: exp * 1000 };
+}
+
+async function topicMetadata(client: Base, connection: KafkaConnection, retries?: number) {
+  try {
+    return (await client.metadata({ topics: [connection.topic], ...(retries === undefined ? {} : { retries }) })).topics.get(connection.topic)!;
+  } catch (error) {
+    throw new KafkaTopicError(
+      `cannot read topic ${connection.topic} on ${connection.brokers.join(',')}: ${reasonsOf(error as Error)}. Check the brokers are reachable and the topic exists (\`streamlake local --kafka\` creates it).`,
+      { cause: error },
+    );
+  }
+}
+
+/** The innermost reasons of a client error: the library nests the brokers' answers in AggregateErrors. */
+function reasonsOf(error: Error): string {
+  const leaves = (e: Error): string[] => {
+    const nested = [...((e as Partial<AggregateError>).errors ?? []), ...(e.cause instanceof Error ? [e.cause] : [])] as Error[];
+    if (nested.length > 0) return nested.flatMap(leaves);
+    const { apiId, serverErrorMessage } = e as { apiId?: string; serverErrorMessage?: string };
+    const message = (serverErrorMessage ?? e.message).replace(/\.$/, '');
+    return [apiId ? `${apiId} (${message})` : message];
+  };
+  return [...new Set(leaves(error))].join('; ');
+}
+
+async function closeOnFailure<T>(client: { close(): Promise<void> }, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,32 @@
+import { describe } from 'vitest';
+import { openKafkaReader, openKafkaWriter } from '../../lambdas/adapters/kafka.ts';
+import { LocalLog } from '../../lambdas/adapters/local-log.ts';
+import { freshKafkaTopic } from '../helpers/kafka.ts';
+import { tempDir } from '../helpers/lake.ts';
+import { topicContract } from '../helpers/topic-contract.ts';
+
+describe('topic port on the embedded log', () => {
+  topicContract(async (partitions) => {
+    const dir = tempDir();
+    const log = await LocalLog.open({ dir: dir.path, topic: 'contract', partitions });
+    const close = async () => {
+      await log.close();
+      dir.remove();
+    };
+    return { writer: { produce: (records) => log.produce(records), close }, reader: log };
+  });
+});
+
+describe('topic port on Apache Kafka over PLAINTEXT', () => {
+  topicContract(async (partitions) => {
+    const connection = await freshKafkaTopic(partitions);
+    return { writer: await openKafkaWriter(connection), reader: await openKafkaReader(connection) };
+  });
+});
+
+describe('topic port on Apache Kafka over SASL/OAUTHBEARER', () => {
+  topicContract(async (partitions) => {
+    const connection = await freshKafkaTopic(partitions, 'sasl');
+    return { writer: await openKafkaWriter(connection), reader: await openKafkaReader(connection) };
+  });
+});

@@ -1,0 +1,278 @@
+import { join } from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
+import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
+import { hyparquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { contentTypeOf, S3ObjectStore, S3StoreError } from '../../../lambdas/adapters/s3-store.ts';
+import { compact, type CompactionReport } from '../../../lambdas/core/compactor.ts';
+import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
+import type { ObjectStore } from '../../../lambdas/ports/object-store.ts';
+import { DEFAULTS } from '../../../lib/config.ts';
+import { compactorOptions } from '../../../src/local/runner.ts';
+import { conditionalConflict, FakeS3, noSuchKey, objectBody, preconditionFailed, s3Error } from '../../helpers/fake-s3.ts';
+import { FaultyStore, InjectedCrash } from '../../helpers/faulty-store.ts';
+import { auditLake, tempDir } from '../../helpers/lake.ts';
+
+const BUCKET = 'lake-bucket';
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+describe('S3ObjectStore', () => {
+  const s3 = mockClient(S3Client);
+  let store: S3ObjectStore;
+
+  beforeEach(() => {
+    s3.reset();
+    store = new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), BUCKET);
+  });
+
+  afterAll(() => s3.restore());
+
+  const putInputs = () => s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+
+  describe('putIfAbsent', () => {
+    it('sends one PutObject with If-None-Match: * and the content type of the key', async () => {
+      s3.on(PutObjectCommand).resolves({ ETag: '"e1"' });
+      const body = bytes('parquet bytes');
+
+      expect(await store.putIfAbsent('curated/device_logs/dt=2026-01-15/hour=09/run-1.parquet', body)).toBe('created');
+      expect(putInputs()).toEqual([
+        { Bucket: BUCKET, Key: 'curated/device_logs/dt=2026-01-15/hour=09/run-1.parquet', Body: body, IfNoneMatch: '*', ContentType: 'application/vnd.apache.parquet' },
+      ]);
+    });
+
+    it('answers exists when S3 says 412 PreconditionFailed', async () => {
+      s3.on(PutObjectCommand).rejects(preconditionFailed());
+      expect(await store.putIfAbsent('quarantine/device_logs/dt=2026-01-15/run-1.ndjson', bytes('x'))).toBe('exists');
+      expect(putInputs()).toHaveLength(1);
+    });
+
+    it('retries the same write after a 409 ConditionalRequestConflict and creates the object', async () => {
+      s3.on(PutObjectCommand).rejectsOnce(conditionalConflict()).resolves({ ETag: '"e1"' });
+      expect(await store.putIfAbsent('a.json', bytes('x'))).toBe('created');
+      const inputs = putInputs();
+      expect(inputs).toHaveLength(2);
+      expect(inputs[1]).toEqual(inputs[0]);
+      expect(inputs[1]).toMatchObject({ IfNoneMatch: '*', ContentType: 'application/json' });
+    });
+
+    it('answers exists when the retry after a 409 finds the object the concurrent writer created', async () => {
+      s3.on(PutObjectCommand).rejectsOnce(conditionalConflict()).rejects(preconditionFailed());
+      expect(await store.putIfAbsent('a.json', bytes('x'))).toBe('exists');
+      expect(putInputs()).toHaveLength(2);
+    });
+
+    it('gives up with an S3StoreError after 4 conflicts in a row', async () => {
+      s3.on(PutObjectCommand).rejects(conditionalConflict());
+      await expect(store.putIfAbsent('a.json', bytes('x'))).rejects.toThrow(S3StoreError);
+      await expect(store.putIfAbsent('a.json', bytes('x'))).rejects.toThrow(/409 ConditionalRequestConflict.*run again/);
+      expect(putInputs()).toHaveLength(8);
+    });
+
+    it('passes any other error on without retrying', async () => {
+      const denied = s3Error('AccessDenied', 403, 'Access Denied');
+      s3.on(PutObjectCommand).rejects(denied);
+      await expect(store.putIfAbsent('a.json', bytes('x'))).rejects.toBe(denied);
+      expect(putInputs()).toHaveLength(1);
+    });
+  });
+
+  describe('compareAndSwap', () => {
+    it('sends If-Match with the expected ETag and returns the new ETag', async () => {
+      s3.on(PutObjectCommand).resolves({ ETag: '"new"' });
+      const body = bytes('{"sequence":2}');
+
+      expect(await store.compareAndSwap('checkpoints/device_logs/g.json', body, '"old"')).toEqual({ ok: true, etag: '"new"' });
+      expect(putInputs()).toEqual([{ Bucket: BUCKET, Key: 'checkpoints/device_logs/g.json', Body: body, IfMatch: '"old"', ContentType: 'application/json' }]);
+    });
+
+    it('sends If-None-Match: * when the object must not exist yet', async () => {
+      s3.on(PutObjectCommand).resolves({ ETag: '"first"' });
+      const body = bytes('{"sequence":1}');
+
+      expect(await store.compareAndSwap('checkpoints/device_logs/g.json', body, null)).toEqual({ ok: true, etag: '"first"' });
+      expect(putInputs()).toEqual([{ Bucket: BUCKET, Key: 'checkpoints/device_logs/g.json', Body: body, IfNoneMatch: '*', ContentType: 'application/json' }]);
+    });
+
+    it.each([
+      { reply: '412 PreconditionFailed', error: preconditionFailed, expected: '"old"' },
+      { reply: '412 PreconditionFailed', error: preconditionFailed, expected: null },
+      { reply: '409 ConditionalRequestConflict', error: conditionalConflict, expected: '"old"' },
+      { reply: '404 NoSuchKey (deleted since read)', error: noSuchKey, expected: '"old"' },
+    ])('reports a conflict on $reply with expected ETag $expected, without retrying', async ({ error, expected }) => {
+      s3.on(PutObjectCommand).rejects(error());
+      expect(await store.compareAndSwap('cp.json', bytes('x'), expected)).toEqual({ ok: false });
+      expect(putInputs()).toHaveLength(1);
+    });
+
+    it('fails loudly when the bucket does not exist', async () => {
+      s3.on(PutObjectCommand).rejects(s3Error('NoSuchBucket', 404));
+      await expect(store.compareAndSwap('cp.json', bytes('x'), '"old"')).rejects.toThrow('NoSuchBucket');
+    });
+  });
+
+  describe('get', () => {
+    it('sends GetObject and returns the body bytes and the ETag', async () => {
+      s3.on(GetObjectCommand).resolves({ Body: objectBody(bytes('hello')), ETag: '"abc"' });
+
+      expect(await store.get('checkpoints/device_logs/g.json')).toEqual({ body: bytes('hello'), etag: '"abc"' });
+      expect(s3.commandCalls(GetObjectCommand).map((call) => call.args[0].input)).toEqual([{ Bucket: BUCKET, Key: 'checkpoints/device_logs/g.json' }]);
+    });
+
+    it('returns undefined for NoSuchKey', async () => {
+      s3.on(GetObjectCommand).rejects(noSuchKey());
+      expect(await store.get('missing.json')).toBeUndefined();
+    });
+
+    it('fails on a missing bucket instead of reading it as a missing object', async () => {
+      s3.on(GetObjectCommand).rejects(s3Error('NoSuchBucket', 404));
+      await expect(store.get('cp.json')).rejects.toThrow('NoSuchBucket');
+    });
+
+    it('fails with S3StoreError when S3 returns no ETag', async () => {
+      s3.on(GetObjectCommand).resolves({ Body: objectBody(bytes('x')) });
+      await expect(store.get('cp.json')).rejects.toThrow(S3StoreError);
+    });
+  });
+
+  describe('list', () => {
+    it('follows continuation tokens and returns every key with its size, sorted', async () => {
+      s3.on(ListObjectsV2Command, { ContinuationToken: undefined })
+        .resolves({ Contents: [{ Key: 'curated/b', Size: 2 }, { Key: 'curated/a', Size: 1 }], IsTruncated: true, NextContinuationToken: 'page-2' })
+        .on(ListObjectsV2Command, { ContinuationToken: 'page-2' })
+        .resolves({ Contents: [{ Key: 'curated/c', Size: 3 }], IsTruncated: false });
+
+      expect(await store.list('curated/')).toEqual([
+        { key: 'curated/a', size: 1 },
+        { key: 'curated/b', size: 2 },
+        { key: 'curated/c', size: 3 },
+      ]);
+      expect(s3.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input)).toEqual([
+        { Bucket: BUCKET, Prefix: 'curated/' },
+        { Bucket: BUCKET, Prefix: 'curated/', ContinuationToken: 'page-2' },
+      ]);
+    });
+
+    it('returns an empty list for an empty prefix', async () => {
+      s3.on(ListObjectsV2Command).resolves({ KeyCount: 0, IsTruncated: false });
+      expect(await store.list('nothing/')).toEqual([]);
+    });
+  });
+
+  it('deletes with DeleteObject', async () => {
+    s3.on(DeleteObjectCommand).resolves({});
+    await store.delete('quarantine/x.ndjson');
+    expect(s3.commandCalls(DeleteObjectCommand).map((call) => call.args[0].input)).toEqual([{ Bucket: BUCKET, Key: 'quarantine/x.ndjson' }]);
+  });
+
+  it.each([
+    ['a/run-1.parquet', 'application/vnd.apache.parquet'],
+    ['a/run-1.ndjson', 'application/x-ndjson'],
+    ['checkpoints/g.json', 'application/json'],
+    ['a/notes.txt', 'application/octet-stream'],
+    ['a.json/no-extension', 'application/octet-stream'],
+  ])('stores %s as %s', (key, type) => {
+    expect(contentTypeOf(key)).toBe(type);
+  });
+});
+
+describe('S3ObjectStore over an in-memory S3', () => {
+  let fake: FakeS3;
+  let store: S3ObjectStore;
+
+  beforeEach(() => {
+    fake = new FakeS3(BUCKET, 3);
+    store = new S3ObjectStore(fake.client, BUCKET);
+  });
+
+  afterEach(() => fake.mock.restore());
+
+  it('lets exactly one of 20 concurrent create-once writers win, and keeps its body', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.putIfAbsent('race/key.json', bytes(`body-${i}`))));
+    expect(results.filter((r) => r === 'created')).toHaveLength(1);
+    expect(new TextDecoder().decode((await store.get('race/key.json'))!.body)).toBe(`body-${results.indexOf('created')}`);
+  });
+
+  it('lets exactly one of 10 compare-and-swaps from the same ETag win, and returns the ETag get sees', async () => {
+    await store.putIfAbsent('cp.json', bytes('v0'));
+    const { etag } = (await store.get('cp.json'))!;
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.compareAndSwap('cp.json', bytes(`v1-${i}`), etag)));
+    const winners = results.filter((r) => r.ok);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]).toEqual({ ok: true, etag: (await store.get('cp.json'))!.etag });
+    expect(await store.compareAndSwap('cp.json', bytes('stale'), etag)).toEqual({ ok: false });
+  });
+
+  it('lists across pages and deletes', async () => {
+    for (const key of ['p/5', 'p/1', 'p/3', 'p/2', 'p/4', 'q/1']) await store.putIfAbsent(key, bytes(key));
+    expect((await store.list('p/')).map((e) => e.key)).toEqual(['p/1', 'p/2', 'p/3', 'p/4', 'p/5']);
+    await store.delete('p/3');
+    expect((await store.list('p/')).map((e) => e.key)).toEqual(['p/1', 'p/2', 'p/4', 'p/5']);
+  });
+
+  describe('under the compactor', () => {
+    const START = Date.UTC(2026, 0, 15, 9, 30);
+    const MINUTE = 60_000;
+    let dir: ReturnType<typeof tempDir>;
+    let log: LocalLog;
+    let fleet: DeviceFleet;
+    let minute: number;
+
+    beforeEach(async () => {
+      dir = tempDir();
+      log = await LocalLog.open({ dir: join(dir.path, 'topic'), topic: 'device-logs', partitions: 4 });
+      fleet = new DeviceFleet({ ...DEFAULTS, devices: 30, seed: 7, lateShare: 0.2, corruptShare: 0.03 });
+      minute = 0;
+    });
+
+    afterEach(async () => {
+      await log.close();
+      dir.remove();
+    });
+
+    async function produceMinutes(count: number): Promise<void> {
+      for (let i = 0; i < count; i++) await produceMinute(fleet, log, START + ++minute * MINUTE);
+    }
+
+    function run(target: ObjectStore): Promise<CompactionReport> {
+      return compact({ topic: log, store: target, encoder: hyparquetEncoder(), clock: { now: () => START + minute * MINUTE } }, compactorOptions(DEFAULTS));
+    }
+
+    async function contents(target: ObjectStore): Promise<Map<string, Uint8Array>> {
+      const entries = await target.list('');
+      return new Map(await Promise.all(entries.map(async (e) => [e.key, (await target.get(e.key))!.body] as const)));
+    }
+
+    it('writes the same objects, byte for byte, as on a local directory', async () => {
+      const local = new LocalDirectoryStore(join(dir.path, 'lake'));
+      for (const minutes of [90, 10, 0]) {
+        await produceMinutes(minutes);
+        const [onS3, onDisk] = [await run(store), await run(local)];
+        expect(onS3).toEqual(onDisk);
+      }
+      const s3Objects = await contents(store);
+      expect([...s3Objects.keys()]).toEqual([...(await contents(local)).keys()]);
+      expect(s3Objects).toEqual(await contents(local));
+      expect([...s3Objects.keys()].some((key) => key.endsWith('.parquet'))).toBe(true);
+      expect(fake.objects.get('checkpoints/device_logs/streamlake-compactor.json')?.contentType).toBe('application/json');
+    });
+
+    it('keeps every record exactly once when runs crash and race', async () => {
+      await produceMinutes(60);
+      const crashAfterSecondFile = new FaultyStore(store, (op, _key, nth) => (op === 'putIfAbsent' && nth === 2 ? 'after' : undefined));
+      await expect(run(crashAfterSecondFile)).rejects.toThrow(InjectedCrash);
+      await produceMinutes(15);
+      await Promise.all([run(store), run(store), run(store)]);
+      while ((await run(store)).runId !== null);
+
+      const lakeDir = join(dir.path, 'bucket-copy');
+      fake.copyTo(lakeDir);
+      const offsets = await log.offsets();
+      const audit = await auditLake(lakeDir, offsets);
+      expect(audit.duplicates).toBe(0);
+      expect(audit.incompletePartitions).toEqual([]);
+      expect(audit.lakeRows + audit.quarantined).toBe(offsets.reduce((sum, o) => sum + o.highWatermark, 0));
+    });
+  });
+});

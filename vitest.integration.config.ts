@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+/** Integration tests: the adapters and the pipeline against one real Apache Kafka broker per run. */
+export default defineConfig({
+  test: {
+    include: ['test/integration/**/*.test.ts'],
+    globalSetup: ['test/integration/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
