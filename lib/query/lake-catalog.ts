@@ -27,6 +27,17 @@ export interface LakeCatalogProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
+/** Projection of the `dt` partition (yyyy-MM-dd, one per day), shared by both tables. */
+const DATE_PROJECTION = {
+  EXTERNAL: 'TRUE',
+  'projection.enabled': 'true',
+  'projection.dt.type': 'date',
+  'projection.dt.format': 'yyyy-MM-dd',
+  'projection.dt.range': `${PROJECTION_FIRST_DAY},NOW`,
+  'projection.dt.interval': '1',
+  'projection.dt.interval.unit': 'DAYS',
+};
+
 function columns(specs: readonly Pick<ColumnSpec, 'name' | 'type' | 'description'>[]): glue.CfnTable.ColumnProperty[] {
   return specs.map((c) => ({ name: c.name, type: glueType(c.type), comment: c.description }));
 }
@@ -61,13 +72,7 @@ export class LakeCatalog extends Construct {
         partitionKeys: columns(PARTITION_KEYS),
         parameters: {
           classification: 'parquet',
-          EXTERNAL: 'TRUE',
-          'projection.enabled': 'true',
-          'projection.dt.type': 'date',
-          'projection.dt.format': 'yyyy-MM-dd',
-          'projection.dt.range': `${PROJECTION_FIRST_DAY},NOW`,
-          'projection.dt.interval': '1',
-          'projection.dt.interval.unit': 'DAYS',
+          ...DATE_PROJECTION,
           'projection.hour.type': 'integer',
           'projection.hour.range': '0,23',
           'projection.hour.digits': String(HOUR_DIGITS),
@@ -92,13 +97,7 @@ export class LakeCatalog extends Construct {
         partitionKeys: [{ name: 'dt', type: 'string', comment: 'UTC date of the Kafka timestamp, yyyy-MM-dd.' }],
         parameters: {
           classification: 'json',
-          EXTERNAL: 'TRUE',
-          'projection.enabled': 'true',
-          'projection.dt.type': 'date',
-          'projection.dt.format': 'yyyy-MM-dd',
-          'projection.dt.range': `${PROJECTION_FIRST_DAY},NOW`,
-          'projection.dt.interval': '1',
-          'projection.dt.interval.unit': 'DAYS',
+          ...DATE_PROJECTION,
           'storage.location.template': `${bucketUrl}${QUARANTINE_PREFIX}dt=\${dt}/`,
         },
         storageDescriptor: {
