@@ -119,18 +119,23 @@ export interface KafkaTopicShape {
  * Resolves to the cluster id and the topic's partition count.
  */
 export async function ensureKafkaTopic(connection: KafkaConnection, shape: KafkaTopicShape): Promise<{ clusterId: string; partitions: number }> {
-  const admin = new Admin(clientOptions(connection));
+  const admin = new Admin({ ...clientOptions(connection), retries: OPEN_RETRIES });
+  const { topic } = connection;
   try {
-    const { topic } = connection;
     const wanted = shape.partitions;
     if (!(await admin.listTopics()).includes(topic)) {
-      await admin.createTopics({ topics: [topic], partitions: wanted ?? shape.defaultPartitions, replicas: -1 });
+      await admin.createTopics({ topics: [topic], partitions: wanted ?? shape.defaultPartitions, replicas: -1 }).catch((error: Error) => {
+        if (!findErrorBy(error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw error; // created by a concurrent run
+      });
     } else if (wanted !== undefined) {
       const current = (await admin.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic)!.partitionsCount;
       if (wanted < current) throw new KafkaTopicError(`topic ${topic} has ${current} partitions and partitions can grow but never shrink; pass --partitions ${current} or more`);
       if (wanted > current) await admin.createPartitions({ topics: [{ name: topic, count: wanted }] });
     }
     return await waitForLeaders(admin, topic, wanted);
+  } catch (error) {
+    if (error instanceof KafkaTopicError) throw error;
+    throw new KafkaBrokerError(`preparing topic ${topic} on ${connection.brokers.join(',')} failed: ${reasonsOf(error as Error)}. Check the brokers are reachable and let this client create topics.`, { cause: error });
   } finally {
     await admin.close();
   }

@@ -57,7 +57,7 @@ async function stop(): Promise<void> {
   }
   await terminate(state.pid);
   await rm(state.dir, { recursive: true, force: true });
-  await rm(STATE_FILE, { force: true });
+  await rm(STATE_DIR, { recursive: true, force: true });
   console.log(`stopped Apache Kafka (pid ${state.pid}) and deleted its data`);
 }
 
