@@ -197,7 +197,6 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
   for (const key of DAYS_OR_OFF) if (!Number.isInteger(config[key]) || config[key] < 0) fail(key, 'must be a whole number of days, or 0 for off');
   if (!['dev', 'prod'].includes(config.stage)) fail('stage', 'must be dev or prod');
   if (!['provisioned', 'serverless'].includes(config.mskMode)) fail('mskMode', 'must be provisioned or serverless');
-  if (config.mskMode === 'serverless') fail('mskMode', 'serverless is not implemented yet (its topic needs a Kafka admin custom resource); use provisioned');
   if (!['snappy', 'zstd'].includes(config.codec)) fail('codec', 'must be snappy or zstd');
   if (config.partitions < config.partitionFloor) {
     throw new ConfigError(

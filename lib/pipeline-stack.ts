@@ -56,7 +56,7 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'LakeBucket', { value: this.lake.lakeBucket.bucketName, description: 'S3 bucket of the lake (curated/, quarantine/, checkpoints/)' });
     new CfnOutput(this, 'AthenaWorkgroup', { value: config.athenaWorkgroup, description: 'Run: npx streamlake query --athena --workgroup <this> --named site_summary' });
     new CfnOutput(this, 'GlueDatabase', { value: config.glueDatabase });
-    new CfnOutput(this, 'KafkaClusterArn', { value: this.kafka.cluster.attrArn });
+    new CfnOutput(this, 'KafkaClusterArn', { value: this.kafka.clusterArn });
     new CfnOutput(this, 'AlarmTopic', { value: this.monitoring.alarmTopic.topicArn, description: 'Subscribe to get alarms' });
   }
 }

@@ -8,11 +8,11 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { fileURLToPath } from 'node:url';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import type { PipelineConfig } from '../config.ts';
 import type { LakeStorage } from '../lake/lake-storage.ts';
 import type { KafkaCluster } from '../streaming/kafka-cluster.ts';
+import { handlerEntry, NODE_FUNCTION_DEFAULTS } from './lambda-defaults.ts';
 
 export interface PipelineFunctionsProps {
   readonly vpc: ec2.IVpc;
@@ -48,8 +48,6 @@ export function compactorSettings(config: PipelineConfig): Record<string, string
     [ENV.maxEventFutureMinutes]: String(config.maxEventFutureMinutes),
   };
 }
-
-const handlerPath = (name: string) => fileURLToPath(new URL(`../../lambdas/handlers/${name}.ts`, import.meta.url));
 
 /**
  * The two scheduled Lambdas. The log-generator produces a minute of device events every minute;
@@ -105,10 +103,8 @@ export class PipelineFunctions extends Construct {
 
   private pipelineFunction(id: string, handler: string, memoryMiB: number, timeoutSeconds: number, props: PipelineFunctionsProps, concurrency?: number) {
     const fn = new nodejs.NodejsFunction(this, id, {
-      entry: handlerPath(handler),
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
+      ...NODE_FUNCTION_DEFAULTS,
+      entry: handlerEntry(handler),
       memorySize: memoryMiB,
       timeout: Duration.seconds(timeoutSeconds),
       vpc: props.vpc,
@@ -117,26 +113,16 @@ export class PipelineFunctions extends Construct {
       allowAllOutbound: false,
       // One compactor run at a time: concurrent runs stay correct but would only redo the same work.
       reservedConcurrentExecutions: concurrency,
-      loggingFormat: lambda.LoggingFormat.JSON,
       logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: props.config.lambdaLogRetentionDays, removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN }),
       tracing: props.config.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       // The schedule retries delivery; a failed run is not retried by Lambda (the next run catches up).
       retryAttempts: 0,
       onFailure: new SqsDestination(this.deadLetterQueue),
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // CommonJS dependencies inside an ES module bundle still call require().
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        forceDockerBundling: false,
-      },
     });
-    // The subnets have no route but the S3 gateway endpoint, so HTTPS egress can reach only S3.
+    if (props.config.tracing) {
+      Validations.of(fn.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions.' });
+    }
+    // The subnets have no route but the S3 gateway endpoint (and X-Ray's when tracing), so HTTPS egress reaches only those.
     fn.connections.allowToAnyIpv4(ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
     return fn;
   }

@@ -110,7 +110,8 @@ export class LakeStorage extends Construct {
    */
   grantCompactor(fn: lambda.Function): iam.Grant {
     fn.addEnvironment(ENV.lakeBucket, this.lakeBucket.bucketName);
-    this.lakeBucket.encryptionKey?.grantEncryptDecrypt(fn);
+    // SSE-KMS needs exactly these two: a data key to write, decryption to read.
+    this.lakeBucket.encryptionKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
     // ListBucket makes S3 answer 404 (not 403) for the checkpoint before the first run; S3 offers no
     // prefix condition that applies to that check, so it is granted on the bucket.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [this.lakeBucket.bucketArn] });

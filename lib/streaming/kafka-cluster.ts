@@ -1,18 +1,22 @@
-import { Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, CustomResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/handlers/environment.ts';
+import { handlerEntry, NODE_FUNCTION_DEFAULTS } from '../functions/lambda-defaults.ts';
 
 /** The port of MSK's IAM-authenticated TLS listener. */
 export const MSK_IAM_PORT = 9098;
 
 export interface KafkaClusterProps {
+  /** Provisioned brokers with the topic as `AWS::MSK::Topic`, or MSK Serverless with the topic made through the Kafka admin API. @default DEFAULTS.mskMode ('provisioned') */
+  readonly mskMode: 'provisioned' | 'serverless';
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.SubnetSelection;
   /** @default DEFAULTS.topicName */
@@ -42,14 +46,15 @@ export interface KafkaClusterProps {
 }
 
 /**
- * A provisioned MSK cluster with IAM access control, TLS between clients and brokers and inside
- * the cluster, encryption at rest and broker logs in CloudWatch; its topic declared as
- * `AWS::MSK::Topic`. `grantProduce` and `grantConsume` give a Lambda exactly the Kafka actions it
+ * An MSK cluster with IAM access control over TLS and encryption at rest, and its topic declared
+ * as code. Provisioned (the default): TLS inside the cluster, broker logs in CloudWatch, the topic
+ * as `AWS::MSK::Topic`. Serverless: the topic made and grown by a custom resource through the
+ * Kafka admin API. `grantProduce` and `grantConsume` give a Lambda exactly the Kafka actions it
  * needs on this cluster, topic and group, open the broker port to it, and set its environment.
  */
 export class KafkaCluster extends Construct {
-  readonly cluster: msk.CfnCluster;
-  readonly topic: msk.CfnTopic;
+  readonly clusterArn: string;
+  readonly topic: msk.CfnTopic | CustomResource;
   readonly securityGroup: ec2.SecurityGroup;
   /** Comma-separated `host:9098` list, resolved from the MSK API at deploy time. */
   readonly bootstrapBrokers: string;
@@ -63,7 +68,40 @@ export class KafkaCluster extends Construct {
       description: 'MSK brokers: reachable only from the pipeline Lambdas on the IAM/TLS port',
       allowAllOutbound: false,
     });
-    const brokerLogs = new logs.LogGroup(this, 'BrokerLogs', { retention: props.brokerLogRetentionDays, removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN });
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    if (props.mskMode === 'serverless') {
+      const cluster = new msk.CfnServerlessCluster(this, 'ServerlessCluster', {
+        clusterName: `${Stack.of(this).stackName}-kafka`,
+        clientAuthentication: { sasl: { iam: { enabled: true } } },
+        vpcConfigs: [{ subnetIds: props.vpc.selectSubnets(props.subnets).subnetIds, securityGroups: [this.securityGroup.securityGroupId] }],
+      });
+      cluster.applyRemovalPolicy(removalPolicy);
+      this.clusterArn = cluster.attrArn;
+      this.bootstrapBrokers = this.lookUpBootstrapBrokers();
+      this.topic = this.topicThroughAdminApi(props);
+    } else {
+      this.clusterArn = this.provisionedCluster(props, removalPolicy);
+      this.bootstrapBrokers = this.lookUpBootstrapBrokers();
+      this.topic = new msk.CfnTopic(this, 'Topic', {
+        clusterArn: this.clusterArn,
+        topicName: props.topicName,
+        partitionCount: props.partitions,
+        replicationFactor: props.replicationFactor,
+        // Topic-level settings, as the MSK topic API takes them: a base64 JSON map of Kafka configs.
+        configs: Fn.base64(
+          JSON.stringify({
+            'retention.ms': String(props.topicRetentionHours * 3_600_000),
+            'min.insync.replicas': String(props.minInsyncReplicas),
+            'cleanup.policy': 'delete',
+          }),
+        ),
+      });
+    }
+    this.topic.applyRemovalPolicy(removalPolicy);
+  }
+
+  private provisionedCluster(props: KafkaClusterProps, removalPolicy: RemovalPolicy): string {
+    const brokerLogs = new logs.LogGroup(this, 'BrokerLogs', { retention: props.brokerLogRetentionDays, removalPolicy });
     const configuration = new msk.CfnConfiguration(this, 'BrokerConfiguration', {
       name: `${Stack.of(this).stackName}-brokers`,
       serverProperties: [
@@ -73,7 +111,7 @@ export class KafkaCluster extends Construct {
         'unclean.leader.election.enable=false',
       ].join('\n'),
     });
-    this.cluster = new msk.CfnCluster(this, 'Cluster', {
+    const cluster = new msk.CfnCluster(this, 'Cluster', {
       clusterName: `${Stack.of(this).stackName}-kafka`,
       kafkaVersion: props.kafkaVersion,
       numberOfBrokerNodes: props.brokerNodes,
@@ -92,24 +130,40 @@ export class KafkaCluster extends Construct {
       loggingInfo: { brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } } },
       enhancedMonitoring: 'DEFAULT',
     });
-    this.cluster.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
+    cluster.applyRemovalPolicy(removalPolicy);
+    return cluster.attrArn;
+  }
 
-    this.topic = new msk.CfnTopic(this, 'Topic', {
-      clusterArn: this.cluster.attrArn,
-      topicName: props.topicName,
-      partitionCount: props.partitions,
-      replicationFactor: props.replicationFactor,
-      // Topic-level settings, as the MSK topic API takes them: a base64 JSON map of Kafka configs.
-      configs: Fn.base64(
-        JSON.stringify({
-          'retention.ms': String(props.topicRetentionHours * 3_600_000),
-          'min.insync.replicas': String(props.minInsyncReplicas),
-          'cleanup.policy': 'delete',
-        }),
-      ),
+  // MSK Serverless has no AWS::MSK::Topic: a custom resource creates and grows the topic with the admin API.
+  private topicThroughAdminApi(props: KafkaClusterProps): CustomResource {
+    const manager = new nodejs.NodejsFunction(this, 'TopicManager', {
+      ...NODE_FUNCTION_DEFAULTS,
+      entry: handlerEntry('topic-manager'),
+      timeout: Duration.minutes(2),
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      allowAllOutbound: false,
+      logGroup: new logs.LogGroup(this, 'TopicManagerLogs', { retention: props.brokerLogRetentionDays, removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN }),
     });
-    this.topic.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
-    this.bootstrapBrokers = this.lookUpBootstrapBrokers();
+    manager.connections.allowTo(this.securityGroup, ec2.Port.tcp(MSK_IAM_PORT), 'Kafka admin over IAM/TLS');
+    iam.Grant.addToPrincipal({ grantee: manager, actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'], resourceArns: [this.clusterArn] });
+    iam.Grant.addToPrincipal({
+      grantee: manager,
+      actions: ['kafka-cluster:CreateTopic', 'kafka-cluster:DescribeTopic', 'kafka-cluster:AlterTopic'],
+      resourceArns: [this.resourceArn('topic', props.topicName)],
+    });
+    const provider = new cr.Provider(this, 'TopicProvider', { onEventHandler: manager });
+    acknowledgeLambdaBasics(manager, 'AWSLambdaVPCAccessExecutionRole');
+    acknowledgeLambdaBasics(provider.node.findChild('framework-onEvent') as Construct);
+    Validations.of(provider).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(manager.node.defaultChild as CfnResource)}.Arn>:*]`,
+      reason: 'The CDK custom resource framework may invoke only the topic manager (and its versions).',
+    });
+    return new CustomResource(this, 'Topic', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::KafkaTopic',
+      properties: { BootstrapBrokers: this.bootstrapBrokers, TopicName: props.topicName, Partitions: String(props.partitions) },
+    });
   }
 
   // AWS::MSK::Cluster has no attribute for its brokers: ask the MSK API once the cluster exists.
@@ -117,27 +171,23 @@ export class KafkaCluster extends Construct {
     const call: cr.AwsSdkCall = {
       service: 'Kafka',
       action: 'getBootstrapBrokers',
-      parameters: { ClusterArn: this.cluster.attrArn },
-      physicalResourceId: cr.PhysicalResourceId.of(this.cluster.attrArn),
+      parameters: { ClusterArn: this.clusterArn },
+      physicalResourceId: cr.PhysicalResourceId.of(this.clusterArn),
     };
     const lookup = new cr.AwsCustomResource(this, 'BootstrapBrokers', {
       onCreate: call,
       onUpdate: call,
-      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.cluster.attrArn] }),
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.clusterArn] }),
       installLatestAwsSdk: false,
     });
     // The lookup runs in CDK's singleton provider function, a child of the stack.
-    const provider = Stack.of(this).node.findChild(`AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replaceAll('-', '')}`);
-    Validations.of(provider).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'The CDK-provided custom resource function only writes its logs; its only other permission is kafka:GetBootstrapBrokers on this cluster.',
-    });
+    acknowledgeLambdaBasics(Stack.of(this).node.findChild(`AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replaceAll('-', '')}`));
     return lookup.getResponseField('BootstrapBrokerStringSaslIam');
   }
 
   /** `arn:…:kafka:region:account:<kind>/<cluster name>/<cluster uuid>/<name>` for topics and groups. */
   private resourceArn(kind: 'topic' | 'group', name: string): string {
-    const clusterPath = Fn.select(1, Fn.split(':cluster/', this.cluster.attrArn)); // "<name>/<uuid>"
+    const clusterPath = Fn.select(1, Fn.split(':cluster/', this.clusterArn)); // "<name>/<uuid>"
     return Stack.of(this).formatArn({ service: 'kafka', resource: kind, resourceName: `${clusterPath}/${name}` });
   }
 
@@ -152,7 +202,7 @@ export class KafkaCluster extends Construct {
     iam.Grant.addToPrincipal({
       grantee: fn,
       actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster', 'kafka-cluster:WriteDataIdempotently'],
-      resourceArns: [this.cluster.attrArn],
+      resourceArns: [this.clusterArn],
     });
     return iam.Grant.addToPrincipal({
       grantee: fn,
@@ -165,8 +215,18 @@ export class KafkaCluster extends Construct {
   grantConsume(fn: lambda.Function, group: string): iam.Grant {
     this.connect(fn);
     fn.addEnvironment(ENV.consumerGroup, group);
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'], resourceArns: [this.cluster.attrArn] });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'], resourceArns: [this.clusterArn] });
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resourceArns: [this.resourceArn('topic', this.topicName)] });
     return iam.Grant.addToPrincipal({ grantee: fn, actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'], resourceArns: [this.resourceArn('group', group)] });
+  }
+}
+
+/** Acknowledges the AWS-managed execution policies CDK gives a function it creates. */
+function acknowledgeLambdaBasics(fn: Construct, ...extraPolicies: string[]): void {
+  for (const policy of ['AWSLambdaBasicExecutionRole', ...extraPolicies]) {
+    Validations.of(fn).acknowledge({
+      id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+      reason: 'The AWS-maintained minimum for a function to write its logs (and attach VPC interfaces, which need Resource *); its other permissions are scoped to this cluster.',
+    });
   }
 }

@@ -22,7 +22,6 @@ describe('configFromContext', () => {
     [{ tracing: 'yes' }, /tracing must be true or false/],
     [{ stage: 'qa' }, /stage must be dev or prod/],
     [{ mskMode: 'express' }, /mskMode must be provisioned or serverless/],
-    [{ mskMode: 'serverless' }, /serverless is not implemented yet/],
     [{ minInsyncReplicas: '3' }, /minInsyncReplicas must not exceed replicationFactor/],
     [{ curatedGlacierInstantAfterDays: '10' }, /increasing order/],
     [{ compactorTimeoutSeconds: '400' }, /compactorTimeoutSeconds must be shorter than the compactor's schedule/],

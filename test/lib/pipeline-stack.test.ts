@@ -39,9 +39,9 @@ describe('pipeline stack', () => {
     expect(buckets.every((b) => b.DeletionPolicy === 'Delete')).toBe(true);
   });
 
-  it('has no unacknowledged cdk-nag AwsSolutions finding', () => {
+  it.each(['provisioned', 'serverless'] as const)('has no unacknowledged cdk-nag AwsSolutions finding with MSK %s', (mskMode) => {
     const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-    new PipelineStack(app, 'streamlake', { config: DEFAULTS });
+    new PipelineStack(app, 'streamlake', { config: { ...DEFAULTS, mskMode, kmsEncryption: mskMode === 'serverless', tracing: mskMode === 'serverless' } });
     Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });

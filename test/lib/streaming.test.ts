@@ -82,3 +82,21 @@ describe('Kafka permissions', () => {
     expect(resourceOf('kafka-cluster:Connect')).toMatch(/KafkaCluster.*Arn/);
   });
 });
+
+describe('MSK Serverless', () => {
+  const { template: serverless } = synthStack({ mskMode: 'serverless' });
+
+  it('replaces the provisioned cluster and AWS::MSK::Topic with a serverless cluster and an admin-API topic', () => {
+    serverless.resourceCountIs('AWS::MSK::Cluster', 0);
+    serverless.resourceCountIs('AWS::MSK::Topic', 0);
+    serverless.hasResourceProperties('AWS::MSK::ServerlessCluster', { ClientAuthentication: { Sasl: { Iam: { Enabled: true } } }, VpcConfigs: [Match.objectLike({ SecurityGroups: Match.anyValue() })] });
+    serverless.hasResourceProperties('Custom::KafkaTopic', { TopicName: 'device-logs', Partitions: '6', BootstrapBrokers: Match.anyValue() });
+  });
+
+  it('lets the topic manager create and alter only the topic', () => {
+    const statements = policyStatements(serverless).filter((s) => [s.Action].flat().includes('kafka-cluster:CreateTopic'));
+    expect(statements).toHaveLength(1);
+    expect([statements[0]!.Action].flat().sort()).toEqual(['kafka-cluster:AlterTopic', 'kafka-cluster:CreateTopic', 'kafka-cluster:DescribeTopic']);
+    expect(JSON.stringify(statements[0]!.Resource)).toMatch(/:topic\/.*\/device-logs"/);
+  });
+});

@@ -1,0 +1,28 @@
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { fileURLToPath } from 'node:url';
+
+/** The entry file of a handler in lambdas/handlers/. */
+export function handlerEntry(name: string): string {
+  return fileURLToPath(new URL(`../../lambdas/handlers/${name}.ts`, import.meta.url));
+}
+
+/** What every streamlake function shares: Node.js 24 on ARM64, an ES module bundle from the local esbuild. */
+export const NODE_FUNCTION_DEFAULTS = {
+  handler: 'handler',
+  runtime: lambda.Runtime.NODEJS_24_X,
+  architecture: lambda.Architecture.ARM_64,
+  loggingFormat: lambda.LoggingFormat.JSON,
+  environment: { NODE_OPTIONS: '--enable-source-maps' },
+  bundling: {
+    format: nodejs.OutputFormat.ESM,
+    target: 'node24',
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourceMap: true,
+    sourcesContent: false,
+    // CommonJS dependencies inside an ES module bundle still call require().
+    banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    forceDockerBundling: false,
+  },
+} satisfies Partial<nodejs.NodejsFunctionProps>;
