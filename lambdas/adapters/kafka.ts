@@ -30,8 +30,11 @@ export type KafkaAuth =
   | { readonly mechanism: 'none' }
   /** SASL/OAUTHBEARER with tokens signed by `aws-msk-iam-sasl-signer-js` from the default AWS credential chain; TLS only (MSK port 9098). */
   | { readonly mechanism: 'msk-iam'; readonly region: string }
-  /** SASL/OAUTHBEARER with an unsigned JWT for `principal`: the MSK IAM code path against a broker using Kafka's unsecured validator (tests). */
-  | { readonly mechanism: 'oauthbearer-unsecured'; readonly principal: string };
+  /**
+   * SASL/OAUTHBEARER with an unsigned JWT for `principal`: the MSK IAM code path against a broker using Kafka's unsecured validator (tests).
+   * `tokenLifetimeMs` shortens the tokens so a test sees them expire and get replaced. @default UNSECURED_TOKEN_LIFETIME_MS (15 minutes, as MSK IAM)
+   */
+  | { readonly mechanism: 'oauthbearer-unsecured'; readonly principal: string; readonly tokenLifetimeMs?: number };
 
 /** Where the topic lives and how to reach it. */
 export interface KafkaConnection {
@@ -68,6 +71,10 @@ export interface ExpiringToken {
 export const UNSECURED_TOKEN_LIFETIME_MS = 15 * 60_000;
 /** A token is replaced once it has less than this left, so a session never starts on a token about to expire. */
 export const TOKEN_REFRESH_MARGIN_MS = 60_000;
+// JWT `exp` is in whole seconds, so a token has up to a second less than its lifetime; clients
+// reauthenticate at 80% of the session, and brokers refuse reauthentication more often than once
+// a second (KIP-368). 3 s tokens keep sessions over 1.6 s.
+const MIN_TOKEN_LIFETIME_MS = 3_000;
 
 // Exponential backoff from 100 ms up to 2 s: quick through a partition that is still becoming
 // leader, about 20 s in all to ride out a broker restart, and bounded so a wrong address fails.
@@ -317,6 +324,10 @@ function clientOptions(connection: KafkaConnection) {
   if (connection.auth.mechanism === 'msk-iam' && !connection.tls) {
     throw new KafkaConfigError('MSK IAM authentication runs over TLS only (port 9098); set tls to true');
   }
+  const lifetime = connection.auth.mechanism === 'oauthbearer-unsecured' ? connection.auth.tokenLifetimeMs : undefined;
+  if (lifetime !== undefined && !(Number.isInteger(lifetime) && lifetime >= MIN_TOKEN_LIFETIME_MS)) {
+    throw new KafkaConfigError(`tokenLifetimeMs must be a whole number of at least ${MIN_TOKEN_LIFETIME_MS} ms (brokers refuse reauthenticating more than once a second), got ${lifetime}`);
+  }
   const sasl = saslOptions(connection.auth);
   return {
     clientId: connection.clientId,
@@ -335,7 +346,7 @@ function saslOptions(auth: KafkaAuth): SASLOptions | undefined {
     case 'msk-iam':
       return { mechanism: 'OAUTHBEARER', token: refreshingToken(() => mskIamToken(auth.region)) };
     case 'oauthbearer-unsecured':
-      return { mechanism: 'OAUTHBEARER', token: refreshingToken(async () => unsecuredJwt(auth.principal, Date.now())) };
+      return { mechanism: 'OAUTHBEARER', token: refreshingToken(async () => unsecuredJwt(auth.principal, Date.now(), auth.tokenLifetimeMs)) };
   }
 }
 

@@ -17,6 +17,8 @@ export interface PendingRun {
   readonly ranges: readonly OffsetRange[];
   /** Epoch ms when the run was claimed. */
   readonly startedAt: number;
+  /** Gaps the plan found before the ranges (kept with the claim, so a resumed run still reports them). */
+  readonly gaps?: readonly OffsetGap[];
 }
 
 /** Offsets that retention deleted before they were compacted. */
@@ -81,7 +83,7 @@ export class CheckpointAheadError extends Error {
 }
 
 /**
- * Plans a run: each partition from its checkpoint (or its earliest offset) up to the high watermark
+ * Plans a run: each partition from its checkpoint (or offset 0) up to the high watermark
  * seen now, `maxRecordsPerRun` shared evenly so no partition starves (at least one record each, so
  * every partition progresses even when the cap is below the partition count).
  */
@@ -98,7 +100,8 @@ export function planRun(state: CheckpointState, partitions: readonly PartitionOf
           'Delete the checkpoint object to compact the topic again from its earliest offsets.',
       );
     }
-    let from = committed ?? earliest;
+    // Offsets start at 0: with no commit yet, a log that starts later lost records before any run read them.
+    let from = committed ?? 0;
     const gapped = from < earliest;
     if (gapped) {
       gaps.push({ partition, from, to: earliest });

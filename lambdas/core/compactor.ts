@@ -81,13 +81,11 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     const { state, etag } = await loadCheckpoint(deps.store, key);
     let run = state.pending;
     let claimEtag = etag;
-    let gaps: OffsetGap[] = [];
     const resumed = run !== null;
     if (run === null) {
       const plan = planRun(state, partitions, options.maxRecordsPerRun);
       if (plan.ranges.length === 0) return idleReport(state, partitions);
-      gaps = plan.gaps;
-      run = { sequence: state.sequence + 1, runId: runIdOf(plan.ranges), ranges: plan.ranges, startedAt: deps.clock.now() };
+      run = { sequence: state.sequence + 1, runId: runIdOf(plan.ranges), ranges: plan.ranges, startedAt: deps.clock.now(), gaps: plan.gaps };
       const claim = await deps.store.compareAndSwap(key, serializeCheckpoint({ ...state, pending: run }), etag);
       if (!claim.ok) continue; // another run claimed first: reload and finish that one
       claimEtag = claim.etag;
@@ -97,7 +95,7 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
     if (!swap.ok) await assertCommittedElsewhere(deps.store, key, run);
     else await deps.topic.commitOffsets(options.group, new Map(Object.entries(committed.offsets).map(([p, o]) => [Number(p), o])));
-    return { ...output, sequence: run.sequence, runId: run.runId, resumed, gaps: [...gaps, ...output.gaps], lag: lagOf(committed, partitions) };
+    return { ...output, sequence: run.sequence, runId: run.runId, resumed, gaps: [...(run.gaps ?? []), ...output.gaps], lag: lagOf(committed, partitions) };
   }
   throw new CheckpointConflictError(`checkpoint ${key} changed ${MAX_CLAIM_ATTEMPTS} times while claiming a run; too many compactors are running at once, bound their concurrency`);
 }

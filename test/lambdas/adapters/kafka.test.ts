@@ -23,6 +23,7 @@ describe('Kafka adapter configuration', () => {
     ['no brokers', { brokers: [] }, /at least one bootstrap broker/],
     ['a broker without a port', { brokers: ['localhost'] }, /"localhost" is not host:port/],
     ['MSK IAM without TLS', { auth: { mechanism: 'msk-iam', region: 'eu-west-1' } as const }, /TLS only.*set tls to true/],
+    ['an unsecured token shorter than three seconds', { auth: { mechanism: 'oauthbearer-unsecured', principal: 'alice', tokenLifetimeMs: 2_000 } as const }, /tokenLifetimeMs must be .* at least 3000 ms/],
   ])('refuses %s before connecting, saying what to change', async (_case, change, message) => {
     const wrong = { ...connection, ...change };
     await expect(openKafkaWriter(wrong)).rejects.toThrow(KafkaConfigError);
@@ -38,6 +39,12 @@ describe('unsecuredJwt', () => {
     expect(decodePart(claims!)).toEqual({ sub: 'alice', iat: T0 / 1000, exp: (T0 + UNSECURED_TOKEN_LIFETIME_MS) / 1000 });
     expect(signature).toBe('');
     expect(expiresAt).toBe(T0 + UNSECURED_TOKEN_LIFETIME_MS);
+  });
+
+  it('expires after the lifetime asked for, in whole seconds', () => {
+    const { token, expiresAt } = unsecuredJwt('alice', T0 + 999, 3_000);
+    expect(decodePart(token.split('.')[1]!)).toEqual({ sub: 'alice', iat: T0 / 1000, exp: (T0 + 3_000) / 1000 });
+    expect(expiresAt).toBe(T0 + 3_000);
   });
 });
 

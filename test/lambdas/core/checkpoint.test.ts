@@ -50,7 +50,7 @@ const topicAndState = fc
   });
 
 describe('planRun', () => {
-  it('starts every partition at its earliest offset when there is no checkpoint', () => {
+  it('starts every partition at offset 0 when there is no checkpoint, reporting what retention deleted before the first run as a gap', () => {
     const partitions = [
       { partition: 0, earliest: 5, highWatermark: 20 },
       { partition: 1, earliest: 0, highWatermark: 3 },
@@ -60,7 +60,7 @@ describe('planRun', () => {
         { partition: 0, from: 5, to: 20 },
         { partition: 1, from: 0, to: 3 },
       ],
-      gaps: [],
+      gaps: [{ partition: 0, from: 0, to: 5 }],
     });
   });
 

@@ -7,6 +7,7 @@ import { CheckpointConflictError, compact, type CompactionReport } from '../../.
 import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
 import { checkpointKey, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../../lambdas/core/lake-layout.ts';
 import type { ObjectStore } from '../../../lambdas/ports/object-store.ts';
+import type { TopicReader } from '../../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { compactorOptions } from '../../../src/local/runner.ts';
 import { FaultyStore, InjectedCrash, type FaultPlan, type StoreOp } from '../../helpers/faulty-store.ts';
@@ -160,6 +161,22 @@ describe('compactor', () => {
     expect(late.sequence).toBe(1);
     await drain();
     await expectExactlyOnce();
+  });
+
+  it('still reports a retention gap when the run that found it crashed and a later run finishes it', async () => {
+    await produceMinutes(5);
+    // Retention deleted partition 0's first five records before any run read them.
+    const trimmed: TopicReader = {
+      offsets: async () => (await log.offsets()).map((o) => (o.partition === 0 ? { ...o, earliest: 5 } : o)),
+      read: (partition, from, to) => log.read(partition, partition === 0 ? Math.max(from, 5) : from, to),
+      commitOffsets: async () => {},
+      close: async () => {},
+    };
+    const runOn = (store: ObjectStore) => compact({ topic: trimmed, store, encoder: hyparquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS));
+    await expect(runOn(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'before' : undefined)))).rejects.toThrow(InjectedCrash);
+    const resumed = await runOn(lake);
+    expect(resumed.resumed).toBe(true);
+    expect(resumed.gaps).toEqual([{ partition: 0, from: 0, to: 5 }]);
   });
 
   it('refuses to commit over a checkpoint that moved backwards under it', async () => {

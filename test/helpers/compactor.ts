@@ -1,0 +1,36 @@
+import { hyparquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
+import { compact, type CompactionReport, type CompactorOptions } from '../../lambdas/core/compactor.ts';
+import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
+import type { TopicReader, TopicRecord } from '../../lambdas/ports/topic.ts';
+import { DEFAULTS } from '../../lib/config.ts';
+import { compactorOptions } from '../../src/local/runner.ts';
+
+/** One compactor run as the deployed handler composes it (the defaults' options, the Parquet encoder, the wall clock), over any reader and store. */
+export function compactOnce(topic: TopicReader, store: ObjectStore, options: Partial<CompactorOptions> = {}): Promise<CompactionReport> {
+  return compact({ topic, store, encoder: hyparquetEncoder(), clock: { now: Date.now } }, { ...compactorOptions(DEFAULTS), ...options });
+}
+
+/** Compactor runs until one finds nothing to do, as the schedule would; resolves to the reports of the runs that did something. */
+export async function compactUntilIdle(topic: TopicReader, store: ObjectStore, options: Partial<CompactorOptions> = {}): Promise<CompactionReport[]> {
+  const reports: CompactionReport[] = [];
+  for (let report = await compactOnce(topic, store, options); report.runId !== null; report = await compactOnce(topic, store, options)) reports.push(report);
+  return reports;
+}
+
+/**
+ * `reader` with a pause after each batch it hands out: `afterBatch` runs before the next batch is
+ * read, so a test can break things (restart the broker, let tokens expire) in the middle of a run.
+ */
+export function pausingAfterBatches(reader: TopicReader, afterBatch: (batch: readonly TopicRecord[]) => Promise<void>): TopicReader {
+  return {
+    offsets: () => reader.offsets(),
+    commitOffsets: (group, offsets) => reader.commitOffsets(group, offsets),
+    close: () => reader.close(),
+    async *read(partition, from, to) {
+      for await (const batch of reader.read(partition, from, to)) {
+        yield batch;
+        await afterBatch(batch);
+      }
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { createCompactorHandler, type CompactorSummary } from '../../lambdas/handlers/compactor.ts';
+import { ENV } from '../../lambdas/handlers/environment.ts';
+import { createGeneratorHandler } from '../../lambdas/handlers/generator.ts';
+import type { GeneratorReport } from '../../lambdas/core/generator.ts';
+import type { PipelineConfig } from '../../lib/config.ts';
+import { compactorSettings, generatorSettings } from '../../lib/functions/pipeline-functions.ts';
+import type { FakeS3 } from './fake-s3.ts';
+import { onTestBroker } from './kafka.ts';
+
+/** Bootstrap brokers as MSK would give them: the handlers' factories swap them for the test broker. */
+export const MSK_BROKERS = 'b-1.streamlake.kafka.eu-west-1.amazonaws.com:9098,b-2.streamlake.kafka.eu-west-1.amazonaws.com:9098';
+
+/**
+ * The environment the CDK gives the two functions, built by the same setting builders, for one
+ * topic and lake bucket. Merge it into `process.env` before a handler's first invocation.
+ */
+export function lambdaEnvironment(config: PipelineConfig, topic: string, bucket: string): Record<string, string> {
+  return {
+    AWS_REGION: 'eu-west-1',
+    [ENV.bootstrapBrokers]: MSK_BROKERS,
+    [ENV.topic]: topic,
+    [ENV.consumerGroup]: config.consumerGroup,
+    [ENV.lakeBucket]: bucket,
+    ...generatorSettings(config),
+    ...compactorSettings(config),
+  };
+}
+
+export type GeneratorHandler = (event: { scheduledTime?: string }) => Promise<GeneratorReport>;
+export type CompactorHandler = () => Promise<CompactorSummary>;
+
+/**
+ * The two Lambdas as deployed (`createGeneratorHandler` / `createCompactorHandler`, configured
+ * from `process.env`), with factories that open the real Kafka adapter on a test broker's SASL
+ * listener instead of MSK, and the lake in a FakeS3 bucket. Each handler stands for one Lambda
+ * container and keeps its clients between invocations. Records the connections the handlers
+ * asked for; `close()` closes every client they opened.
+ */
+export class DeployedHandlers {
+  /** The connections the handlers built from their environment, before the swap to the test broker. */
+  readonly requested: KafkaConnection[] = [];
+  private readonly clients: { close(): Promise<void> }[] = [];
+  private readonly saslBootstrap: string;
+  private readonly s3: FakeS3;
+  private readonly tokenLifetimeMs: number | undefined;
+
+  constructor(saslBootstrap: string, s3: FakeS3, options: { tokenLifetimeMs?: number } = {}) {
+    this.saslBootstrap = saslBootstrap;
+    this.s3 = s3;
+    this.tokenLifetimeMs = options.tokenLifetimeMs;
+  }
+
+  /** A new log-generator container. */
+  generator(): GeneratorHandler {
+    return createGeneratorHandler({ openWriter: (connection) => this.open(connection, openKafkaWriter) });
+  }
+
+  /** A new compactor container. */
+  compactor(): CompactorHandler {
+    return createCompactorHandler({ s3Client: () => this.s3.client, openReader: (connection) => this.open(connection, openKafkaReader) });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.splice(0).map((client) => client.close()));
+  }
+
+  private async open<T extends { close(): Promise<void> }>(connection: KafkaConnection, opener: (connection: KafkaConnection) => Promise<T>): Promise<T> {
+    this.requested.push(connection);
+    const client = await opener(onTestBroker(connection, this.saslBootstrap, this.tokenLifetimeMs));
+    this.clients.push(client);
+    return client;
+  }
+}
