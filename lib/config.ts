@@ -212,11 +212,3 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
   return config;
 }
 
-/** The validation limits of the compactor, from the config's units to milliseconds. */
-export function validationLimits(config: PipelineConfig) {
-  return {
-    maxRecordBytes: config.maxRecordBytes,
-    maxEventAgeMs: config.maxEventAgeHours * 3_600_000,
-    maxEventFutureMs: config.maxEventFutureMinutes * 60_000,
-  };
-}

@@ -23,6 +23,15 @@ export interface ValidationLimits {
   readonly maxEventFutureMs: number;
 }
 
+/** The limits as configured (sizes in bytes, windows in hours and minutes), converted to `ValidationLimits`. */
+export function validationLimits(settings: { readonly maxRecordBytes: number; readonly maxEventAgeHours: number; readonly maxEventFutureMinutes: number }): ValidationLimits {
+  return {
+    maxRecordBytes: settings.maxRecordBytes,
+    maxEventAgeMs: settings.maxEventAgeHours * 3_600_000,
+    maxEventFutureMs: settings.maxEventFutureMinutes * 60_000,
+  };
+}
+
 /** A decoded event: one value per event field, timestamps as epoch milliseconds. */
 export type EventValues = Record<string, string | number | null>;
 

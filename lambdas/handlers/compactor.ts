@@ -5,6 +5,7 @@ import { openKafkaReader, type KafkaConnection } from '../adapters/kafka.ts';
 import { hyparquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
 import { compact, type CompactionReport, type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
+import { validationLimits } from '../core/decode.ts';
 import type { TopicReader } from '../ports/topic.ts';
 import { ENV, kafkaSettings, METRICS_NAMESPACE, requireCodec, requireNumber, requireString } from './environment.ts';
 
@@ -26,11 +27,11 @@ export async function compactorSetup(env: NodeJS.ProcessEnv, factories: Compacto
     group: requireString(env, ENV.consumerGroup),
     codec: requireCodec(env, ENV.codec),
     maxRecordsPerRun: requireNumber(env, ENV.maxRecordsPerRun),
-    limits: {
+    limits: validationLimits({
       maxRecordBytes: requireNumber(env, ENV.maxRecordBytes),
-      maxEventAgeMs: requireNumber(env, ENV.maxEventAgeHours) * 3_600_000,
-      maxEventFutureMs: requireNumber(env, ENV.maxEventFutureMinutes) * 60_000,
-    },
+      maxEventAgeHours: requireNumber(env, ENV.maxEventAgeHours),
+      maxEventFutureMinutes: requireNumber(env, ENV.maxEventFutureMinutes),
+    }),
   };
   const store = new S3ObjectStore(factories.s3Client(kafka.region), requireString(env, ENV.lakeBucket));
   const topic = await factories.openReader({ brokers: kafka.brokers, topic: kafka.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });

@@ -5,7 +5,7 @@ import { CODECS } from '../../lambdas/ports/parquet.ts';
 import { KafkaConfigError, KafkaTopicError } from '../../lambdas/adapters/kafka.ts';
 import { LocalLogError } from '../../lambdas/adapters/local-log.ts';
 import { UnknownQueryError } from '../../lambdas/core/queries.ts';
-import { DataDirError } from '../local/data-dir.ts';
+import { DataDirError, DEFAULT_DATA_DIR } from '../local/data-dir.ts';
 import { compactCommand, localCommand, produceCommand, queriesCommand, queryCommand, UsageError } from './commands.ts';
 
 // Errors that mean the command was called wrong: exit code 2, like a bad flag.
@@ -35,7 +35,7 @@ function instant(value: string): number {
   return parsed;
 }
 
-const dataDirOption = () => new Option('--data-dir <dir>', 'data directory of the local pipeline').default('./.streamlake');
+const dataDirOption = () => new Option('--data-dir <dir>', 'data directory of the local pipeline').default(DEFAULT_DATA_DIR);
 const codecOption = () => new Option('--codec <codec>', 'Parquet compression').choices(CODECS).default(DEFAULTS.codec);
 
 export function buildProgram(): Command {

@@ -4,12 +4,13 @@ import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnectio
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { hyparquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { compact, type CompactionReport } from '../../lambdas/core/compactor.ts';
+import { validationLimits } from '../../lambdas/core/decode.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
 import { CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
-import { DEFAULTS, validationLimits, type PipelineConfig } from '../../lib/config.ts';
+import { DEFAULTS, type PipelineConfig } from '../../lib/config.ts';
 import { bindTopicSource, dataDirLayout, openDataDir } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
 
