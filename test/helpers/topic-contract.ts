@@ -17,7 +17,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A record as plain data, so `toEqual` compares content rather than buffer types. */
-interface Plain {
+export interface Plain {
   partition: number;
   offset: number;
   timestamp: number;
@@ -25,7 +25,8 @@ interface Plain {
   value: string;
 }
 
-function plain(r: TopicRecord): Plain {
+/** `r` as plain data: key and value decoded as UTF-8. */
+export function plain(r: TopicRecord): Plain {
   return { partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key === null ? null : decoder.decode(r.key), value: decoder.decode(r.value) };
 }
 

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../lambdas/adapters/kafka-partitioner.ts';
 import { LocalLog, LocalLogError, type LocalLogOptions } from '../../../lambdas/adapters/local-log.ts';
 import type { OutgoingRecord, TopicRecord } from '../../../lambdas/ports/topic.ts';
+import { plain, type Plain } from '../../helpers/topic-contract.ts';
 
 const TOPIC = 'device-logs';
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -32,19 +33,6 @@ async function openLog(options: Partial<LocalLogOptions> = {}): Promise<LocalLog
 
 function record(key: string | null, value: string, timestamp = T0): OutgoingRecord {
   return { key, value: encoder.encode(value), timestamp };
-}
-
-/** A record as plain data, so `toEqual` compares content rather than Buffer identity. */
-interface Plain {
-  partition: number;
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  value: string;
-}
-
-function plain(r: TopicRecord): Plain {
-  return { partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key === null ? null : decoder.decode(r.key), value: decoder.decode(r.value) };
 }
 
 async function readBatches(log: LocalLog, partition: number, from = 0, to = Number.MAX_SAFE_INTEGER): Promise<Plain[][]> {
