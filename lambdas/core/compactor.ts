@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
-import type { Codec, ColumnBatch, ParquetEncoder } from '../ports/parquet.ts';
+import type { Codec, ParquetEncoder } from '../ports/parquet.ts';
 import type { PartitionOffsets, TopicReader, TopicRecord } from '../ports/topic.ts';
 import {
   commitRun,
@@ -13,7 +13,8 @@ import {
   type OffsetGap,
   type PendingRun,
 } from './checkpoint.ts';
-import { decodeEvent, type EventValues, type QuarantineReason, type ValidationLimits } from './decode.ts';
+import { ColumnBatchBuilder, type Row } from './column-batch.ts';
+import { decodeEvent, EVENT_TIME_INDEX, type QuarantineReason, type ValidationLimits } from './decode.ts';
 import { checkpointKey, curatedKey, dateOf, hourBucketOf, quarantineKey, type HourBucket } from './lake-layout.ts';
 import { EVENT_FIELDS, TABLE_COLUMNS } from './schema.ts';
 
@@ -126,12 +127,19 @@ function idleReport(state: CheckpointState, partitions: readonly PartitionOffset
 
 type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'lag'>;
 
+const HOUR_MS = 3_600_000;
+// Where the lineage columns follow the event fields in a table row.
+const PARTITION_INDEX = EVENT_FIELDS.length;
+const OFFSET_INDEX = PARTITION_INDEX + 1;
+const TIMESTAMP_INDEX = PARTITION_INDEX + 2;
+
 async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun): Promise<RunOutput> {
-  const hours = new Map<string, HourBuffer>();
+  const hours = new Map<number, HourBuffer>();
   const quarantine = new Map<string, string[]>();
   const reasons: Partial<Record<QuarantineReason, number>> = {};
   const gaps: OffsetGap[] = [];
   const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
+  const row: Row = new Array(TABLE_COLUMNS.length).fill(null);
   let recordsRead = 0;
   let inputBytes = 0;
 
@@ -142,18 +150,20 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
         if (record.offset > expected) gaps.push({ partition: range.partition, from: expected, to: record.offset });
         expected = record.offset + 1;
         inputBytes += record.value.byteLength;
-        const decoded = decodeEvent(record.value, record.timestamp, options.limits);
-        if (decoded.ok) {
-          const bucket = hourBucketOf(decoded.event.event_time as number);
-          const bucketKey = `${bucket.dt}/${bucket.hour}`;
-          let buffer = hours.get(bucketKey);
-          if (!buffer) hours.set(bucketKey, (buffer = new HourBuffer(bucket)));
-          buffer.add(decoded.event, record);
+        const rejection = decodeEvent(record.value, record.timestamp, options.limits, row);
+        if (rejection === undefined) {
+          const hour = Math.floor((row[EVENT_TIME_INDEX] as number) / HOUR_MS);
+          let buffer = hours.get(hour);
+          if (!buffer) hours.set(hour, (buffer = new HourBuffer(hour)));
+          row[PARTITION_INDEX] = record.partition;
+          row[OFFSET_INDEX] = record.offset;
+          row[TIMESTAMP_INDEX] = record.timestamp;
+          buffer.rows.append(row);
         } else {
-          reasons[decoded.reason] = (reasons[decoded.reason] ?? 0) + 1;
+          reasons[rejection.reason] = (reasons[rejection.reason] ?? 0) + 1;
           const dt = dateOf(record.timestamp);
           const lines = quarantine.get(dt) ?? [];
-          lines.push(quarantineLine(record, decoded.reason, decoded.detail));
+          lines.push(quarantineLine(record, rejection.reason, rejection.detail));
           quarantine.set(dt, lines);
         }
       }
@@ -166,13 +176,13 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
   const files: string[] = [];
   let parquetBytes = 0;
   let rowsWritten = 0;
-  for (const buffer of [...hours.values()].sort((a, b) => a.sortKey.localeCompare(b.sortKey))) {
-    const body = deps.encoder.encode(buffer.toBatch(), options.codec);
+  for (const buffer of [...hours.values()].sort((a, b) => a.hour - b.hour)) {
+    const body = deps.encoder.encode(buffer.rows.batch(), options.codec);
     const fileKey = curatedKey(buffer.bucket, run.sequence, run.runId);
     await deps.store.putIfAbsent(fileKey, body);
     files.push(fileKey);
     parquetBytes += body.byteLength;
-    rowsWritten += buffer.rowCount;
+    rowsWritten += buffer.rows.rowCount;
   }
   const quarantineFiles: string[] = [];
   let quarantined = 0;
@@ -197,34 +207,14 @@ function quarantineLine(record: TopicRecord, reason: QuarantineReason, detail: s
   })}\n`;
 }
 
-/** The rows of one UTC hour, column by column, in read order. */
+/** The rows of one UTC hour (hours since the epoch), in read order. */
 class HourBuffer {
+  readonly hour: number;
   readonly bucket: HourBucket;
-  readonly sortKey: string;
-  private readonly events = EVENT_FIELDS.map((field) => ({ name: field.name, values: [] as (string | number | null)[] }));
-  private readonly partitions: number[] = [];
-  private readonly offsets: number[] = [];
-  private readonly timestamps: number[] = [];
+  readonly rows = new ColumnBatchBuilder(TABLE_COLUMNS);
 
-  constructor(bucket: HourBucket) {
-    this.bucket = bucket;
-    this.sortKey = `${bucket.dt}/${String(bucket.hour).padStart(2, '0')}`;
-  }
-
-  get rowCount(): number {
-    return this.offsets.length;
-  }
-
-  add(event: EventValues, record: TopicRecord): void {
-    for (const column of this.events) column.values.push(event[column.name] ?? null);
-    this.partitions.push(record.partition);
-    this.offsets.push(record.offset);
-    this.timestamps.push(record.timestamp);
-  }
-
-  toBatch(): ColumnBatch {
-    const data = new Map<string, readonly (string | number | null)[]>(this.events.map((c) => [c.name, c.values]));
-    data.set('kafka_partition', this.partitions).set('kafka_offset', this.offsets).set('kafka_timestamp', this.timestamps);
-    return { columns: TABLE_COLUMNS, data, rowCount: this.rowCount };
+  constructor(hour: number) {
+    this.hour = hour;
+    this.bucket = hourBucketOf(hour * HOUR_MS);
   }
 }

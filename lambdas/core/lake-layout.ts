@@ -12,6 +12,8 @@ export const CHECKPOINT_PREFIX = `checkpoints/${TABLE}/`;
 
 /** Athena partition projection `storage.location.template`, relative to the bucket root. */
 export const CURATED_LOCATION_TEMPLATE = `${CURATED_PREFIX}dt=\${dt}/hour=\${hour}/`;
+/** Athena partition projection `storage.location.template` of the quarantine table, relative to the bucket root. */
+export const QUARANTINE_LOCATION_TEMPLATE = `${QUARANTINE_PREFIX}dt=\${dt}/`;
 /** Hours are written with two digits, so projection declares `digits = 2`. */
 export const HOUR_DIGITS = 2;
 

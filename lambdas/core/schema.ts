@@ -65,6 +65,11 @@ export const QUARANTINE_COLUMNS: readonly ColumnSpec[] = [
   { name: 'raw_base64', type: 'string', nullable: false, description: 'Record value exactly as read, base64.' },
 ];
 
+/** Partition key of the quarantine table, encoded in the object path. */
+export const QUARANTINE_PARTITION_KEYS = [
+  { name: 'dt', type: 'string', description: 'UTC date of the Kafka timestamp, yyyy-MM-dd.' },
+] as const satisfies readonly Pick<ColumnSpec, 'name' | 'type' | 'description'>[];
+
 const DUCKDB_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
   double: 'DOUBLE',
@@ -81,4 +86,17 @@ export function duckdbType(type: ColumnType): string {
 /** The Glue/Athena (Hive DDL) type of a column: the logical type names were chosen to be exactly these. */
 export function glueType(type: ColumnType): string {
   return type;
+}
+
+const TRINO_TYPES: Record<ColumnType, string> = {
+  string: 'varchar',
+  double: 'double',
+  int: 'integer',
+  bigint: 'bigint',
+  timestamp: 'timestamp(3)',
+};
+
+/** The type Athena (Trino) reads a column of Glue type {@link glueType} as: Hive `string` is `varchar`, `timestamp` has millisecond precision. */
+export function trinoType(type: ColumnType): string {
+  return TRINO_TYPES[type];
 }

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { openKafkaReader, type KafkaConnection } from '../adapters/kafka.ts';
-import { hyparquetEncoder } from '../adapters/parquet-writer.ts';
+import { parquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
 import { compact, type CompactionReport, type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
 import { validationLimits } from '../core/decode.ts';
@@ -35,7 +35,7 @@ export async function compactorSetup(env: NodeJS.ProcessEnv, factories: Compacto
   };
   const store = new S3ObjectStore(factories.s3Client(kafka.region), requireString(env, ENV.lakeBucket));
   const topic = await factories.openReader({ brokers: kafka.brokers, topic: kafka.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
-  return { deps: { topic, store, encoder: hyparquetEncoder(), clock: { now: Date.now } }, options };
+  return { deps: { topic, store, encoder: parquetEncoder(), clock: { now: Date.now } }, options };
 }
 
 export type CompactorSummary = Omit<CompactionReport, 'files' | 'quarantineFiles'> & { readonly files: number; readonly quarantineFiles: number };

@@ -7,6 +7,12 @@ export function handlerEntry(name: string): string {
   return fileURLToPath(new URL(`../../lambdas/handlers/${name}.ts`, import.meta.url));
 }
 
+/**
+ * Import substitutions for the bundle. The Kafka client's WebAssembly helpers read `native.wasm`
+ * next to their own file, which no longer exists once bundled; their `bundled` entry embeds it.
+ */
+export const BUNDLE_ALIASES = { '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled' } as const;
+
 /** What every streamlake function shares: Node.js 24 on ARM64, an ES module bundle from the local esbuild. */
 export const NODE_FUNCTION_DEFAULTS = {
   handler: 'handler',
@@ -23,6 +29,7 @@ export const NODE_FUNCTION_DEFAULTS = {
     sourcesContent: false,
     // CommonJS dependencies inside an ES module bundle still call require().
     banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    esbuildArgs: Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to])),
     forceDockerBundling: false,
   },
 } satisfies Partial<nodejs.NodejsFunctionProps>;

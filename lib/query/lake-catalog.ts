@@ -4,9 +4,9 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CURATED_LOCATION_TEMPLATE, CURATED_PREFIX, HOUR_DIGITS, QUARANTINE_PREFIX, TABLE } from '../../lambdas/core/lake-layout.ts';
+import { CURATED_LOCATION_TEMPLATE, CURATED_PREFIX, HOUR_DIGITS, QUARANTINE_LOCATION_TEMPLATE, QUARANTINE_PREFIX, TABLE } from '../../lambdas/core/lake-layout.ts';
 import { NAMED_QUERIES } from '../../lambdas/core/queries.ts';
-import { glueType, PARTITION_KEYS, QUARANTINE_COLUMNS, TABLE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
+import { glueType, PARTITION_KEYS, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, TABLE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
 import { ATHENA_RESULTS_PREFIX } from '../lake/lake-storage.ts';
 
 /** First day partition projection offers: queries filter `dt` within [this, today]. */
@@ -94,11 +94,11 @@ export class LakeCatalog extends Construct {
         name: `${TABLE}_quarantine`,
         description: 'Records the compactor rejected, with the reason and their raw bytes (base64).',
         tableType: 'EXTERNAL_TABLE',
-        partitionKeys: [{ name: 'dt', type: 'string', comment: 'UTC date of the Kafka timestamp, yyyy-MM-dd.' }],
+        partitionKeys: columns(QUARANTINE_PARTITION_KEYS),
         parameters: {
           classification: 'json',
           ...DATE_PROJECTION,
-          'storage.location.template': `${bucketUrl}${QUARANTINE_PREFIX}dt=\${dt}/`,
+          'storage.location.template': `${bucketUrl}${QUARANTINE_LOCATION_TEMPLATE}`,
         },
         storageDescriptor: {
           columns: columns(QUARANTINE_COLUMNS),

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
-import { hyparquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
+import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { compact, type CompactionReport } from '../../lambdas/core/compactor.ts';
 import { validationLimits } from '../../lambdas/core/decode.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
@@ -63,7 +63,7 @@ export function compactorOptions(config: PipelineConfig, codec: Codec = config.c
 
 /** One compactor run over the local log and lake directory. */
 export function compactLocal(topic: TopicReader, store: ObjectStore, now: number, codec: Codec, onProgress?: (read: number, planned: number) => void) {
-  return compact({ topic, store, encoder: hyparquetEncoder(), clock: { now: () => now }, onProgress }, compactorOptions(DEFAULTS, codec));
+  return compact({ topic, store, encoder: parquetEncoder(), clock: { now: () => now }, onProgress }, compactorOptions(DEFAULTS, codec));
 }
 
 /**

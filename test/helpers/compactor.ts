@@ -1,4 +1,4 @@
-import { hyparquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
+import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { compact, type CompactionReport, type CompactorOptions } from '../../lambdas/core/compactor.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import type { TopicReader, TopicRecord } from '../../lambdas/ports/topic.ts';
@@ -7,7 +7,7 @@ import { compactorOptions } from '../../src/local/runner.ts';
 
 /** One compactor run as the deployed handler composes it (the defaults' options, the Parquet encoder, the wall clock), over any reader and store. */
 export function compactOnce(topic: TopicReader, store: ObjectStore, options: Partial<CompactorOptions> = {}): Promise<CompactionReport> {
-  return compact({ topic, store, encoder: hyparquetEncoder(), clock: { now: Date.now } }, { ...compactorOptions(DEFAULTS), ...options });
+  return compact({ topic, store, encoder: parquetEncoder(), clock: { now: Date.now } }, { ...compactorOptions(DEFAULTS), ...options });
 }
 
 /** Compactor runs until one finds nothing to do, as the schedule would; resolves to the reports of the runs that did something. */

@@ -4,7 +4,8 @@ import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnectio
 import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
 import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
-import { isAlive, startBroker, type Broker } from '../../tools/kafka/broker.ts';
+import { startBroker, type Broker } from '../../tools/kafka/broker.ts';
+import { isAlive } from '../../tools/jvm.ts';
 import { compactOnce, compactUntilIdle, pausingAfterBatches } from '../helpers/compactor.ts';
 import { topicOffsets } from '../helpers/kafka.ts';
 import { auditLake, tempDir } from '../helpers/lake.ts';

@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
+import { cacheDirOf, cachedBuild, dependencyPom, freePort, launchJava, maven, requireJava, run, tail, terminate } from '../jvm.ts';
 
 /**
  * A single-node Apache Kafka broker (KRaft, controller and broker in one process) for tests and
@@ -18,12 +15,7 @@ import { Admin } from '@platformatic/kafka';
 export const KAFKA_VERSION = '4.1.2';
 const LOG4J_VERSION = '2.25.3'; // the log4j Kafka 4.1.2 depends on; its SLF4J binding routes the broker's logs
 
-const INSTALL_HINT = 'install Java 17+ and Maven: apt-get install openjdk-17-jdk maven';
-const MIN_JAVA = 17;
 const HEAP = '-Xmx512m';
-const READY_POLL_MS = 250;
-const STOP_GRACE_MS = 20_000;
-const LOG_TAIL_LINES = 40;
 
 /** Java or Maven is missing or too old, the jars could not be fetched, or the broker would not start. */
 export class BrokerError extends Error {
@@ -81,9 +73,9 @@ interface Ports {
  * once the broker answers.
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  await requireJava();
+  await requireJava(`Kafka ${KAFKA_VERSION}`, BrokerError);
   let started = Date.now();
-  const classpath = await kafkaClasspath(options.cacheDir ?? defaultCacheDir());
+  const classpath = await kafkaClasspath(options.cacheDir ?? cacheDirOf(`kafka-${KAFKA_VERSION}`));
   const jarsMs = Date.now() - started;
 
   const dir = await mkdtemp(join(tmpdir(), 'streamlake-kafka-'));
@@ -111,105 +103,23 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     timings,
     async stop() {
       await terminate(pid);
-      running.delete(pid);
       await rm(dir, { recursive: true, force: true });
     },
     async restart() {
       await terminate(pid);
-      running.delete(pid);
       pid = await launch(classpath, dir, bootstrap, timeoutMs, detached);
     },
   };
 }
 
-/** Stops the broker process `pid`: SIGTERM for a clean shutdown, SIGKILL if it has not exited in time. */
-export async function terminate(pid: number): Promise<void> {
-  if (!signal(pid, 'SIGTERM')) return;
-  const deadline = Date.now() + STOP_GRACE_MS;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) signal(pid, 'SIGKILL');
-    await sleep(READY_POLL_MS);
-  }
-}
-
-/** True while process `pid` exists. */
-export function isAlive(pid: number): boolean {
-  return signal(pid, 0);
-}
-
-function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function defaultCacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'streamlake', `kafka-${KAFKA_VERSION}`);
-}
-
-async function requireJava(): Promise<void> {
-  const { code, output } = await run('java', ['-version']).catch(() => ({ code: -1, output: '' }));
-  const major = Number(/version "(?:1\.)?(\d+)/.exec(output)?.[1]);
-  if (code !== 0) throw new BrokerError(`java was not found on PATH; ${INSTALL_HINT}`);
-  if (!(major >= MIN_JAVA)) throw new BrokerError(`Kafka ${KAFKA_VERSION} needs Java ${MIN_JAVA}+, found ${output.split('\n')[0]}; ${INSTALL_HINT}`);
-}
-
-/**
- * The jars of the pinned release in `cacheDir`, fetched with Maven the first time. A marker file
- * written last means "complete", so an interrupted download is redone rather than half used.
- */
+/** The jars of the pinned release, fetched with Maven into `cacheDir` the first time. */
 async function kafkaClasspath(cacheDir: string): Promise<string> {
-  const libs = join(cacheDir, 'libs');
-  const marker = join(cacheDir, 'complete');
-  if (existsSync(marker)) return `${libs}/*`;
-  await mkdir(cacheDir, { recursive: true });
-  const pom = join(cacheDir, 'pom.xml');
-  const staging = `${libs}.${process.pid}`;
-  await writeFile(pom, brokerPom());
-  const fetched = await run('mvn', ['-B', '-q', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime']).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') throw new BrokerError(`mvn was not found on PATH; ${INSTALL_HINT}`);
-    throw error;
+  const libs = await cachedBuild(cacheDir, 'libs', async (staging) => {
+    const pom = join(cacheDir, 'pom.xml');
+    await writeFile(pom, dependencyPom('kafka-broker-harness', KAFKA_VERSION, [`org.apache.kafka:kafka_2.13:${KAFKA_VERSION}`, `org.apache.logging.log4j:log4j-slf4j-impl:${LOG4J_VERSION}`]));
+    await maven(['-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'], `Apache Kafka ${KAFKA_VERSION}`, BrokerError);
   });
-  if (fetched.code !== 0) {
-    await rm(staging, { recursive: true, force: true });
-    throw new BrokerError(`Maven could not fetch Apache Kafka ${KAFKA_VERSION} from Maven Central (is it reachable? see ~/.m2/settings.xml for mirrors):\n${tail(fetched.output)}`);
-  }
-  await rm(libs, { recursive: true, force: true });
-  await rename(staging, libs);
-  await writeFile(marker, `${new Date().toISOString()}\n`);
   return `${libs}/*`;
-}
-
-function brokerPom(): string {
-  const dependency = (group: string, artifact: string, version: string) =>
-    `    <dependency><groupId>${group}</groupId><artifactId>${artifact}</artifactId><version>${version}</version></dependency>`;
-  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>streamlake</groupId>
-  <artifactId>kafka-broker-harness</artifactId>
-  <version>${KAFKA_VERSION}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-${dependency('org.apache.kafka', 'kafka_2.13', KAFKA_VERSION)}
-${dependency('org.apache.logging.log4j', 'log4j-slf4j-impl', LOG4J_VERSION)}
-  </dependencies>
-</project>
-`;
-}
-
-/** A port free on loopback now; the broker binds it a moment later. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function serverProperties(dir: string, ports: Ports, saslSessionMs: number | undefined): string {
@@ -273,27 +183,18 @@ function clusterId(): string {
   }
 }
 
-async function launch(classpath: string, dir: string, bootstrap: string, timeoutMs: number, detached: boolean): Promise<number> {
-  const logPath = join(dir, 'broker.log');
-  const log = openSync(logPath, 'a');
-  const child = spawn('java', javaArgs(classpath, dir, 'kafka.Kafka', join(dir, 'server.properties')), { cwd: dir, detached, stdio: ['ignore', log, log] });
-  closeSync(log);
-  const pid = child.pid;
-  if (pid === undefined) throw new BrokerError(`could not launch java for the broker; ${INSTALL_HINT}`);
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
-  if (detached) child.unref();
-  else stopOnExit(pid, dir);
-  const deadline = Date.now() + timeoutMs;
-  while (!(await answers(bootstrap))) {
-    if (exited !== undefined) throw new BrokerError(`the Kafka broker exited with code ${exited} while starting; its log (${logPath}) ends with:\n${await logTail(logPath)}`);
-    if (Date.now() > deadline) {
-      await terminate(pid);
-      throw new BrokerError(`the Kafka broker did not answer on ${bootstrap} within ${timeoutMs / 1000} s; raise startTimeoutMs on a slow machine. Its log (${logPath}) ends with:\n${await logTail(logPath)}`);
-    }
-    await sleep(READY_POLL_MS);
-  }
-  return pid;
+function launch(classpath: string, dir: string, bootstrap: string, timeoutMs: number, detached: boolean): Promise<number> {
+  return launchJava({
+    args: javaArgs(classpath, dir, 'kafka.Kafka', join(dir, 'server.properties')),
+    dir,
+    logFile: 'broker.log',
+    product: 'the Kafka broker',
+    address: bootstrap,
+    ready: () => answers(bootstrap),
+    timeoutMs,
+    detached,
+    HarnessError: BrokerError,
+  });
 }
 
 /** True once the broker serves metadata on `bootstrap` and lists itself. */
@@ -307,54 +208,4 @@ async function answers(bootstrap: string): Promise<boolean> {
   } finally {
     await admin.close().catch(() => undefined);
   }
-}
-
-// Brokers this process started attached: killed when it exits or is interrupted, so a failing or
-// interrupted test run leaves no JVM behind.
-const running = new Map<number, string>();
-let hooksInstalled = false;
-
-function stopOnExit(pid: number, dir: string): void {
-  running.set(pid, dir);
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      killAll();
-      // Alone on this signal, the listener replaced Node's default of exiting: restore it.
-      if (process.listenerCount(sig) === 1) {
-        process.off(sig, onSignal);
-        process.kill(process.pid, sig);
-      }
-    };
-    process.on(sig, onSignal);
-  }
-}
-
-function killAll(): void {
-  for (const [pid, dir] of running) {
-    signal(pid, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
-  running.clear();
-}
-
-async function logTail(path: string): Promise<string> {
-  return tail(await readFile(path, 'utf8').catch(() => '(no log)'));
-}
-
-function tail(text: string): string {
-  return text.trimEnd().split('\n').slice(-LOG_TAIL_LINES).join('\n');
-}
-
-function run(command: string, args: readonly string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, output }));
-  });
 }

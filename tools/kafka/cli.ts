@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BrokerError, isAlive, KAFKA_VERSION, startBroker, terminate } from './broker.ts';
+import { isAlive, terminate } from '../jvm.ts';
+import { BrokerError, KAFKA_VERSION, startBroker } from './broker.ts';
 
 /**
  * `npm run kafka:start` / `npm run kafka:stop`: a broker for people, left running between commands.

@@ -5,7 +5,8 @@ import { zstdDecompressSync } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection, type JS } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { hyparquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { ColumnBatchBuilder } from '../../../lambdas/core/column-batch.ts';
 import { TABLE_COLUMNS } from '../../../lambdas/core/schema.ts';
 import type { Codec, ColumnBatch } from '../../../lambdas/ports/parquet.ts';
 
@@ -42,11 +43,9 @@ function makeRow(i: number): Row {
 const rows = Array.from({ length: ROWS }, (_, i) => makeRow(i));
 
 function batchOf(source: readonly Row[]): ColumnBatch {
-  return {
-    columns: TABLE_COLUMNS,
-    data: new Map(TABLE_COLUMNS.map((column) => [column.name, source.map((row) => row[column.name] ?? null)])),
-    rowCount: source.length,
-  };
+  const builder = new ColumnBatchBuilder(TABLE_COLUMNS);
+  for (const row of source) builder.append(TABLE_COLUMNS.map((column) => row[column.name] ?? null));
+  return builder.batch();
 }
 
 const EXPECTED_DUCKDB_TYPES: Record<string, string> = {
@@ -95,7 +94,7 @@ async function query(sql: string): Promise<Record<string, JS>[]> {
 
 function writeFile(codec: Codec, source: readonly Row[] = rows): string {
   const path = join(dir, `part-${codec}.parquet`);
-  fs.writeFileSync(path, hyparquetEncoder().encode(batchOf(source), codec));
+  fs.writeFileSync(path, parquetEncoder().encode(batchOf(source), codec));
   return path;
 }
 
@@ -106,7 +105,7 @@ function byColumn(metadata: Record<string, JS>[]): Map<string, Record<string, JS
 describe.each<[Codec, string]>([
   ['snappy', 'SNAPPY'],
   ['zstd', 'ZSTD'],
-])('hyparquetEncoder with %s', (codec, compression) => {
+])('parquetEncoder with %s', (codec, compression) => {
   it('writes every column so DuckDB reads back the same values', async () => {
     const file = writeFile(codec);
     const read = await query(
@@ -162,16 +161,32 @@ describe.each<[Codec, string]>([
     }
   });
 
-  it('dictionary-encodes the low-cardinality string columns', async () => {
+  it('dictionary-encodes repetitive columns, strings and numbers, and writes unique ones plain', async () => {
     const file = writeFile(codec);
     const metadata = byColumn(await query(`SELECT path_in_schema, encodings, dictionary_page_offset FROM parquet_metadata(${sqlString(file)})`));
-    for (const name of LOW_CARDINALITY) {
+    for (const name of [...LOW_CARDINALITY, 'kafka_partition', 'temperature_c']) {
       const column = metadata.get(name)!;
-      expect(String(column.encodings).split(', '), name).toContain('RLE_DICTIONARY');
+      expect(String(column.encodings).split(', '), name).toContain('PLAIN_DICTIONARY');
       expect(column.dictionary_page_offset, name).not.toBeNull();
     }
-    // Unique strings gain nothing from a dictionary.
-    expect(String(metadata.get('device_id')!.encodings).split(', ')).not.toContain('RLE_DICTIONARY');
+    // Unique values gain nothing from a dictionary.
+    for (const name of ['device_id', 'kafka_offset', 'event_time']) {
+      expect(String(metadata.get(name)!.encodings).split(', '), name).toEqual(['PLAIN']);
+      expect(metadata.get(name)!.dictionary_page_offset, name).toBeNull();
+    }
+  });
+
+  it('splits large batches into row groups and pages without changing a value', async () => {
+    const path = join(dir, 'layout.parquet');
+    fs.writeFileSync(path, parquetEncoder({ rowGroupRows: 700, pageRows: 128 }).encode(batchOf(rows), codec));
+    const groups = await query(`SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(${sqlString(path)}) ORDER BY row_group_id`);
+    expect(groups.map((g) => g.row_group_num_rows)).toEqual([700n, 700n, 600n]);
+    const [diff] = await query(
+      `SELECT count(*) AS n FROM (SELECT * FROM read_parquet(${sqlString(path)}) EXCEPT ALL SELECT * FROM read_parquet(${sqlString(writeFile(codec))}))`,
+    );
+    expect(diff).toEqual({ n: 0n });
+    const [count] = await query(`SELECT count(*) AS n, count(DISTINCT kafka_offset) AS offsets FROM read_parquet(${sqlString(path)})`);
+    expect(count).toEqual({ n: BigInt(ROWS), offsets: BigInt(ROWS) });
   });
 
   it('records min/max statistics and null counts for every column chunk', async () => {
@@ -223,7 +238,7 @@ describe.each<[Codec, string]>([
   });
 });
 
-describe('hyparquetEncoder', () => {
+describe('parquetEncoder', () => {
   it('encodes a batch whose nullable column is entirely null', async () => {
     const allNull = rows.slice(0, 50).map((row) => ({ ...row, humidity_pct: null }));
     const file = writeFile('zstd', allNull);
@@ -234,7 +249,7 @@ describe('hyparquetEncoder', () => {
   });
 
   it('makes smaller files with ZSTD than with Snappy for the same batch', () => {
-    const encoder = hyparquetEncoder();
+    const encoder = parquetEncoder();
     const snappy = encoder.encode(batchOf(rows), 'snappy');
     const zstd = encoder.encode(batchOf(rows), 'zstd');
     // Both are Parquet files (magic at both ends) and the codec changes the bytes.

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
-import { hyparquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { contentTypeOf, S3ObjectStore, S3StoreError } from '../../../lambdas/adapters/s3-store.ts';
 import { compact, type CompactionReport } from '../../../lambdas/core/compactor.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
@@ -236,7 +236,7 @@ describe('S3ObjectStore over an in-memory S3', () => {
     }
 
     function run(target: ObjectStore): Promise<CompactionReport> {
-      return compact({ topic: log, store: target, encoder: hyparquetEncoder(), clock: { now: () => START + minute * MINUTE } }, compactorOptions(DEFAULTS));
+      return compact({ topic: log, store: target, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } }, compactorOptions(DEFAULTS));
     }
 
     async function contents(target: ObjectStore): Promise<Map<string, Uint8Array>> {

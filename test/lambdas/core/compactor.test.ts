@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
-import { hyparquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { CheckpointConflictError, compact, type CompactionReport } from '../../../lambdas/core/compactor.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
 import { checkpointKey, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../../lambdas/core/lake-layout.ts';
@@ -43,7 +43,7 @@ describe('compactor', () => {
 
   function run(store: ObjectStore = lake, maxRecordsPerRun = DEFAULTS.maxRecordsPerRun): Promise<CompactionReport> {
     return compact(
-      { topic: log, store, encoder: hyparquetEncoder(), clock: { now: () => START + minute * MINUTE } },
+      { topic: log, store, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } },
       { ...compactorOptions(DEFAULTS), maxRecordsPerRun },
     );
   }
@@ -172,7 +172,7 @@ describe('compactor', () => {
       commitOffsets: async () => {},
       close: async () => {},
     };
-    const runOn = (store: ObjectStore) => compact({ topic: trimmed, store, encoder: hyparquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS));
+    const runOn = (store: ObjectStore) => compact({ topic: trimmed, store, encoder: parquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS));
     await expect(runOn(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'before' : undefined)))).rejects.toThrow(InjectedCrash);
     const resumed = await runOn(lake);
     expect(resumed.resumed).toBe(true);

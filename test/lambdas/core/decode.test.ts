@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEvent, QUARANTINE_REASONS, type DecodeResult, type QuarantineReason, type ValidationLimits } from '../../../lambdas/core/decode.ts';
+import { QUARANTINE_REASONS, type QuarantineReason, type ValidationLimits } from '../../../lambdas/core/decode.ts';
+import { decodeRecord, type DecodeResult } from '../../helpers/decode.ts';
 import { EVENT_FIELDS, STATUSES } from '../../../lambdas/core/schema.ts';
 
 const MINUTE_MS = 60_000;
@@ -36,7 +37,7 @@ function json(value: unknown): Uint8Array {
 }
 
 function decode(value: unknown, kafkaTimestamp = KAFKA_TIMESTAMP): DecodeResult {
-  return decodeEvent(json(value), kafkaTimestamp, LIMITS);
+  return decodeRecord(json(value), kafkaTimestamp, LIMITS);
 }
 
 function decoded(result: DecodeResult): Record<string, string | number | null> {
@@ -145,7 +146,7 @@ describe('decodeEvent', () => {
       it(behaviour, () => {
         expect(cases.length).toBeGreaterThan(0);
         for (const { label, value, detail, kafkaTimestamp } of cases) {
-          const result = decodeEvent(value, kafkaTimestamp ?? KAFKA_TIMESTAMP, LIMITS);
+          const result = decodeRecord(value, kafkaTimestamp ?? KAFKA_TIMESTAMP, LIMITS);
           expect(result, label).toEqual({ ok: false, reason, detail: expect.stringMatching(detail) });
         }
       });
@@ -175,7 +176,7 @@ describe('decodeEvent', () => {
     const base = JSON.stringify(validEvent({ padding: '' }));
     const padded = JSON.stringify(validEvent({ padding: 'x'.repeat(LIMITS.maxRecordBytes - base.length) }));
     expect(encoder.encode(padded).byteLength).toBe(LIMITS.maxRecordBytes);
-    expect(decodeEvent(encoder.encode(padded), KAFKA_TIMESTAMP, LIMITS).ok).toBe(true);
+    expect(decodeRecord(encoder.encode(padded), KAFKA_TIMESTAMP, LIMITS).ok).toBe(true);
   });
 
   it('accepts event_time exactly at either edge of the accepted window', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEvent, type ValidationLimits } from '../../../lambdas/core/decode.ts';
+import type { ValidationLimits } from '../../../lambdas/core/decode.ts';
+import { decodeRecord } from '../../helpers/decode.ts';
 import { DeviceFleet, produceMinute, type DeviceEvent, type FleetOptions } from '../../../lambdas/core/generator.ts';
 import type { OutgoingRecord, TopicWriter } from '../../../lambdas/ports/topic.ts';
 
@@ -75,7 +76,7 @@ describe('DeviceFleet', () => {
     expect(new Set(records.map((r) => r.key))).toEqual(new Set(Array.from({ length: 50 }, (_, i) => `dev-${String(i + 1).padStart(5, '0')}`)));
     let valid = 0;
     for (const record of records) {
-      const decoded = decodeEvent(record.value, record.timestamp, LIMITS);
+      const decoded = decodeRecord(record.value, record.timestamp, LIMITS);
       if (!decoded.ok) continue;
       valid++;
       expect(record.key).toBe(decoded.event.device_id);
@@ -159,7 +160,7 @@ describe('DeviceFleet', () => {
     for (let m = 0; m < 5; m++) {
       const minuteStart = MINUTE + m * MINUTE_MS;
       for (const record of f.recordsForMinute(minuteStart, minuteStart + MINUTE_MS + 5_000)) {
-        const decoded = decodeEvent(record.value, record.timestamp, LIMITS);
+        const decoded = decodeRecord(record.value, record.timestamp, LIMITS);
         expect(decoded, new TextDecoder().decode(record.value)).toMatchObject({ ok: true });
       }
     }
@@ -171,7 +172,7 @@ describe('DeviceFleet', () => {
     for (let m = 0; m < 5; m++) {
       const minuteStart = MINUTE + m * MINUTE_MS;
       for (const record of f.recordsForMinute(minuteStart, minuteStart + MINUTE_MS + 5_000)) {
-        const decoded = decodeEvent(record.value, record.timestamp, LIMITS);
+        const decoded = decodeRecord(record.value, record.timestamp, LIMITS);
         expect(decoded.ok, new TextDecoder().decode(record.value)).toBe(false);
         if (!decoded.ok) reasons.add(decoded.reason);
       }

@@ -1,0 +1,235 @@
+/**
+ * `npm run bench [-- --json] [-- --events N]`: the compactor core against DuckDB's native Parquet
+ * writer on the same generated records, in one run, plus an end-to-end local run, a selective
+ * query's bytes read, the compactor's Lambda bundle size and its cold import time.
+ * Ratios compare work done in the same run on the same machine; absolute times are noise.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetEncoder } from '../lambdas/adapters/parquet-writer.ts';
+import { partitionForKey } from '../lambdas/adapters/kafka-partitioner.ts';
+import { compact, type CompactorOptions } from '../lambdas/core/compactor.ts';
+import { DeviceFleet } from '../lambdas/core/generator.ts';
+import { CURATED_PREFIX, TABLE } from '../lambdas/core/lake-layout.ts';
+import { duckdbType, EVENT_FIELDS, LINEAGE_FIELDS, TABLE_COLUMNS } from '../lambdas/core/schema.ts';
+import type { Codec, ParquetEncoder } from '../lambdas/ports/parquet.ts';
+import type { TopicRecord } from '../lambdas/ports/topic.ts';
+import { DEFAULTS } from '../lib/config.ts';
+import { formatBytes, formatTable } from '../src/cli/table.ts';
+import { DuckDbLake } from '../src/local/duckdb-lake.ts';
+import { compactorOptions, runLocal } from '../src/local/runner.ts';
+import { bundleHandler } from '../tools/lambda-bundle.ts';
+import { MemoryStore, MemoryTopic } from './memory-ports.ts';
+
+const MINUTE_MS = 60_000;
+const START = Date.UTC(2026, 0, 5, 0, 0);
+const REPEATS = 3;
+
+const { values: flags } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    events: { type: 'string', default: '1000000' },
+    codec: { type: 'string', default: DEFAULTS.codec },
+  },
+});
+const codec = flags.codec as Codec;
+const devices = 1_000;
+const minutes = Math.ceil(Number(flags.events) / devices);
+const work = mkdtempSync(join(tmpdir(), 'streamlake-bench-'));
+const progress = (message: string) => flags.json || process.stderr.write(`${message}\n`);
+
+/** Best (shortest) of `REPEATS` timed runs: the least disturbed by whatever else the machine does. */
+async function best<T>(label: string, run: () => Promise<T>): Promise<{ seconds: number; result: T }> {
+  let fastest = { seconds: Number.POSITIVE_INFINITY, result: undefined as T };
+  for (let i = 1; i <= REPEATS; i++) {
+    const started = performance.now();
+    const result = await run();
+    const seconds = (performance.now() - started) / 1000;
+    progress(`  ${label} ${i}/${REPEATS}: ${seconds.toFixed(2)} s`);
+    if (seconds < fastest.seconds) fastest = { seconds, result };
+  }
+  return fastest;
+}
+
+/** The records the generator Lambda would produce over `minutes`, as the compactor reads them from a 6-partition topic. */
+function generateTopic(): TopicRecord[][] {
+  const fleet = new DeviceFleet({ ...DEFAULTS, devices, corruptShare: 0 });
+  const partitions: TopicRecord[][] = Array.from({ length: DEFAULTS.partitions }, () => []);
+  for (let m = 0; m < minutes; m++) {
+    const producedAt = START + (m + 1) * MINUTE_MS;
+    for (const record of fleet.recordsForMinute(START + m * MINUTE_MS, producedAt)) {
+      const partition = partitionForKey(record.key!, partitions.length);
+      const log = partitions[partition]!;
+      log.push({ partition, offset: log.length, timestamp: record.timestamp, key: Buffer.from(record.key!), value: record.value });
+    }
+  }
+  return partitions;
+}
+
+/** Peak resident memory while `encoder` and the read loop run, sampled after every batch and file. */
+function rssSampler() {
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sample = () => (peak = Math.max(peak, process.memoryUsage().rss));
+  return { sample, growth: () => peak - baseline };
+}
+
+async function compactAll(topic: MemoryTopic, encoder: ParquetEncoder, options: CompactorOptions, sample: () => void) {
+  const store = new MemoryStore();
+  const sampled: ParquetEncoder = { encode: (batch, c) => { const bytes = encoder.encode(batch, c); sample(); return bytes; } };
+  for (;;) {
+    const report = await compact({ topic, store, encoder: sampled, clock: { now: () => START }, onProgress: sample }, options);
+    if (report.runId === null) return store;
+  }
+}
+
+/** The same records as DuckDB would take them from a file: the JSON value with the lineage fields added. */
+function writeNdjson(partitions: TopicRecord[][], path: string): number {
+  const decoder = new TextDecoder();
+  const lines: string[] = [];
+  for (const records of partitions) {
+    for (const r of records) lines.push(`${decoder.decode(r.value).slice(0, -1)},"kafka_partition":${r.partition},"kafka_offset":${r.offset},"kafka_timestamp":${r.timestamp}}\n`);
+  }
+  writeFileSync(path, lines.join(''));
+  return statSync(path).size;
+}
+
+async function duckdbConvert(ndjson: string, output: string): Promise<number> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const connection = await instance.connect();
+  try {
+    await connection.run("SET TimeZone = 'UTC'");
+    const columns = [...EVENT_FIELDS, ...LINEAGE_FIELDS].map((c) => `'${c.name}': '${c.name === 'kafka_timestamp' ? 'BIGINT' : duckdbType(c.type)}'`).join(', ');
+    const select = TABLE_COLUMNS.map((c) => (c.name === 'kafka_timestamp' ? 'epoch_ms(kafka_timestamp) AS kafka_timestamp' : c.name)).join(', ');
+    await connection.run(`COPY (SELECT ${select} FROM read_ndjson('${ndjson}', columns = {${columns}})) TO '${output}' (FORMAT parquet, COMPRESSION ${codec})`);
+    return statSync(output).size;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Bytes a one-device, one-hour query must read: its partition's footers and the chunks of the columns it names. */
+async function selectiveQuery(store: MemoryStore, partitions: TopicRecord[][]) {
+  const lakeDir = join(work, 'lake');
+  for (const [key, object] of store.objects) {
+    if (!key.startsWith(CURATED_PREFIX)) continue;
+    mkdirSync(dirname(join(lakeDir, key)), { recursive: true });
+    writeFileSync(join(lakeDir, key), object.body);
+  }
+  const hourStart = START;
+  const [dt, hour] = [new Date(hourStart).toISOString().slice(0, 10), new Date(hourStart).getUTCHours()];
+  const columns = ['event_time', 'temperature_c', 'humidity_pct', 'status', 'device_id'];
+  const sql = `SELECT event_time, temperature_c, humidity_pct, status FROM ${TABLE} WHERE dt = '${dt}' AND hour = ${hour} AND device_id = 'dev-00042' ORDER BY event_time`;
+  const lake = await DuckDbLake.open(lakeDir, { threads: 1 });
+  try {
+    const rows = (await lake.query(sql)).rows.length;
+    const partitionGlob = join(lakeDir, CURATED_PREFIX, `dt=${dt}`, `hour=${String(hour).padStart(2, '0')}`, '*.parquet');
+    const [read] = (
+      await lake.query(`SELECT sum(total_compressed_size) AS chunks FROM parquet_metadata('${partitionGlob}') WHERE path_in_schema IN (${columns.map((c) => `'${c}'`).join(', ')})`)
+    ).rows;
+    const [footers] = (await lake.query(`SELECT sum(footer_size + 8) AS bytes FROM parquet_file_metadata('${partitionGlob}')`)).rows;
+    const ndjsonBytes = partitions.flat().reduce((sum, r) => {
+      const eventTime = Date.parse(JSON.parse(Buffer.from(r.value).toString()).event_time);
+      return eventTime >= hourStart && eventTime < hourStart + 3_600_000 ? sum + r.value.byteLength + 1 : sum;
+    }, 0);
+    return { sql, rows, bytesRead: Number(read!.chunks) + Number(footers!.bytes), ndjsonBytes };
+  } finally {
+    lake.close();
+  }
+}
+
+async function endToEnd() {
+  const options = { minutes: 60, devices: 500, seed: DEFAULTS.seed, codec, start: START };
+  return best('streamlake local', async () => {
+    const dataDir = mkdtempSync(join(work, 'local-'));
+    const summary = await runLocal({ ...options, dataDir });
+    rmSync(dataDir, { recursive: true, force: true });
+    return summary.produced;
+  });
+}
+
+/** The compactor handler bundled as `cdk deploy` bundles it, and the median time a fresh Node process takes to import it. */
+async function compactorBundle() {
+  // Inside the project, so the AWS SDK that Lambda's runtime supplies (and the bundle leaves out) resolves from node_modules.
+  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'streamlake-bench', 'index.mjs');
+  await bundleHandler('compactor', outfile);
+  const script = `const t = performance.now(); await import(${JSON.stringify(outfile)}); console.log(performance.now() - t);`;
+  const times = Array.from({ length: 7 }, () => {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`importing the compactor bundle failed: ${child.stderr}`);
+    return Number(child.stdout);
+  });
+  times.sort((a, b) => a - b);
+  return { bytes: statSync(outfile).size, coldImportMs: times[Math.floor(times.length / 2)]! };
+}
+
+async function main() {
+  progress(`generating ${devices * minutes} events (${devices} devices × ${minutes} minutes)…`);
+  const partitions = generateTopic();
+  const records = partitions.reduce((sum, p) => sum + p.length, 0);
+  const topic = new MemoryTopic(partitions);
+  const options = { ...compactorOptions(DEFAULTS, codec), limits: { ...compactorOptions(DEFAULTS).limits, maxEventAgeMs: Number.MAX_SAFE_INTEGER } };
+
+  progress('compactor core: record values → Parquet bytes, in memory');
+  const memory = rssSampler();
+  const compactor = await best('compactor', () => compactAll(topic, parquetEncoder(), options, memory.sample));
+  const store = compactor.result;
+  const parquetBytes = (await store.list(CURATED_PREFIX)).reduce((sum, o) => sum + o.size, 0);
+  const rows = (await store.list(CURATED_PREFIX)).length;
+
+  progress('DuckDB: read_ndjson → COPY … (FORMAT parquet), threads = 1');
+  const ndjson = join(work, 'records.ndjson');
+  const ndjsonBytes = writeNdjson(partitions, ndjson);
+  const duckdb = await best('duckdb', () => duckdbConvert(ndjson, join(work, 'duckdb.parquet')));
+
+  progress('end-to-end local run');
+  const local = await endToEnd();
+  progress('selective query');
+  const query = await selectiveQuery(store, partitions);
+  progress('compactor Lambda bundle');
+  const bundle = await compactorBundle();
+
+  const result = {
+    events: records,
+    codec,
+    compactorRecordsPerSec: Math.round(records / compactor.seconds),
+    duckdbRecordsPerSec: Math.round(records / duckdb.seconds),
+    ratio: Number((duckdb.seconds / compactor.seconds).toFixed(3)),
+    parquetBytes,
+    duckdbParquetBytes: duckdb.result,
+    sizeRatio: Number((parquetBytes / duckdb.result).toFixed(3)),
+    ndjsonBytes,
+    parquetBytesPerRecord: Number((parquetBytes / records).toFixed(2)),
+    ndjsonBytesPerRecord: Number((ndjsonBytes / records).toFixed(2)),
+    compactorFiles: rows,
+    compactorPeakRssGrowthBytes: memory.growth(),
+    localEventsPerSec: Math.round(local.result / local.seconds),
+    selectiveQuery: query,
+    compactorBundleBytes: bundle.bytes,
+    compactorColdImportMs: Number(bundle.coldImportMs.toFixed(1)),
+  };
+  rmSync(work, { recursive: true, force: true });
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const table = [
+    { measure: 'records', compactor: records, duckdb: records, ratio: '' },
+    { measure: 'records/s', compactor: result.compactorRecordsPerSec, duckdb: result.duckdbRecordsPerSec, ratio: `${result.ratio} (≥ 0.5 wanted)` },
+    { measure: `Parquet bytes (${codec})`, compactor: formatBytes(parquetBytes), duckdb: formatBytes(duckdb.result), ratio: `${result.sizeRatio} (≤ 1.2 wanted)` },
+    { measure: 'bytes/record (NDJSON in)', compactor: result.parquetBytesPerRecord, duckdb: (duckdb.result / records).toFixed(2), ratio: `${result.ndjsonBytesPerRecord} NDJSON` },
+    { measure: 'peak RSS growth', compactor: formatBytes(result.compactorPeakRssGrowthBytes), duckdb: '', ratio: '' },
+  ];
+  console.log(formatTable(['measure', 'compactor', 'duckdb', 'ratio'], table));
+  console.log();
+  console.log(`streamlake local (500 devices × 60 min): ${result.localEventsPerSec} events/s`);
+  console.log(`selective query (1 device, 1 hour): ${query.rows} rows, reads ${formatBytes(query.bytesRead)} of Parquet vs ${formatBytes(query.ndjsonBytes)} of NDJSON for that hour (${(query.ndjsonBytes / query.bytesRead).toFixed(1)}× less)`);
+  console.log(`compactor Lambda bundle: ${formatBytes(bundle.bytes)}, cold import ${result.compactorColdImportMs} ms (median of 7 fresh processes)`);
+}
+
+await main();

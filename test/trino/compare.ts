@@ -1,0 +1,71 @@
+import { expect } from 'vitest';
+import type { DuckDbLake } from '../../src/local/duckdb-lake.ts';
+import type { TrinoResult } from '../../tools/trino/client.ts';
+
+/**
+ * A result in the form both engines' results are compared in: column names, the kind of each
+ * column (its type family: `integer` for every integer width, `decimal(scale 2)` keeping the
+ * scale, since a decimal's scale decides its rounding), and rows of values normalized per kind
+ * (timestamps as epoch milliseconds, numbers as numbers).
+ */
+export interface Comparable {
+  readonly columns: readonly string[];
+  readonly kinds: readonly string[];
+  readonly rows: readonly (readonly unknown[])[];
+}
+
+/** Doubles agree to this many decimals: they differ only by the order in which each engine summed them. */
+const DECIMALS = 9;
+
+export function fromTrino(result: TrinoResult): Comparable {
+  const kinds = result.columns.map((c) => kindOf(c.type));
+  // Trino prints `timestamp(3)` as `2026-03-01 23:00:00.276`, in UTC.
+  const epochMs = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`);
+  return { columns: result.columns.map((c) => c.name), kinds, rows: result.rows.map((row) => row.map((value, i) => normalize(value, kinds[i]!, epochMs))) };
+}
+
+/** The rows DuckDB returns for `sql`, with the column types DuckDB gives them. */
+export async function fromDuckDb(lake: DuckDbLake, sql: string): Promise<Comparable> {
+  const kinds = (await lake.query(`DESCRIBE ${sql}`)).rows.map((column) => kindOf(String(column.column_type)));
+  const { columns, rows } = await lake.query(sql);
+  // DuckDbLake gives timestamps as ISO-8601 UTC strings.
+  return { columns, kinds, rows: rows.map((row) => columns.map((name, i) => normalize(row[name], kinds[i]!, Date.parse))) };
+}
+
+/** `result` without column `name`. */
+export function withoutColumn(result: Comparable, name: string): Comparable {
+  const keep = (_: unknown, i: number) => result.columns[i] !== name;
+  return { columns: result.columns.filter(keep), kinds: result.kinds.filter(keep), rows: result.rows.map((row) => row.filter(keep)) };
+}
+
+/** The values of column `name`. */
+export function columnOf(result: Comparable, name: string): unknown[] {
+  const index = result.columns.indexOf(name);
+  expect(index, `column ${name} in ${result.columns.join(', ')}`).toBeGreaterThanOrEqual(0);
+  return result.rows.map((row) => row[index]);
+}
+
+/** Expects the same columns, kinds and rows, in the same order: fractional numbers to {@link DECIMALS} decimals, the rest exactly. */
+export function expectSameResult(actual: Comparable, expected: Comparable): void {
+  expect(actual.columns).toEqual(expected.columns);
+  expect(actual.kinds).toEqual(expected.kinds);
+  const fractional = expected.kinds.map((kind) => kind === 'double' || kind.startsWith('decimal'));
+  expect(actual.rows).toEqual(expected.rows.map((row) => row.map((value, i) => (fractional[i] && typeof value === 'number' ? expect.closeTo(value, DECIMALS) : value))));
+}
+
+function kindOf(type: string): string {
+  const t = type.toLowerCase();
+  if (/^timestamp(\(\d+\))?$/.test(t)) return 'timestamp';
+  if (/^(tinyint|smallint|integer|bigint|hugeint)$/.test(t)) return 'integer';
+  if (/^(real|float|double)$/.test(t)) return 'double';
+  if (/^varchar(\(\d+\))?$/.test(t)) return 'varchar';
+  const decimal = /^decimal\(\d+, ?(\d+)\)$/.exec(t);
+  return decimal ? `decimal(scale ${decimal[1]})` : t;
+}
+
+function normalize(value: unknown, kind: string, epochMs: (text: string) => number): unknown {
+  if (value === null) return null;
+  if (kind === 'timestamp') return epochMs(String(value));
+  if (kind === 'integer' || kind === 'double' || kind.startsWith('decimal')) return Number(value);
+  return value;
+}
