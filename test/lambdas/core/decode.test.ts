@@ -269,6 +269,33 @@ describe('decodeEvent', () => {
   });
 });
 
+describe('decodeEvent timestamps in Date#toISOString form (the fast path)', () => {
+  const wide: ValidationLimits = { ...LIMITS, maxEventAgeMs: Number.MAX_SAFE_INTEGER, maxEventFutureMs: Number.MAX_SAFE_INTEGER };
+
+  it('reads any instant from 1970 to 9999 as Date.parse does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }), (millis) => {
+        const iso = new Date(millis).toISOString();
+        const result = decodeRecord(json(validEvent({ event_time: iso })), millis, wide);
+        expect(decoded(result).event_time).toBe(Date.parse(iso));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('judges out-of-range fields as the general path does: impossible days rejected, hour 24 as Date.parse reads it', () => {
+    const at = (iso: string) => decodeRecord(json(validEvent({ event_time: iso })), KAFKA_TIMESTAMP, wide);
+    for (const iso of ['2026-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T00:60:00.000Z', '2026-01-01T00:00:60.000Z', '2026-01-0xT00:00:00.000Z']) {
+      expect(at(iso), iso).toMatchObject({ ok: false, reason: 'invalid_value' });
+    }
+    expect(decoded(at('2024-02-29T23:59:59.999Z')).event_time).toBe(Date.UTC(2024, 1, 29, 23, 59, 59, 999));
+    expect(decoded(at('1969-12-31T23:59:59.999Z')).event_time).toBe(-1);
+    expect(at('2026-01-01T24:00:00.000Z')).toEqual(
+      Number.isNaN(Date.parse('2026-01-01T24:00:00.000Z')) ? expect.objectContaining({ ok: false }) : expect.objectContaining({ ok: true }),
+    );
+  });
+});
+
 /** The instant as an ISO-8601 string in the zone `offsetMinutes` east of UTC, e.g. `2026-01-31T13:59:30.250+02:00`. */
 function isoWithOffset(millis: number, offsetMinutes: number): string {
   const local = new Date(millis + offsetMinutes * MINUTE_MS).toISOString().slice(0, 23);

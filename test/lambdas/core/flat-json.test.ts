@@ -1,0 +1,92 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FlatJsonScanner } from '../../../lambdas/core/flat-json.ts';
+import { DeviceFleet } from '../../../lambdas/core/generator.ts';
+import { DEFAULTS } from '../../../lib/config.ts';
+
+const NAMES = ['device_id', 'seq', 'temperature_c', 'status', 'event_time'];
+const scanner = new FlatJsonScanner(NAMES.map((name, i) => ({ name, repetitive: i % 2 === 0 })));
+const encoder = new TextEncoder();
+
+/** What JSON.parse makes of the bytes, as the scanner reports it: the named fields' values, or undefined if not an object. */
+function parsedFields(bytes: Uint8Array): unknown[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  return NAMES.map((name) => (Object.hasOwn(parsed, name) ? (parsed as Record<string, unknown>)[name] : undefined));
+}
+
+/** The fast path's contract: when it accepts bytes, it reports exactly what JSON.parse would (signed zero included). */
+function agreesWithJsonParse(bytes: Uint8Array): boolean {
+  const values: unknown[] = [];
+  if (!scanner.scan(bytes, values)) return false;
+  const expected = parsedFields(bytes);
+  expect(expected, new TextDecoder().decode(bytes)).toBeDefined();
+  expect(values.length).toBe(NAMES.length);
+  values.forEach((value, i) => expect(Object.is(value, expected![i]) || (typeof value === 'object' && JSON.stringify(value) === JSON.stringify(expected![i])), `${NAMES[i]} in ${new TextDecoder().decode(bytes)}`).toBe(true));
+  return true;
+}
+
+const key = fc.oneof(fc.constantFrom(...NAMES), fc.string({ maxLength: 12 }), fc.constant('__proto__'));
+const scalar = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.string({ unit: 'grapheme', maxLength: 8 }),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer({ min: -1e15, max: 1e15 }),
+  fc.integer({ min: -100_000, max: 100_000 }).map((n) => n / 100),
+  fc.constantFrom(true, false, null, 0, -0, 1e21, 123456789012345, 1234567890123456, 0.1, -0.000001),
+);
+const flatObject = fc.array(fc.tuple(key, fc.oneof(scalar, fc.jsonValue({ maxDepth: 2 }))), { maxLength: 8 });
+
+function render(entries: [string, unknown][], spaced: boolean): string {
+  const members = entries.map(([k, v]) => `${JSON.stringify(k)}${spaced ? ' : ' : ':'}${JSON.stringify(v) ?? 'null'}`);
+  return spaced ? `\n{ ${members.join(' ,\n\t')} }\r\n` : `{${members.join(',')}}`;
+}
+
+describe('FlatJsonScanner', () => {
+  it('reports exactly what JSON.parse does for any object it accepts, repeated keys and whitespace included', () => {
+    fc.assert(fc.property(flatObject, fc.boolean(), (entries, spaced) => void agreesWithJsonParse(encoder.encode(render(entries, spaced)))), { numRuns: 2_000 });
+  });
+
+  it('never accepts bytes JSON.parse rejects or reads differently: truncated, corrupted or arbitrary input', () => {
+    const mutated = fc.tuple(flatObject, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()).map(([entries, at, byte, truncate]) => {
+      const bytes = encoder.encode(render(entries, false));
+      if (bytes.length === 0) return bytes;
+      if (truncate) return bytes.subarray(0, at % bytes.length);
+      bytes[at % bytes.length] = byte;
+      return bytes;
+    });
+    fc.assert(fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 40 }), fc.json().map((text) => encoder.encode(text))), (bytes) => void agreesWithJsonParse(bytes)), { numRuns: 3_000 });
+  });
+
+  it('reads every double of up to 15 digits exactly as JSON.parse rounds it', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: 0, max: 15 }), (double, digits) => {
+        const text = `{"temperature_c":${Number(double.toPrecision(Math.max(1, digits)))}}`;
+        agreesWithJsonParse(encoder.encode(text));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('takes the fast path for every record the generator produces, and hands back the same string for a repeated value', () => {
+    const fleet = new DeviceFleet({ ...DEFAULTS, devices: 20, corruptShare: 0 });
+    const records = [0, 1].flatMap((m) => fleet.recordsForMinute(m * 60_000, (m + 1) * 60_000));
+    for (const record of records) expect(agreesWithJsonParse(record.value), new TextDecoder().decode(record.value)).toBe(true);
+    const first: unknown[] = [];
+    const second: unknown[] = [];
+    scanner.scan(records[0]!.value, first);
+    scanner.scan(records[20]!.value, second); // the same device, a minute later
+    expect(second[0]).toBe(first[0]);
+  });
+
+  it('leaves escapes, non-ASCII text, exponents, long numbers and nested values to JSON.parse', () => {
+    for (const text of ['{"device_id":"a\\"b"}', '{"device_id":"Gerät"}', '{"seq":1e3}', '{"seq":1234567890123456}', '{"status":{"a":1}}', '{"x":[1]}', '[1]', '"x"', '{"seq":01}', '{"seq":1.}', '{"seq":-}']) {
+      expect(scanner.scan(encoder.encode(text), []), text).toBe(false);
+    }
+  });
+});
