@@ -222,7 +222,7 @@ async function main() {
     { measure: 'records', compactor: records, duckdb: records, ratio: '' },
     { measure: 'records/s', compactor: result.compactorRecordsPerSec, duckdb: result.duckdbRecordsPerSec, ratio: `${result.ratio} (≥ 0.5 wanted)` },
     { measure: `Parquet bytes (${codec})`, compactor: formatBytes(parquetBytes), duckdb: formatBytes(duckdb.result), ratio: `${result.sizeRatio} (≤ 1.2 wanted)` },
-    { measure: 'bytes/record (NDJSON in)', compactor: result.parquetBytesPerRecord, duckdb: (duckdb.result / records).toFixed(2), ratio: `${result.ndjsonBytesPerRecord} NDJSON` },
+    { measure: 'bytes/record', compactor: result.parquetBytesPerRecord, duckdb: (duckdb.result / records).toFixed(2), ratio: `vs ${result.ndjsonBytesPerRecord} as NDJSON` },
     { measure: 'peak RSS growth', compactor: formatBytes(result.compactorPeakRssGrowthBytes), duckdb: '', ratio: '' },
   ];
   console.log(formatTable(['measure', 'compactor', 'duckdb', 'ratio'], table));
