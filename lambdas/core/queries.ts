@@ -8,9 +8,14 @@ export interface NamedQuery {
 }
 
 /**
- * The named queries. Each is written in the SQL both engines accept: Athena engine v3 (Trino) and
- * DuckDB. Stick to standard SQL, window functions and the functions both share (`date_diff`,
- * `round`, `avg`, `max`), and cast `current_timestamp` to `timestamp` (sessions run in UTC).
+ * The named queries. Each is written in SQL that both engines accept and answer alike: Athena
+ * engine v3 (Trino) and DuckDB; `npm run test:trino` runs each on both and compares the results.
+ * - Standard SQL, window functions and the functions both share (`date_diff`, `round`, `avg`, `max`).
+ * - Divide as doubles (`CAST(x AS double) / y`): Trino divides integers as integers and reads
+ *   `100.0` as a DECIMAL whose scale sets the result's, where DuckDB's `/` gives a double.
+ * - Time between timestamps in milliseconds (`date_diff('millisecond', a, b)`) or against an
+ *   INTERVAL: in coarser units Trino counts whole units elapsed, DuckDB unit boundaries crossed.
+ * - Cast `current_timestamp` to `timestamp` (sessions run in UTC).
  */
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
@@ -57,7 +62,7 @@ ORDER BY event_time DESC, device_id`,
        count(DISTINCT device_id) AS devices,
        count(*) AS readings,
        round(avg(temperature_c), 2) AS avg_temperature_c,
-       round(100.0 * sum(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) / count(*), 2) AS not_ok_pct
+       round(100 * CAST(sum(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS double) / count(*), 2) AS not_ok_pct
 FROM ${TABLE}
 GROUP BY site
 ORDER BY site`,
@@ -80,9 +85,9 @@ ORDER BY kafka_partition`,
     description: 'Per UTC hour of event time: events that reached Kafka more than 5 minutes after they were taken.',
     sql: `SELECT dt, hour,
        count(*) AS late_events,
-       max(date_diff('minute', event_time, kafka_timestamp)) AS max_delay_min
+       round(CAST(max(date_diff('millisecond', event_time, kafka_timestamp)) AS double) / 60000, 1) AS max_delay_min
 FROM ${TABLE}
-WHERE date_diff('minute', event_time, kafka_timestamp) > 5
+WHERE kafka_timestamp > event_time + INTERVAL '5' MINUTE
 GROUP BY dt, hour
 ORDER BY dt DESC, hour DESC`,
   },

@@ -5,6 +5,8 @@ import { queryTrino, type TrinoSession } from '../../tools/trino/client.ts';
 import { localLocation } from '../../tools/trino/server.ts';
 
 type Column = { readonly name: string; readonly type: ColumnType };
+/** A session whose schema is the Glue database. */
+type LakeSession = TrinoSession & { readonly schema: string };
 
 /**
  * Declares the local lake in Trino as lib/query/lake-catalog.ts declares the S3 lake in Glue: the
@@ -13,7 +15,7 @@ type Column = { readonly name: string; readonly type: ColumnType };
  * projects partitions; here each partition directory is registered with its key values and the
  * location projection gives those values (`hour` 9 is `hour=09/`).
  */
-export async function declareLake(session: TrinoSession & { readonly schema: string }, lakeDir: string): Promise<void> {
+export async function declareLake(session: LakeSession, lakeDir: string): Promise<void> {
   const bucket = `${localLocation(lakeDir)}/`;
   const store = new LocalDirectoryStore(lakeDir);
   await queryTrino(session, `CREATE SCHEMA ${session.schema}`);
@@ -47,7 +49,7 @@ function projectedLocation(template: string, values: Record<string, string>): st
   return template.replace(/\$\{(\w+)\}/g, (_, key: string) => values[key]!);
 }
 
-async function registerPartition(session: TrinoSession & { readonly schema: string }, table: string, values: Record<string, string>, location: string): Promise<void> {
+async function registerPartition(session: LakeSession, table: string, values: Record<string, string>, location: string): Promise<void> {
   const array = (items: readonly string[]) => `ARRAY[${items.map((item) => `'${item}'`).join(', ')}]`;
   await queryTrino(session, `CALL system.register_partition('${session.schema}', '${table}', ${array(Object.keys(values))}, ${array(Object.values(values))}, '${location}')`);
 }
