@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleHandler } from '../../tools/lambda-bundle.ts';
 
 // Inside the project, so the AWS SDK the Lambda runtime supplies (and the bundle leaves out) resolves from node_modules.
 const cacheDir = join(import.meta.dirname, '..', '..', 'node_modules', '.cache');
+mkdirSync(cacheDir, { recursive: true });
 const dir = mkdtempSync(join(cacheDir, 'bundles-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
