@@ -14,7 +14,7 @@ import { parquetEncoder } from '../lambdas/adapters/parquet-writer.ts';
 import { partitionForKey } from '../lambdas/adapters/kafka-partitioner.ts';
 import { compact, type CompactorOptions } from '../lambdas/core/compactor.ts';
 import { DeviceFleet } from '../lambdas/core/generator.ts';
-import { CURATED_PREFIX, TABLE } from '../lambdas/core/lake-layout.ts';
+import { CURATED_PREFIX, QUARANTINE_PREFIX, TABLE } from '../lambdas/core/lake-layout.ts';
 import { duckdbType, EVENT_FIELDS, LINEAGE_FIELDS, TABLE_COLUMNS } from '../lambdas/core/schema.ts';
 import type { Codec, ParquetEncoder } from '../lambdas/ports/parquet.ts';
 import type { TopicRecord } from '../lambdas/ports/topic.ts';
@@ -155,9 +155,7 @@ async function endToEnd() {
 
 /** The compactor handler bundled as `cdk deploy` bundles it, and the median time a fresh Node process takes to import it. */
 async function compactorBundle() {
-  // Inside the project, so the AWS SDK that Lambda's runtime supplies (and the bundle leaves out) resolves from node_modules.
-  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'streamlake-bench', 'index.mjs');
-  await bundleHandler('compactor', outfile);
+  const outfile = await bundleHandler('compactor');
   const script = `const t = performance.now(); await import(${JSON.stringify(outfile)}); console.log(performance.now() - t);`;
   const times = Array.from({ length: 7 }, () => {
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
@@ -173,14 +171,15 @@ async function main() {
   const partitions = generateTopic();
   const records = partitions.reduce((sum, p) => sum + p.length, 0);
   const topic = new MemoryTopic(partitions);
-  const options = { ...compactorOptions(DEFAULTS, codec), limits: { ...compactorOptions(DEFAULTS).limits, maxEventAgeMs: Number.MAX_SAFE_INTEGER } };
+  const options = compactorOptions(DEFAULTS, codec);
 
   progress('compactor core: record values → Parquet bytes, in memory');
   const memory = rssSampler();
   const compactor = await best('compactor', () => compactAll(topic, parquetEncoder(), options, memory.sample));
   const store = compactor.result;
-  const parquetBytes = (await store.list(CURATED_PREFIX)).reduce((sum, o) => sum + o.size, 0);
-  const rows = (await store.list(CURATED_PREFIX)).length;
+  if ((await store.list(QUARANTINE_PREFIX)).length > 0) throw new Error('the bench records are all valid, yet some were quarantined');
+  const files = await store.list(CURATED_PREFIX);
+  const parquetBytes = files.reduce((sum, o) => sum + o.size, 0);
 
   progress('DuckDB: read_ndjson → COPY … (FORMAT parquet), threads = 1');
   const ndjson = join(work, 'records.ndjson');
@@ -206,7 +205,7 @@ async function main() {
     ndjsonBytes,
     parquetBytesPerRecord: Number((parquetBytes / records).toFixed(2)),
     ndjsonBytesPerRecord: Number((ndjsonBytes / records).toFixed(2)),
-    compactorFiles: rows,
+    compactorFiles: files.length,
     compactorPeakRssGrowthBytes: memory.growth(),
     localEventsPerSec: Math.round(local.result / local.seconds),
     selectiveQuery: query,

@@ -295,10 +295,15 @@ function statisticsOf(values: ColumnValues, dictionary: Dictionary | undefined, 
   let max: string | number | undefined;
   if (values.kind === 'strings') {
     const used = dictionary ? (dictionary.entries as string[]) : [...new Set(presentValues(values, start, end) as string[])];
-    for (const value of used) {
-      if (min === undefined || Buffer.compare(Buffer.from(value), Buffer.from(min as string)) < 0) min = value;
-      if (max === undefined || Buffer.compare(Buffer.from(value), Buffer.from(max as string)) > 0) max = value;
+    const bytes = used.map((value) => Buffer.from(value));
+    let minAt = -1;
+    let maxAt = -1;
+    for (let i = 0; i < bytes.length; i++) {
+      if (minAt < 0 || Buffer.compare(bytes[i]!, bytes[minAt]!) < 0) minAt = i;
+      if (maxAt < 0 || Buffer.compare(bytes[i]!, bytes[maxAt]!) > 0) maxAt = i;
     }
+    min = used[minAt];
+    max = used[maxAt];
   } else {
     for (let row = start; row < end; row++) {
       const value = values.values[row]!;
