@@ -11,13 +11,11 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetEncoder } from '../lambdas/adapters/parquet-writer.ts';
-import { partitionForKey } from '../lambdas/adapters/kafka-partitioner.ts';
 import { compact, type CompactorOptions } from '../lambdas/core/compactor.ts';
-import { DeviceFleet } from '../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../lambdas/core/generator.ts';
 import { CURATED_PREFIX, QUARANTINE_PREFIX, TABLE } from '../lambdas/core/lake-layout.ts';
 import { duckdbType, EVENT_FIELDS, LINEAGE_FIELDS, TABLE_COLUMNS } from '../lambdas/core/schema.ts';
 import type { Codec, ParquetEncoder } from '../lambdas/ports/parquet.ts';
-import type { TopicRecord } from '../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../lib/config.ts';
 import { formatBytes, formatTable } from '../src/cli/table.ts';
 import { DuckDbLake } from '../src/local/duckdb-lake.ts';
@@ -55,19 +53,12 @@ async function best<T>(label: string, run: () => Promise<T>): Promise<{ seconds:
   return fastest;
 }
 
-/** The records the generator Lambda would produce over `minutes`, as the compactor reads them from a 6-partition topic. */
-function generateTopic(): TopicRecord[][] {
+/** The records the generator Lambda would produce over `minutes`, in a 6-partition topic as the compactor reads them. */
+async function generateTopic(): Promise<MemoryTopic> {
   const fleet = new DeviceFleet({ ...DEFAULTS, devices, corruptShare: 0 });
-  const partitions: TopicRecord[][] = Array.from({ length: DEFAULTS.partitions }, () => []);
-  for (let m = 0; m < minutes; m++) {
-    const producedAt = START + (m + 1) * MINUTE_MS;
-    for (const record of fleet.recordsForMinute(START + m * MINUTE_MS, producedAt)) {
-      const partition = partitionForKey(record.key!, partitions.length);
-      const log = partitions[partition]!;
-      log.push({ partition, offset: log.length, timestamp: record.timestamp, key: Buffer.from(record.key!), value: record.value });
-    }
-  }
-  return partitions;
+  const topic = new MemoryTopic(DEFAULTS.partitions);
+  for (let m = 0; m < minutes; m++) await produceMinute(fleet, topic, START + (m + 1) * MINUTE_MS);
+  return topic;
 }
 
 /** Peak resident memory while `encoder` and the read loop run, sampled after every batch and file. */
@@ -88,11 +79,11 @@ async function compactAll(topic: MemoryTopic, encoder: ParquetEncoder, options: 
 }
 
 /** The same records as DuckDB would take them from a file: the JSON value with the lineage fields added. */
-function writeNdjson(partitions: TopicRecord[][], path: string): number {
+function writeNdjson(topic: MemoryTopic, path: string): number {
   const decoder = new TextDecoder();
   const lines: string[] = [];
-  for (const records of partitions) {
-    for (const r of records) lines.push(`${decoder.decode(r.value).slice(0, -1)},"kafka_partition":${r.partition},"kafka_offset":${r.offset},"kafka_timestamp":${r.timestamp}}\n`);
+  for (const r of topic.records()) {
+    lines.push(`${decoder.decode(r.value).slice(0, -1)},"kafka_partition":${r.partition},"kafka_offset":${r.offset},"kafka_timestamp":${r.timestamp}}\n`);
   }
   writeFileSync(path, lines.join(''));
   return statSync(path).size;
@@ -114,7 +105,7 @@ async function duckdbConvert(ndjson: string, output: string): Promise<number> {
 }
 
 /** Bytes a one-device, one-hour query must read: its partition's footers and the chunks of the columns it names. */
-async function selectiveQuery(store: MemoryStore, partitions: TopicRecord[][]) {
+async function selectiveQuery(store: MemoryStore, topic: MemoryTopic) {
   const lakeDir = join(work, 'lake');
   for (const [key, object] of store.objects) {
     if (!key.startsWith(CURATED_PREFIX)) continue;
@@ -133,7 +124,7 @@ async function selectiveQuery(store: MemoryStore, partitions: TopicRecord[][]) {
       await lake.query(`SELECT sum(total_compressed_size) AS chunks FROM parquet_metadata('${partitionGlob}') WHERE path_in_schema IN (${columns.map((c) => `'${c}'`).join(', ')})`)
     ).rows;
     const [footers] = (await lake.query(`SELECT sum(footer_size + 8) AS bytes FROM parquet_file_metadata('${partitionGlob}')`)).rows;
-    const ndjsonBytes = partitions.flat().reduce((sum, r) => {
+    const ndjsonBytes = [...topic.records()].reduce((sum, r) => {
       const eventTime = Date.parse(JSON.parse(Buffer.from(r.value).toString()).event_time);
       return eventTime >= hourStart && eventTime < hourStart + 3_600_000 ? sum + r.value.byteLength + 1 : sum;
     }, 0);
@@ -168,9 +159,8 @@ async function compactorBundle() {
 
 async function main() {
   progress(`generating ${devices * minutes} events (${devices} devices × ${minutes} minutes)…`);
-  const partitions = generateTopic();
-  const records = partitions.reduce((sum, p) => sum + p.length, 0);
-  const topic = new MemoryTopic(partitions);
+  const topic = await generateTopic();
+  const records = (await topic.offsets()).reduce((sum, p) => sum + p.highWatermark, 0);
   const options = compactorOptions(DEFAULTS, codec);
 
   progress('compactor core: record values → Parquet bytes, in memory');
@@ -183,13 +173,13 @@ async function main() {
 
   progress('DuckDB: read_ndjson → COPY … (FORMAT parquet), threads = 1');
   const ndjson = join(work, 'records.ndjson');
-  const ndjsonBytes = writeNdjson(partitions, ndjson);
+  const ndjsonBytes = writeNdjson(topic, ndjson);
   const duckdb = await best('duckdb', () => duckdbConvert(ndjson, join(work, 'duckdb.parquet')));
 
   progress('end-to-end local run');
   const local = await endToEnd();
   progress('selective query');
-  const query = await selectiveQuery(store, partitions);
+  const query = await selectiveQuery(store, topic);
   progress('compactor Lambda bundle');
   const bundle = await compactorBundle();
 

@@ -31,7 +31,6 @@ const COMPRESS: Record<Codec, (page: Uint8Array) => Uint8Array> = {
   zstd: (page) => zstdCompressSync(page),
 };
 const CODEC_NAME = { snappy: 'SNAPPY', zstd: 'ZSTD' } as const;
-const utf8 = new TextEncoder();
 
 function schemaOf(columns: readonly ColumnSpec[]): SchemaElement[] {
   return [
@@ -97,18 +96,22 @@ interface Dictionary {
   readonly ids: Int32Array;
 }
 
+// One page is built at a time, in this buffer (reset for each page).
+const page = new ByteWriter(1 << 20);
+
 function writeChunk(writer: ByteWriter, column: ColumnSpec, values: ColumnValues, rows: { start: number; end: number; pageRows: number }, codec: Codec) {
   const { start, end, pageRows } = rows;
   const physical = PHYSICAL[column.type];
   const chunkStart = writer.offset;
   const dictionary = values.kind === 'strings' ? stringDictionary(values, start, end) : numberDictionary(values.values, start, end, physical);
+  const encodings = new Set<Encoding>(column.nullable ? ['RLE'] : []);
   let uncompressedBytes = 0;
   let dictionaryPageOffset: bigint | undefined;
   if (dictionary) {
     dictionaryPageOffset = BigInt(writer.offset);
-    const page = new ByteWriter();
-    writePlainValues(page, dictionary.entries, physical);
-    uncompressedBytes += writePage(writer, page.getBytes(), codec, (size, compressedSize) => ({
+    resetPage();
+    writePlainValues(dictionary.entries, physical);
+    uncompressedBytes += writePage(writer, codec, (size, compressedSize) => ({
       type: 'DICTIONARY_PAGE',
       uncompressed_page_size: size,
       compressed_page_size: compressedSize,
@@ -116,15 +119,14 @@ function writeChunk(writer: ByteWriter, column: ColumnSpec, values: ColumnValues
     }));
   }
   const dataPageOffset = BigInt(writer.offset);
-  const encoding: Encoding = dictionary ? 'PLAIN_DICTIONARY' : 'PLAIN';
   let nulls = 0;
   for (let pageStart = start; pageStart < end; pageStart += pageRows) {
     const pageEnd = Math.min(end, pageStart + pageRows);
-    const page = new ByteWriter();
-    if (column.nullable) nulls += writeDefinitionLevels(page, values, pageStart, pageEnd);
-    if (dictionary) writeDictionaryIds(page, dictionary, pageStart - start, pageEnd - start);
-    else writePlainValues(page, presentValues(values, pageStart, pageEnd), physical);
-    uncompressedBytes += writePage(writer, page.getBytes(), codec, (size, compressedSize) => ({
+    resetPage();
+    if (column.nullable) nulls += writeDefinitionLevels(values, pageStart, pageEnd);
+    const encoding = dictionary ? writeDictionaryIds(dictionary, pageStart - start, pageEnd - start) : writeValues(values, pageStart, pageEnd, physical);
+    encodings.add(encoding);
+    uncompressedBytes += writePage(writer, codec, (size, compressedSize) => ({
       type: 'DATA_PAGE',
       uncompressed_page_size: size,
       compressed_page_size: compressedSize,
@@ -135,7 +137,7 @@ function writeChunk(writer: ByteWriter, column: ColumnSpec, values: ColumnValues
     file_offset: BigInt(chunkStart),
     meta_data: {
       type: physical.type,
-      encodings: column.nullable ? [encoding, 'RLE'] : [encoding],
+      encodings: [...encodings],
       path_in_schema: [column.name],
       codec: CODEC_NAME[codec],
       num_values: BigInt(end - start),
@@ -151,8 +153,14 @@ function writeChunk(writer: ByteWriter, column: ColumnSpec, values: ColumnValues
 
 type PageHeaderOf = (uncompressedSize: number, compressedSize: number) => Parameters<typeof writePageHeader>[1];
 
-/** Compresses a page and writes it behind its header; returns its uncompressed size with the header. */
-function writePage(writer: ByteWriter, body: Uint8Array, codec: Codec, header: PageHeaderOf): number {
+function resetPage(): void {
+  page.index = 0;
+  page.offset = 0;
+}
+
+/** Compresses the page built in `page` and writes it behind its header; returns its uncompressed size with the header. */
+function writePage(writer: ByteWriter, codec: Codec, header: PageHeaderOf): number {
+  const body = page.getBytes();
   const compressed = COMPRESS[codec](body);
   const headerStart = writer.offset;
   writePageHeader(writer, header(body.byteLength, compressed.byteLength));
@@ -189,8 +197,7 @@ function numberDictionary(values: Float64Array, start: number, end: number, phys
   const rows = end - start;
   const width = physical.type === 'INT32' ? 4 : 8;
   const limit = Math.min(rows / 2, MAX_DICTIONARY_BYTES / width);
-  const positions = new Map<number, number>();
-  const entries: number[] = [];
+  const distinct = new DistinctNumbers();
   const ids = new Int32Array(rows);
   for (let row = start; row < end; row++) {
     const value = values[row]!;
@@ -198,17 +205,69 @@ function numberDictionary(values: Float64Array, start: number, end: number, phys
       ids[row - start] = -1;
       continue;
     }
-    let id = positions.get(value);
-    if (id === undefined) {
-      // Too many distinct values, or nearly all unique in the first rows: plain is smaller, and cheaper to find out early.
-      if (entries.length >= limit || (row - start >= SAMPLE_ROWS && entries.length > (row - start) * 0.95)) return undefined;
-      id = entries.length;
-      positions.set(value, id);
-      entries.push(value);
-    }
-    ids[row - start] = id;
+    const known = distinct.size;
+    ids[row - start] = distinct.idOf(value);
+    // Too many distinct values, or nearly all unique in the first rows: not a dictionary, and cheaper to find out early.
+    if (distinct.size > known && (known >= limit || (row - start >= SAMPLE_ROWS && known > (row - start) * 0.95))) return undefined;
   }
-  return pays(entries.length, entries.length * width, rows) ? { entries, ids } : undefined;
+  return pays(distinct.size, distinct.size * width, rows) ? { entries: distinct.entries, ids } : undefined;
+}
+
+const bits = new Float64Array(1);
+const words = new Uint32Array(bits.buffer);
+
+/** Distinct doubles by their bits (so 0 and -0 stay apart), numbered in order of first sight. */
+class DistinctNumbers {
+  readonly entries: number[] = [];
+  private keys = new Float64Array(512);
+  private slots = new Int32Array(1024); // id + 1, 0 for an empty slot
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  idOf(value: number): number {
+    const mask = this.slots.length - 1;
+    bits[0] = value;
+    const low = words[0]!;
+    const high = words[1]!;
+    for (let slot = hashWords(low, high) & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot]!;
+      if (entry === 0) return this.add(value, slot);
+      bits[0] = this.keys[entry - 1]!;
+      if (words[0] === low && words[1] === high) return entry - 1;
+    }
+  }
+
+  private add(value: number, slot: number): number {
+    const id = this.entries.length;
+    this.entries.push(value);
+    if (id === this.keys.length) {
+      const keys = new Float64Array(id * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    this.keys[id] = value;
+    this.slots[slot] = id + 1;
+    if (2 * this.entries.length > this.slots.length) this.rehash();
+    return id;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    const mask = this.slots.length - 1;
+    for (let id = 0; id < this.entries.length; id++) {
+      bits[0] = this.keys[id]!;
+      let slot = hashWords(words[0]!, words[1]!) & mask;
+      while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+      this.slots[slot] = id + 1;
+    }
+  }
+}
+
+function hashWords(low: number, high: number): number {
+  const mixed = Math.imul(low ^ Math.imul(high, 0x9e3779b1), 0x85ebca6b);
+  return mixed ^ (mixed >>> 15);
 }
 
 // A dictionary pays when it holds at most half as many values as the rows and fits one dictionary page.
@@ -217,7 +276,7 @@ function pays(entries: number, bytes: number, rows: number): boolean {
 }
 
 /** Definition levels (1: value, 0: null) as RLE/bit-packed hybrid with their length; returns the nulls. */
-function writeDefinitionLevels(page: ByteWriter, values: ColumnValues, start: number, end: number): number {
+function writeDefinitionLevels(values: ColumnValues, start: number, end: number): number {
   const levels = new Int32Array(end - start);
   let nulls = 0;
   for (let row = start; row < end; row++) {
@@ -225,15 +284,15 @@ function writeDefinitionLevels(page: ByteWriter, values: ColumnValues, start: nu
     levels[row - start] = present ? 1 : 0;
     if (!present) nulls++;
   }
-  const levelWriter = new ByteWriter();
-  writeRleBitPackedHybrid(levelWriter, levels, 1);
-  page.appendUint32(levelWriter.offset);
-  page.appendBytes(levelWriter.getBytes());
+  const lengthAt = page.index;
+  page.appendUint32(0);
+  const length = writeRleBitPackedHybrid(page, levels, 1);
+  page.view.setUint32(lengthAt, length, true);
   return nulls;
 }
 
 /** The non-null ids of dictionary rows [from, to) (relative to the chunk), bit-packed at the dictionary's width. */
-function writeDictionaryIds(page: ByteWriter, dictionary: Dictionary, from: number, to: number): void {
+function writeDictionaryIds(dictionary: Dictionary, from: number, to: number): Encoding {
   const present = new Int32Array(to - from);
   let count = 0;
   for (let i = from; i < to; i++) {
@@ -243,37 +302,48 @@ function writeDictionaryIds(page: ByteWriter, dictionary: Dictionary, from: numb
   const bitWidth = Math.max(1, Math.ceil(Math.log2(dictionary.entries.length)));
   page.appendUint8(bitWidth);
   writeRleBitPackedHybrid(page, present.subarray(0, count), bitWidth);
+  return 'PLAIN_DICTIONARY';
 }
 
-/** The non-null values of rows [start, end): numbers as they are, strings by their index into `distinct`. */
-function presentValues(values: ColumnValues, start: number, end: number): (string | number)[] {
-  const present: (string | number)[] = [];
-  for (let row = start; row < end; row++) {
-    if (values.kind === 'strings') {
-      const index = values.indices[row]!;
-      if (index >= 0) present.push(values.distinct[index]!);
-    } else if (!Number.isNaN(values.values[row]!)) {
-      present.push(values.values[row]!);
-    }
+/** The non-null values of rows [start, end) without a dictionary: 64-bit integers delta-encoded where they can be, plain otherwise. */
+function writeValues(values: ColumnValues, start: number, end: number, physical: Physical): Encoding {
+  if (values.kind === 'strings') {
+    const present: string[] = [];
+    for (let row = start; row < end; row++) if (values.indices[row]! >= 0) present.push(values.distinct[values.indices[row]!]!);
+    writePlainValues(present, physical);
+    return 'PLAIN';
   }
+  const present = presentNumbers(values.values, start, end);
+  if (physical.type === 'INT64') {
+    const before = page.index;
+    if (writeDeltaBinaryPacked(present)) return 'DELTA_BINARY_PACKED';
+    page.index = page.offset = before;
+  }
+  writePlainValues(present, physical);
+  return 'PLAIN';
+}
+
+function presentNumbers(values: Float64Array, start: number, end: number): Float64Array {
+  let nulls = 0;
+  for (let row = start; row < end; row++) if (Number.isNaN(values[row]!)) nulls++;
+  if (nulls === 0) return values.subarray(start, end);
+  const present = new Float64Array(end - start - nulls);
+  let count = 0;
+  for (let row = start; row < end; row++) if (!Number.isNaN(values[row]!)) present[count++] = values[row]!;
   return present;
 }
 
 /** PLAIN encoding: little-endian numbers of the column's width, strings as length + UTF-8 bytes. */
-function writePlainValues(page: ByteWriter, values: readonly (string | number)[], physical: Physical): void {
+function writePlainValues(values: ArrayLike<string | number>, physical: Physical): void {
   switch (physical.type) {
     case 'BYTE_ARRAY':
-      for (const value of values) {
-        const bytes = utf8.encode(value as string);
-        page.appendUint32(bytes.byteLength);
-        page.appendBytes(bytes);
-      }
+      for (let i = 0; i < values.length; i++) appendString(values[i] as string);
       return;
     case 'DOUBLE':
-      page.appendBytes(new Uint8Array(Float64Array.from(values as number[]).buffer));
+      page.appendBytes(new Uint8Array(Float64Array.from(values as ArrayLike<number>).buffer));
       return;
     case 'INT32':
-      page.appendBytes(new Uint8Array(Int32Array.from(values as number[]).buffer));
+      page.appendBytes(new Uint8Array(Int32Array.from(values as ArrayLike<number>).buffer));
       return;
     default: {
       // INT64 from exact integers (|n| < 2^53): low and high 32-bit words, two's complement.
@@ -289,12 +359,95 @@ function writePlainValues(page: ByteWriter, values: readonly (string | number)[]
   }
 }
 
+// A Buffer over the page's memory, for writing UTF-8 in place (renewed when the page grows).
+let pageText = Buffer.alloc(0);
+
+/** A BYTE_ARRAY value: its UTF-8 length, then its UTF-8 bytes, encoded straight into the page. */
+function appendString(text: string): void {
+  page.ensure(4 + 3 * text.length);
+  if (pageText.buffer !== page.buffer) pageText = Buffer.from(page.buffer);
+  const length = pageText.write(text, page.index + 4);
+  page.view.setUint32(page.index, length, true);
+  page.index += 4 + length;
+  page.offset += 4 + length;
+}
+
+const BLOCK_VALUES = 128;
+const MINIBLOCKS = 4;
+const MINIBLOCK_VALUES = BLOCK_VALUES / MINIBLOCKS;
+/** Values and deltas up to 2^52 in magnitude keep every step below exact in doubles. */
+const DELTA_LIMIT = 2 ** 52;
+const deltas = new Float64Array(BLOCK_VALUES);
+
+/**
+ * DELTA_BINARY_PACKED (blocks of 128 values in 4 miniblocks), for 64-bit integers: steady
+ * sequences (offsets, timestamps in arrival order) shrink to a few bits a value. Returns false,
+ * leaving a partial page, when a value or a block's spread is beyond what doubles and 32-bit
+ * packing represent exactly; the caller writes the page plain instead.
+ */
+function writeDeltaBinaryPacked(values: Float64Array): boolean {
+  const count = values.length;
+  if (count === 0 || Math.abs(values[0]!) > DELTA_LIMIT) return false;
+  page.appendVarInt(BLOCK_VALUES);
+  page.appendVarInt(MINIBLOCKS);
+  page.appendVarInt(count);
+  appendZigZag(values[0]!);
+  for (let first = 1; first < count; first += BLOCK_VALUES) {
+    const size = Math.min(BLOCK_VALUES, count - first);
+    let min = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < size; i++) {
+      const value = values[first + i]!;
+      const delta = value - values[first + i - 1]!;
+      if (Math.abs(value) > DELTA_LIMIT || Math.abs(delta) > DELTA_LIMIT) return false;
+      deltas[i] = delta;
+      if (delta < min) min = delta;
+    }
+    appendZigZag(min);
+    const widths = [0, 0, 0, 0];
+    for (let m = 0; m * MINIBLOCK_VALUES < size; m++) {
+      let max = 0;
+      for (let i = m * MINIBLOCK_VALUES; i < Math.min(size, (m + 1) * MINIBLOCK_VALUES); i++) max = Math.max(max, deltas[i]! - min);
+      if (max >= 4_294_967_296) return false;
+      widths[m] = max === 0 ? 0 : 32 - Math.clz32(max);
+    }
+    for (const width of widths) page.appendUint8(width);
+    for (let m = 0; m * MINIBLOCK_VALUES < size; m++) packMiniblock(m * MINIBLOCK_VALUES, size, min, widths[m]!);
+  }
+  return true;
+}
+
+/** Bit-packs the 32 adjusted deltas from `from` (zero past `size`) at `width` bits each, least significant bit first. */
+function packMiniblock(from: number, size: number, min: number, width: number): void {
+  let word = 0;
+  let used = 0;
+  for (let i = from; i < from + MINIBLOCK_VALUES; i++) {
+    const value = i < size ? (deltas[i]! - min) >>> 0 : 0;
+    word = (word | (value << used)) >>> 0;
+    used += width;
+    if (used >= 32) {
+      page.appendUint32(word);
+      used -= 32;
+      word = used > 0 ? value >>> (width - used) : 0;
+    }
+  }
+}
+
+/** A zigzag varint of an integer up to 2^52 in magnitude. */
+function appendZigZag(value: number): void {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (zigzag >= 128) {
+    page.appendUint8((zigzag % 128) | 0x80);
+    zigzag = Math.floor(zigzag / 128);
+  }
+  page.appendUint8(zigzag);
+}
+
 /** Chunk min/max (by UTF-8 bytes for strings, signed zero normalized for numbers) and null count. */
 function statisticsOf(values: ColumnValues, dictionary: Dictionary | undefined, start: number, end: number, nulls: number): Statistics {
   let min: string | number | undefined;
   let max: string | number | undefined;
   if (values.kind === 'strings') {
-    const used = dictionary ? (dictionary.entries as string[]) : [...new Set(presentValues(values, start, end) as string[])];
+    const used = dictionary ? (dictionary.entries as string[]) : [...new Set(Array.from(values.indices.subarray(start, end)).filter((i) => i >= 0))].map((i) => values.distinct[i]!);
     const bytes = used.map((value) => Buffer.from(value));
     let minAt = -1;
     let maxAt = -1;

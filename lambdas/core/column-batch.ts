@@ -1,83 +1,77 @@
 import type { ColumnBatch, ColumnValues } from '../ports/parquet.ts';
 import type { ColumnSpec } from './schema.ts';
-
-/** One value per column, in column order. */
-export type Row = (string | number | null)[];
-
-const INITIAL_CAPACITY = 1024;
-
-class StringColumn {
-  private readonly positions = new Map<string, number>();
-  private readonly distinct: string[] = [];
-  private indices = new Int32Array(INITIAL_CAPACITY);
-
-  append(at: number, value: string | null): void {
-    if (at === this.indices.length) this.indices = grow(this.indices);
-    if (value === null) {
-      this.indices[at] = -1;
-      return;
-    }
-    let index = this.positions.get(value);
-    if (index === undefined) {
-      index = this.distinct.length;
-      this.positions.set(value, index);
-      this.distinct.push(value);
-    }
-    this.indices[at] = index;
-  }
-
-  values(rowCount: number): ColumnValues {
-    return { kind: 'strings', distinct: this.distinct, indices: this.indices.subarray(0, rowCount) };
-  }
-}
-
-class NumberColumn {
-  private numbers = new Float64Array(INITIAL_CAPACITY);
-
-  append(at: number, value: number | null): void {
-    if (at === this.numbers.length) this.numbers = grow(this.numbers);
-    this.numbers[at] = value ?? Number.NaN;
-  }
-
-  values(rowCount: number): ColumnValues {
-    return { kind: 'numbers', values: this.numbers.subarray(0, rowCount) };
-  }
-}
-
-function grow<T extends Int32Array | Float64Array>(array: T): T {
-  const larger = new (array.constructor as new (length: number) => T)(array.length * 2);
-  larger.set(array);
-  return larger;
-}
+import type { StringDictionary } from './string-dictionary.ts';
 
 /**
- * Collects rows straight into typed columns: strings as indices into their distinct values,
- * numbers (timestamps as epoch milliseconds) in Float64Arrays. No per-row objects are kept,
- * which is what makes compaction cheap in CPU and memory.
+ * Rows collected straight into typed columns: strings as ids into their column's
+ * `StringDictionary`, numbers (timestamps as epoch milliseconds) in Float64Arrays. No per-row
+ * object is kept, which is what makes compaction cheap in CPU and memory.
  */
 export class ColumnBatchBuilder {
   readonly columns: readonly ColumnSpec[];
-  private readonly builders: (StringColumn | NumberColumn)[];
+  private readonly dictionaries: readonly (StringDictionary | undefined)[];
+  private ids: (Int32Array | undefined)[];
+  private numbers: (Float64Array | undefined)[];
   private rows = 0;
 
-  constructor(columns: readonly ColumnSpec[]) {
+  /**
+   * `dictionaries[i]`: where the ids of string column `i` point.
+   * `capacity`: the rows expected; more are taken, at the cost of a copy.
+   */
+  constructor(columns: readonly ColumnSpec[], dictionaries: readonly (StringDictionary | undefined)[], capacity: number) {
     this.columns = columns;
-    this.builders = columns.map((column) => (column.type === 'string' ? new StringColumn() : new NumberColumn()));
+    this.dictionaries = dictionaries;
+    const size = Math.max(1, capacity);
+    this.ids = columns.map((column, i) => {
+      if (column.type !== 'string') return undefined;
+      if (!dictionaries[i]) throw new Error(`string column ${column.name} needs a dictionary`);
+      return new Int32Array(size);
+    });
+    this.numbers = columns.map((column) => (column.type === 'string' ? undefined : new Float64Array(size)));
   }
 
   get rowCount(): number {
     return this.rows;
   }
 
-  /** Appends one row; the row is copied, so the caller may reuse it. */
-  append(row: Readonly<Row>): void {
-    for (let i = 0; i < this.builders.length; i++) {
-      (this.builders[i] as { append(at: number, value: string | number | null): void }).append(this.rows, row[i] ?? null);
+  /** Appends one row, a slot per column: a dictionary id for a string, the number otherwise, NaN for null. The row is copied. */
+  append(row: Float64Array): void {
+    if (this.rows === (this.ids[0] ?? this.numbers[0])!.length) this.grow();
+    const at = this.rows;
+    for (let i = 0; i < row.length; i++) {
+      const value = row[i]!;
+      const ids = this.ids[i];
+      if (ids === undefined) this.numbers[i]![at] = value;
+      else ids[at] = Number.isNaN(value) ? -1 : value;
     }
     this.rows++;
   }
 
-  batch(): ColumnBatch {
-    return { columns: this.columns, values: this.builders.map((builder) => builder.values(this.rows)), rowCount: this.rows };
+  /** All rows, or only those at the positions in `selection` (in that order). */
+  batch(selection?: Int32Array): ColumnBatch {
+    const values = this.columns.map((_, i): ColumnValues => {
+      const ids = this.ids[i];
+      if (ids !== undefined) return { kind: 'strings', distinct: this.dictionaries[i]!.values, indices: pick(ids.subarray(0, this.rows), selection) };
+      return { kind: 'numbers', values: pick(this.numbers[i]!.subarray(0, this.rows), selection) };
+    });
+    return { columns: this.columns, values, rowCount: selection?.length ?? this.rows };
   }
+
+  private grow(): void {
+    this.ids = this.ids.map((ids) => ids && larger(ids));
+    this.numbers = this.numbers.map((numbers) => numbers && larger(numbers));
+  }
+}
+
+function larger<T extends Int32Array | Float64Array>(array: T): T {
+  const copy = new (array.constructor as new (length: number) => T)(array.length * 2);
+  copy.set(array);
+  return copy;
+}
+
+function pick<T extends Int32Array | Float64Array>(array: T, selection: Int32Array | undefined): T {
+  if (selection === undefined) return array;
+  const picked = new (array.constructor as new (length: number) => T)(selection.length);
+  for (let i = 0; i < selection.length; i++) picked[i] = array[selection[i]!]!;
+  return picked;
 }

@@ -13,9 +13,9 @@ import {
   type OffsetGap,
   type PendingRun,
 } from './checkpoint.ts';
-import { ColumnBatchBuilder, type Row } from './column-batch.ts';
-import { decodeEvent, EVENT_TIME_INDEX, type QuarantineReason, type ValidationLimits } from './decode.ts';
-import { checkpointKey, curatedKey, dateOf, hourBucketOf, quarantineKey, type HourBucket } from './lake-layout.ts';
+import { ColumnBatchBuilder } from './column-batch.ts';
+import { EVENT_TIME_INDEX, EventDecoder, type QuarantineReason, type ValidationLimits } from './decode.ts';
+import { checkpointKey, curatedKey, dateOf, hourBucketOf, quarantineKey } from './lake-layout.ts';
 import { EVENT_FIELDS, TABLE_COLUMNS } from './schema.ts';
 
 /** What a compactor run needs from the outside world. */
@@ -134,12 +134,14 @@ const OFFSET_INDEX = PARTITION_INDEX + 1;
 const TIMESTAMP_INDEX = PARTITION_INDEX + 2;
 
 async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun): Promise<RunOutput> {
-  const hours = new Map<number, HourBuffer>();
+  const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
+  const decoder = new EventDecoder(options.limits);
+  const rows = new ColumnBatchBuilder(TABLE_COLUMNS, decoder.dictionaries, planned);
+  const hours = new HourIndex();
   const quarantine = new Map<string, string[]>();
   const reasons: Partial<Record<QuarantineReason, number>> = {};
   const gaps: OffsetGap[] = [];
-  const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
-  const row: Row = new Array(TABLE_COLUMNS.length).fill(null);
+  const row = new Float64Array(TABLE_COLUMNS.length);
   let recordsRead = 0;
   let inputBytes = 0;
 
@@ -150,15 +152,13 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
         if (record.offset > expected) gaps.push({ partition: range.partition, from: expected, to: record.offset });
         expected = record.offset + 1;
         inputBytes += record.value.byteLength;
-        const rejection = decodeEvent(record.value, record.timestamp, options.limits, row);
+        const rejection = decoder.decode(record.value, record.timestamp, row);
         if (rejection === undefined) {
-          const hour = Math.floor((row[EVENT_TIME_INDEX] as number) / HOUR_MS);
-          let buffer = hours.get(hour);
-          if (!buffer) hours.set(hour, (buffer = new HourBuffer(hour)));
           row[PARTITION_INDEX] = record.partition;
           row[OFFSET_INDEX] = record.offset;
           row[TIMESTAMP_INDEX] = record.timestamp;
-          buffer.rows.append(row);
+          hours.add(Math.floor(row[EVENT_TIME_INDEX]! / HOUR_MS), rows.rowCount);
+          rows.append(row);
         } else {
           reasons[rejection.reason] = (reasons[rejection.reason] ?? 0) + 1;
           const dt = dateOf(record.timestamp);
@@ -175,14 +175,12 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
 
   const files: string[] = [];
   let parquetBytes = 0;
-  let rowsWritten = 0;
-  for (const buffer of [...hours.values()].sort((a, b) => a.hour - b.hour)) {
-    const body = deps.encoder.encode(buffer.rows.batch(), options.codec);
-    const fileKey = curatedKey(buffer.bucket, run.sequence, run.runId);
+  for (const [hour, positions] of hours.sorted()) {
+    const body = deps.encoder.encode(rows.batch(positions.length === rows.rowCount ? undefined : Int32Array.from(positions)), options.codec);
+    const fileKey = curatedKey(hourBucketOf(hour * HOUR_MS), run.sequence, run.runId);
     await deps.store.putIfAbsent(fileKey, body);
     files.push(fileKey);
     parquetBytes += body.byteLength;
-    rowsWritten += buffer.rows.rowCount;
   }
   const quarantineFiles: string[] = [];
   let quarantined = 0;
@@ -192,7 +190,7 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
     quarantineFiles.push(fileKey);
     quarantined += lines.length;
   }
-  return { recordsRead, rowsWritten, quarantined, quarantineReasons: reasons, files, quarantineFiles, inputBytes, parquetBytes, gaps };
+  return { recordsRead, rowsWritten: rows.rowCount, quarantined, quarantineReasons: reasons, files, quarantineFiles, inputBytes, parquetBytes, gaps };
 }
 
 function quarantineLine(record: TopicRecord, reason: QuarantineReason, detail: string): string {
@@ -207,14 +205,24 @@ function quarantineLine(record: TopicRecord, reason: QuarantineReason, detail: s
   })}\n`;
 }
 
-/** The rows of one UTC hour (hours since the epoch), in read order. */
-class HourBuffer {
-  readonly hour: number;
-  readonly bucket: HourBucket;
-  readonly rows = new ColumnBatchBuilder(TABLE_COLUMNS);
+/** The positions of the rows of each UTC hour (hours since the epoch), in read order. */
+class HourIndex {
+  private readonly positions = new Map<number, number[]>();
+  // Records arrive mostly in time order, so the hour of the last row is usually the next one's.
+  private lastHour = Number.NaN;
+  private last: number[] = [];
 
-  constructor(hour: number) {
-    this.hour = hour;
-    this.bucket = hourBucketOf(hour * HOUR_MS);
+  add(hour: number, position: number): void {
+    if (hour !== this.lastHour) {
+      let positions = this.positions.get(hour);
+      if (!positions) this.positions.set(hour, (positions = []));
+      this.lastHour = hour;
+      this.last = positions;
+    }
+    this.last.push(position);
+  }
+
+  sorted(): [number, number[]][] {
+    return [...this.positions].sort(([a], [b]) => a - b);
   }
 }

@@ -1,12 +1,13 @@
 /**
  * A fast path in front of `TextDecoder` + `JSON.parse` for what producers send almost always: one
  * flat JSON object of ASCII text, strings without escapes, numbers without exponents. It reads the
- * values of the named fields straight from the bytes, without building the object.
+ * named fields straight from the bytes into typed slots (numbers as doubles, strings as byte spans
+ * with a hash), without building the object or a string.
  *
  * It either agrees with `JSON.parse` or gives up: any input it does not fully understand (escapes,
- * non-ASCII bytes, nested values, exponents, more than 15 digits, anything malformed) makes `scan`
- * return false, and the caller parses that record the general way. So every verdict, valid or
- * quarantined, is still `JSON.parse`'s.
+ * non-ASCII bytes, nested values, exponents, more than 15 digits, anything malformed), and any named
+ * field whose value is not of the kind asked for (or null), makes `scan` return false, and the caller
+ * parses that record the general way. So every verdict, valid or quarantined, is still `JSON.parse`'s.
  */
 
 const QUOTE = 0x22;
@@ -19,40 +20,76 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const ZERO = 0x30;
 const NINE = 0x39;
+const LITERAL_NULL = [0x6e, 0x75, 0x6c, 0x6c];
+const LITERAL_TRUE = [0x74, 0x72, 0x75, 0x65];
+const LITERAL_FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
 /** Up to 15 decimal digits an integer is exact in a double, and so is the quotient by a power of ten (correctly rounded). */
 const MAX_DIGITS = 15;
-const POWERS_OF_TEN = Array.from({ length: MAX_DIGITS + 1 }, (_, k) => 10 ** k);
-const LITERALS: readonly [string, unknown][] = [['true', true], ['false', false], ['null', null]];
-const latin1 = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
+const POWERS_OF_TEN = Float64Array.from({ length: MAX_DIGITS + 1 }, (_, k) => 10 ** k);
 
-/** A key `scan` reports; `repetitive` values (device ids, sites, statuses) are interned. */
+// FNV-1a, as signed 32-bit integers (the form an Int32Array keeps).
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+/** What a field held after a scan. */
+export const ABSENT = 0;
+export const PRESENT = 1;
+export const NULL = 2;
+
+/** A key `scan` reports, and the kind of value it takes on the fast path. */
 export interface ScannedField {
   readonly name: string;
-  readonly repetitive: boolean;
+  readonly kind: 'string' | 'number';
 }
 
-/** Interned strings per field, by a hash of their bytes; cleared when it outgrows this many. */
-const MAX_INTERNED = 16_384;
+/**
+ * The named fields of the last scanned object, by position: `state` (ABSENT, PRESENT or NULL), and
+ * for a present value either its number or, for a string, its bytes [`starts`, `ends`) and their `hashes`.
+ */
+export class ScannedValues {
+  readonly state: Uint8Array;
+  readonly numbers: Float64Array;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  readonly hashes: Int32Array;
+
+  constructor(fields: number) {
+    // One slot more, where values of keys not asked for land.
+    this.state = new Uint8Array(fields + 1);
+    this.numbers = new Float64Array(fields + 1);
+    this.starts = new Int32Array(fields + 1);
+    this.ends = new Int32Array(fields + 1);
+    this.hashes = new Int32Array(fields + 1);
+  }
+}
+
+/** FNV-1a over bytes [start, end): the hash `scan` reports for a string value. */
+export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let hash = FNV_OFFSET;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, FNV_PRIME);
+  return hash;
+}
 
 export class FlatJsonScanner {
   private readonly names: readonly Uint8Array[];
-  private readonly interned: (Map<number, string> | undefined)[];
+  private readonly isString: Uint8Array;
+  readonly values: ScannedValues;
 
   /** `fields`: the keys whose values `scan` reports, by position. */
   constructor(fields: readonly ScannedField[]) {
     this.names = fields.map((field) => new TextEncoder().encode(field.name));
-    // A repeated value comes back as the same string: no allocation, and its hash is already computed for the dictionaries downstream.
-    this.interned = fields.map((field) => (field.repetitive ? new Map() : undefined));
+    this.isString = Uint8Array.from(fields, (field) => (field.kind === 'string' ? 1 : 0));
+    this.values = new ScannedValues(fields.length);
   }
 
   /**
-   * Reads `bytes` as one JSON object and sets `values[i]` to the value of `names[i]`, or undefined
-   * when the key is absent; a repeated key keeps its last value, as `JSON.parse` does. Returns false,
-   * with `values` meaningless, when the input is not for the fast path.
+   * Reads `bytes` as one JSON object into `values`; a repeated key keeps its last value, as
+   * `JSON.parse` does. Returns false, with `values` meaningless, when the input is not for the fast path.
    */
-  scan(bytes: Uint8Array, values: unknown[]): boolean {
-    const names = this.names;
-    for (let i = 0; i < names.length; i++) values[i] = undefined;
+  scan(bytes: Uint8Array): boolean {
+    const { names, isString, values } = this;
+    const other = names.length;
+    values.state.fill(ABSENT);
     let at = skipSpace(bytes, 0);
     if (bytes[at] !== OPEN_BRACE) return false;
     at = skipSpace(bytes, at + 1);
@@ -60,15 +97,45 @@ export class FlatJsonScanner {
     let expected = 0;
     for (;;) {
       if (bytes[at] !== QUOTE) return false;
-      const keyEnd = stringEnd(bytes, at + 1);
-      if (keyEnd < 0) return false;
-      const index = keyIndex(names, bytes, at + 1, keyEnd, expected);
+      let index = expected < other && keyAt(names[expected]!, bytes, at + 1) ? expected : -1;
+      let keyEnd: number;
+      if (index >= 0) {
+        keyEnd = at + 1 + names[index]!.length;
+      } else {
+        keyEnd = stringEnd(bytes, at + 1);
+        if (keyEnd < 0) return false;
+        index = keyIndex(names, bytes, at + 1, keyEnd);
+        if (index < 0) index = other;
+      }
       at = skipSpace(bytes, keyEnd + 1);
       if (bytes[at] !== COLON) return false;
-      at = readValue(bytes, skipSpace(bytes, at + 1), index >= 0 ? this.interned[index] : undefined);
-      if (at < 0) return false;
-      if (index >= 0) {
-        values[index] = scanned;
+      at = skipSpace(bytes, at + 1);
+      const first = bytes[at];
+      let state = PRESENT;
+      if (first === QUOTE) {
+        if (index < other && isString[index] === 0) return false;
+        const end = stringEnd(bytes, at + 1);
+        if (end < 0) return false;
+        values.starts[index] = at + 1;
+        values.ends[index] = end;
+        values.hashes[index] = stringHash;
+        at = end + 1;
+      } else if (first === MINUS || (first !== undefined && first >= ZERO && first <= NINE)) {
+        if (index < other && isString[index] === 1) return false;
+        at = readNumber(bytes, at, values.numbers, index);
+        if (at < 0) return false;
+      } else if (follows(bytes, at, LITERAL_NULL)) {
+        state = NULL;
+        at += LITERAL_NULL.length;
+      } else if (index === other && follows(bytes, at, LITERAL_TRUE)) {
+        at += LITERAL_TRUE.length;
+      } else if (index === other && follows(bytes, at, LITERAL_FALSE)) {
+        at += LITERAL_FALSE.length;
+      } else {
+        return false;
+      }
+      if (index < other) {
+        values.state[index] = state;
         expected = index + 1;
       }
       at = skipSpace(bytes, at);
@@ -80,9 +147,6 @@ export class FlatJsonScanner {
   }
 }
 
-/** The value `readValue` read last (decoding is synchronous, so one slot suffices). */
-let scanned: unknown;
-
 function skipSpace(bytes: Uint8Array, at: number): number {
   while (at < bytes.length) {
     const byte = bytes[at]!;
@@ -92,9 +156,16 @@ function skipSpace(bytes: Uint8Array, at: number): number {
   return at;
 }
 
+/** Whether the key starting at `start` (after its opening quote) is exactly `name`. */
+function keyAt(name: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  if (bytes[start + name.length] !== QUOTE) return false;
+  for (let i = 0; i < name.length; i++) if (name[i] !== bytes[start + i]) return false;
+  return true;
+}
+
 /** Index of the closing quote of a plain ASCII string starting at `start`, or -1; leaves the string's hash in `stringHash`. */
 function stringEnd(bytes: Uint8Array, start: number): number {
-  let hash = 0x811c9dc5;
+  let hash = FNV_OFFSET;
   for (let i = start; i < bytes.length; i++) {
     const byte = bytes[i]!;
     if (byte === QUOTE) {
@@ -102,69 +173,26 @@ function stringEnd(bytes: Uint8Array, start: number): number {
       return i;
     }
     if (byte === BACKSLASH || byte < 0x20 || byte >= 0x80) return -1;
-    hash = Math.imul(hash ^ byte, 0x01000193);
+    hash = Math.imul(hash ^ byte, FNV_PRIME);
   }
   return -1;
 }
 
 let stringHash = 0;
 
-/** The string in bytes [start, end), from `interned` when seen before. */
-function stringOf(bytes: Uint8Array, start: number, end: number, interned: Map<number, string> | undefined): string {
-  if (interned === undefined) return latin1.call(bytes, start, end);
-  const known = interned.get(stringHash);
-  if (known !== undefined && sameText(known, bytes, start, end)) return known;
-  if (interned.size >= MAX_INTERNED) interned.clear();
-  const text = latin1.call(bytes, start, end);
-  interned.set(stringHash, text);
-  return text;
-}
-
-function sameText(text: string, bytes: Uint8Array, start: number, end: number): boolean {
-  if (text.length !== end - start) return false;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== bytes[start + i]) return false;
-  return true;
-}
-
-/** The index in `names` of the key in bytes [start, end), trying `expected` first; -1 for another key. */
-function keyIndex(names: readonly Uint8Array[], bytes: Uint8Array, start: number, end: number, expected: number): number {
-  if (expected < names.length && matches(names[expected]!, bytes, start, end)) return expected;
-  for (let i = 0; i < names.length; i++) if (matches(names[i]!, bytes, start, end)) return i;
+/** The index in `names` of the key in bytes [start, end), or -1 for another key. */
+function keyIndex(names: readonly Uint8Array[], bytes: Uint8Array, start: number, end: number): number {
+  for (let i = 0; i < names.length; i++) if (names[i]!.length === end - start && keyAt(names[i]!, bytes, start)) return i;
   return -1;
 }
 
-function matches(name: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
-  if (name.length !== end - start) return false;
-  for (let i = 0; i < name.length; i++) if (name[i] !== bytes[start + i]) return false;
+function follows(bytes: Uint8Array, at: number, literal: readonly number[]): boolean {
+  for (let i = 0; i < literal.length; i++) if (bytes[at + i] !== literal[i]) return false;
   return true;
 }
 
-/** Reads the value at `at` into `scanned`; returns the position after it, or -1 to give up. */
-function readValue(bytes: Uint8Array, at: number, interned: Map<number, string> | undefined): number {
-  const first = bytes[at];
-  if (first === QUOTE) {
-    const end = stringEnd(bytes, at + 1);
-    if (end < 0) return -1;
-    scanned = stringOf(bytes, at + 1, end, interned);
-    return end + 1;
-  }
-  if (first === MINUS || (first !== undefined && first >= ZERO && first <= NINE)) return readNumber(bytes, at);
-  for (const [text, literal] of LITERALS) {
-    if (follows(bytes, at, text)) {
-      scanned = literal;
-      return at + text.length;
-    }
-  }
-  return -1;
-}
-
-function follows(bytes: Uint8Array, at: number, text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-/** A JSON number, `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, of at most 15 digits. */
-function readNumber(bytes: Uint8Array, at: number): number {
+/** Reads a JSON number, `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most 15 digits, into `numbers[slot]`; returns the position after it, or -1. */
+function readNumber(bytes: Uint8Array, at: number, numbers: Float64Array, slot: number): number {
   const negative = bytes[at] === MINUS;
   if (negative) at++;
   const integerStart = at;
@@ -190,6 +218,6 @@ function readNumber(bytes: Uint8Array, at: number): number {
   }
   if (digits > MAX_DIGITS || byte === 0x65 || byte === 0x45) return -1; // too many digits, or an exponent
   const magnitude = fraction === 0 ? mantissa : mantissa / POWERS_OF_TEN[fraction]!;
-  scanned = negative ? -magnitude : magnitude;
+  numbers[slot] = negative ? -magnitude : magnitude;
   return at;
 }

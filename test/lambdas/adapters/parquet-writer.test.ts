@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { ColumnBatchBuilder } from '../../../lambdas/core/column-batch.ts';
 import { TABLE_COLUMNS } from '../../../lambdas/core/schema.ts';
+import { StringDictionary } from '../../../lambdas/core/string-dictionary.ts';
 import type { Codec, ColumnBatch } from '../../../lambdas/ports/parquet.ts';
 
 type Value = string | number | null;
@@ -43,8 +44,14 @@ function makeRow(i: number): Row {
 const rows = Array.from({ length: ROWS }, (_, i) => makeRow(i));
 
 function batchOf(source: readonly Row[]): ColumnBatch {
-  const builder = new ColumnBatchBuilder(TABLE_COLUMNS);
-  for (const row of source) builder.append(TABLE_COLUMNS.map((column) => row[column.name] ?? null));
+  const dictionaries = TABLE_COLUMNS.map((column) => (column.type === 'string' ? new StringDictionary() : undefined));
+  const builder = new ColumnBatchBuilder(TABLE_COLUMNS, dictionaries, source.length);
+  for (const row of source) {
+    builder.append(Float64Array.from(TABLE_COLUMNS, (column, i) => {
+      const value = row[column.name] ?? null;
+      return value === null ? Number.NaN : typeof value === 'string' ? dictionaries[i]!.idOf(value) : value;
+    }));
+  }
   return builder.batch();
 }
 
@@ -161,7 +168,7 @@ describe.each<[Codec, string]>([
     }
   });
 
-  it('dictionary-encodes repetitive columns, strings and numbers, and writes unique ones plain', async () => {
+  it('dictionary-encodes repetitive columns, strings and numbers, delta-encodes unique 64-bit integers and writes other unique values plain', async () => {
     const file = writeFile(codec);
     const metadata = byColumn(await query(`SELECT path_in_schema, encodings, dictionary_page_offset FROM parquet_metadata(${sqlString(file)})`));
     for (const name of [...LOW_CARDINALITY, 'kafka_partition', 'temperature_c']) {
@@ -170,9 +177,9 @@ describe.each<[Codec, string]>([
       expect(column.dictionary_page_offset, name).not.toBeNull();
     }
     // Unique values gain nothing from a dictionary.
-    for (const name of ['device_id', 'kafka_offset', 'event_time']) {
-      expect(String(metadata.get(name)!.encodings).split(', '), name).toEqual(['PLAIN']);
-      expect(metadata.get(name)!.dictionary_page_offset, name).toBeNull();
+    for (const [name, encoding] of [['device_id', 'PLAIN'], ['kafka_offset', 'DELTA_BINARY_PACKED'], ['event_time', 'DELTA_BINARY_PACKED']]) {
+      expect(String(metadata.get(name!)!.encodings).split(', '), name).toEqual([encoding]);
+      expect(metadata.get(name!)!.dictionary_page_offset, name).toBeNull();
     }
   });
 
