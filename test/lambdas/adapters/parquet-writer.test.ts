@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fc from 'fast-check';
 import os from 'node:os';
 import { join } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
@@ -7,7 +8,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { ColumnBatchBuilder } from '../../../lambdas/core/column-batch.ts';
-import { TABLE_COLUMNS } from '../../../lambdas/core/schema.ts';
+import { TABLE_COLUMNS, type ColumnSpec } from '../../../lambdas/core/schema.ts';
 import { StringDictionary } from '../../../lambdas/core/string-dictionary.ts';
 import type { Codec, ColumnBatch } from '../../../lambdas/ports/parquet.ts';
 
@@ -265,5 +266,69 @@ describe('parquetEncoder', () => {
       expect(Buffer.from(bytes.subarray(-4)).toString()).toBe('PAR1');
     }
     expect(zstd.byteLength).toBeLessThan(snappy.byteLength);
+  });
+});
+
+describe('parquetEncoder on arbitrary numbers', () => {
+  const COLUMNS: ColumnSpec[] = [
+    { name: 'n', type: 'bigint', nullable: true, description: 'any safe integer or null' },
+    { name: 't', type: 'timestamp', nullable: false, description: 'an instant' },
+    { name: 'x', type: 'double', nullable: true, description: 'a reading' },
+  ];
+  // Steps of every bit width up to 32 (delta, packed at each width) and a little past (plain), and big jumps now and then (plain).
+  const steps = fc.oneof(
+    fc.integer({ min: 0, max: 33 }).chain((bits) => fc.array(fc.integer({ min: -(2 ** bits), max: 2 ** bits - 1 }), { maxLength: 700, size: 'max' })),
+    fc.array(fc.oneof({ arbitrary: fc.integer({ min: 0, max: 50 }), weight: 50 }, fc.integer({ min: -(2 ** 40), max: 2 ** 40 })), { maxLength: 700, size: 'max' }),
+  );
+  const integers = fc.tuple(fc.integer({ min: -(2 ** 45), max: 2 ** 45 }), steps).map(([first, steps]) => {
+    const values = [first];
+    for (const s of steps) values.push(values.at(-1)! + s);
+    return values;
+  });
+  const extremes = fc.constantFrom(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 52, -(2 ** 52), 2 ** 52 + 1, 0);
+
+  it('reads back every value, whichever of dictionary, delta or plain each page took', async () => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(integers, fc.array(extremes, { maxLength: 3 }), fc.integer({ min: 0, max: 5 }), async (base, extreme, nullEvery) => {
+        const n = [...base];
+        for (const [i, value] of extreme.entries()) n.splice((i * 97) % (n.length + 1), 0, value);
+        const t = n.map((value) => Math.abs(value) % 8.64e15);
+        const x = n.map((value, i) => (i % 7 === 0 ? -0 : i % 5 === 0 ? 0 : (value % (nullEvery + 2)) / 8)); // few distinct: a dictionary keeping 0 and -0 apart
+        const batch: ColumnBatch = {
+          columns: COLUMNS,
+          rowCount: n.length,
+          values: [
+            { kind: 'numbers', values: Float64Array.from(n, (value, i) => (nullEvery > 0 && i % nullEvery === 0 ? Number.NaN : value)) },
+            { kind: 'numbers', values: Float64Array.from(t) },
+            { kind: 'numbers', values: Float64Array.from(x) },
+          ],
+        };
+        // A new name each run: DuckDB caches file contents by path and modification time.
+        const path = join(dir, `numbers-${(runs += 1)}.parquet`);
+        fs.writeFileSync(path, parquetEncoder({ pageRows: 300 }).encode(batch, 'snappy'));
+        const read = await query(`SELECT n::VARCHAR AS n, epoch_ms(t)::VARCHAR AS t, x FROM read_parquet(${sqlString(path)})`);
+        expect(read.map((row) => row.n)).toEqual(n.map((value, i) => (nullEvery > 0 && i % nullEvery === 0 ? null : String(value))));
+        expect(read.map((row) => row.t)).toEqual(t.map(String));
+        read.forEach((row, i) => expect(Object.is(row.x, x[i]), `x[${i}] = ${row.x}, wrote ${x[i]}`).toBe(true));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('delta-encodes steady 64-bit integers and falls back to plain for a page it cannot', async () => {
+    const steady = Array.from({ length: 1_000 }, (_, i) => 1_700_000_000_000 + i * 1_003);
+    const jumpy = steady.map((value, i) => (i % 2 === 0 ? value : value + 2 ** 40));
+    const batch: ColumnBatch = {
+      columns: COLUMNS.slice(0, 1),
+      rowCount: 2_000,
+      values: [{ kind: 'numbers', values: Float64Array.from([...steady, ...jumpy]) }],
+    };
+    const path = join(dir, 'steady.parquet');
+    fs.writeFileSync(path, parquetEncoder({ pageRows: 1_000 }).encode(batch, 'snappy'));
+    const [chunk] = await query(`SELECT encodings, total_uncompressed_size AS bytes FROM parquet_metadata(${sqlString(path)})`);
+    expect(String(chunk!.encodings).split(', ').sort()).toEqual(['DELTA_BINARY_PACKED', 'PLAIN', 'RLE']);
+    // The steady page takes a few bits per value; the plain one 8 bytes.
+    expect(Number(chunk!.bytes)).toBeLessThan(1_000 * 8 + 1_000 * 2);
   });
 });

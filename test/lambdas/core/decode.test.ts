@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { QUARANTINE_REASONS, type QuarantineReason, type ValidationLimits } from '../../../lambdas/core/decode.ts';
+import { EventDecoder, QUARANTINE_REASONS, type QuarantineReason, type ValidationLimits } from '../../../lambdas/core/decode.ts';
 import { decodeRecord, type DecodeResult } from '../../helpers/decode.ts';
 import { EVENT_FIELDS, STATUSES } from '../../../lambdas/core/schema.ts';
 
@@ -303,3 +303,41 @@ function isoWithOffset(millis: number, offsetMinutes: number): string {
   const abs = Math.abs(offsetMinutes);
   return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
 }
+
+describe('EventDecoder fast path', () => {
+  // A member with an escape sends a record down the general path (JSON.parse) without changing what it says.
+  const viaJsonParse = (bytes: Uint8Array) => encoder.encode(`${new TextDecoder().decode(bytes).slice(0, -1)},"note":"\\u0041"}`);
+  const variant = (field: string) =>
+    fc.oneof(
+      { arbitrary: fc.constant(validEvent()[field]), weight: 25 },
+      fc.constantFrom(undefined, null, '', 0, -0, 1.5, 2 ** 60, true, 'ok', 'error', 'degraded', '42', { a: 1 }),
+      fc.constantFrom('2026-01-31T11:59:30.250Z', '2026-01-31T11:59:30Z', '2026-02-30T11:59:30.250Z', '2026-01-31T24:00:00.000Z', '2026-01-31T11:59:30.250+01:00'),
+      fc.integer({ min: KAFKA_TIMESTAMP - 2 * DAY_MS, max: KAFKA_TIMESTAMP + DAY_MS }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => Number(n.toPrecision(6))),
+      fc.string({ maxLength: 10 }),
+    );
+  const mutatedEvent = fc.record(Object.fromEntries(EVENT_FIELDS.map((field) => [field.name, variant(field.name)])), { requiredKeys: [] });
+
+  it('reaches the same verdict and the same event as JSON.parse for any record, valid or not', () => {
+    fc.assert(
+      fc.property(mutatedEvent, (event) => {
+        const bytes = json(event);
+        expect(decodeRecord(bytes, KAFKA_TIMESTAMP, LIMITS)).toEqual(decodeRecord(viaJsonParse(bytes), KAFKA_TIMESTAMP, LIMITS));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('keeps one dictionary id per distinct string, whichever path read it', () => {
+    const decoder = new EventDecoder(LIMITS);
+    const row = new Float64Array(EVENT_FIELDS.length);
+    const idsOf = (bytes: Uint8Array) => {
+      expect(decoder.decode(bytes, KAFKA_TIMESTAMP, row)).toBeUndefined();
+      return EVENT_FIELDS.flatMap((field, i) => (field.type === 'string' ? [row[i]] : []));
+    };
+    const fast = idsOf(json(validEvent()));
+    expect(idsOf(viaJsonParse(json(validEvent())))).toEqual(fast);
+    expect(idsOf(json(validEvent({ device_id: 'dev-00002' })))[0]).not.toBe(fast[0]);
+    expect(decoder.dictionaries[0]!.values).toEqual(['dev-00001', 'dev-00002']);
+  });
+});
