@@ -67,7 +67,9 @@ export class EventDecoder {
   /** Per event field, the dictionary of its values for string fields. */
   readonly dictionaries: readonly (StringDictionary | undefined)[] = EVENT_FIELDS.map((field) => (field.type === 'string' ? new StringDictionary() : undefined));
   private readonly limits: ValidationLimits;
-  private readonly scanner = new FlatJsonScanner(EVENT_FIELDS.map((field) => ({ name: field.name, kind: field.type === 'string' || field.type === 'timestamp' ? 'string' : 'number' })));
+  private readonly scanner = new FlatJsonScanner(
+    EVENT_FIELDS.map((field) => ({ name: field.name, kind: field.type === 'string' || field.type === 'timestamp' ? 'string' : 'number', hashed: field.type === 'string' })),
+  );
   private readonly instants = new InstantReader();
 
   constructor(limits: ValidationLimits) {

@@ -40,11 +40,14 @@ export const NULL = 2;
 export interface ScannedField {
   readonly name: string;
   readonly kind: 'string' | 'number';
+  /** Report a hash of the string's bytes too (for dictionary lookups). */
+  readonly hashed?: boolean;
 }
 
 /**
  * The named fields of the last scanned object, by position: `state` (ABSENT, PRESENT or NULL), and
- * for a present value either its number or, for a string, its bytes [`starts`, `ends`) and their `hashes`.
+ * for a present value either its number or, for a string, its bytes [`starts`, `ends`) and, if the
+ * field is `hashed`, their `hashBytes` in `hashes`.
  */
 export class ScannedValues {
   readonly state: Uint8Array;
@@ -73,12 +76,14 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
 export class FlatJsonScanner {
   private readonly names: readonly Uint8Array[];
   private readonly isString: Uint8Array;
+  private readonly hashed: Uint8Array;
   readonly values: ScannedValues;
 
   /** `fields`: the keys whose values `scan` reports, by position. */
   constructor(fields: readonly ScannedField[]) {
     this.names = fields.map((field) => new TextEncoder().encode(field.name));
     this.isString = Uint8Array.from(fields, (field) => (field.kind === 'string' ? 1 : 0));
+    this.hashed = Uint8Array.from(fields, (field) => (field.hashed ? 1 : 0));
     this.values = new ScannedValues(fields.length);
   }
 
@@ -87,7 +92,7 @@ export class FlatJsonScanner {
    * `JSON.parse` does. Returns false, with `values` meaningless, when the input is not for the fast path.
    */
   scan(bytes: Uint8Array): boolean {
-    const { names, isString, values } = this;
+    const { names, isString, hashed, values } = this;
     const other = names.length;
     values.state.fill(ABSENT);
     let at = skipSpace(bytes, 0);
@@ -114,11 +119,10 @@ export class FlatJsonScanner {
       let state = PRESENT;
       if (first === QUOTE) {
         if (index < other && isString[index] === 0) return false;
-        const end = stringEnd(bytes, at + 1);
+        const end = index < other && hashed[index] === 1 ? hashedStringEnd(bytes, at + 1, values.hashes, index) : stringEnd(bytes, at + 1);
         if (end < 0) return false;
         values.starts[index] = at + 1;
         values.ends[index] = end;
-        values.hashes[index] = stringHash;
         at = end + 1;
       } else if (first === MINUS || (first !== undefined && first >= ZERO && first <= NINE)) {
         if (index < other && isString[index] === 1) return false;
@@ -163,13 +167,23 @@ function keyAt(name: Uint8Array, bytes: Uint8Array, start: number): boolean {
   return true;
 }
 
-/** Index of the closing quote of a plain ASCII string starting at `start`, or -1; leaves the string's hash in `stringHash`. */
+/** Index of the closing quote of a plain ASCII string starting at `start`, or -1 for anything else (escapes, control or non-ASCII bytes, no end). */
 function stringEnd(bytes: Uint8Array, start: number): number {
+  for (let i = start; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte === QUOTE) return i;
+    if (byte === BACKSLASH || byte < 0x20 || byte >= 0x80) return -1;
+  }
+  return -1;
+}
+
+/** `stringEnd`, also leaving the string's `hashBytes` in `hashes[slot]`. */
+function hashedStringEnd(bytes: Uint8Array, start: number, hashes: Int32Array, slot: number): number {
   let hash = FNV_OFFSET;
   for (let i = start; i < bytes.length; i++) {
     const byte = bytes[i]!;
     if (byte === QUOTE) {
-      stringHash = hash;
+      hashes[slot] = hash;
       return i;
     }
     if (byte === BACKSLASH || byte < 0x20 || byte >= 0x80) return -1;
@@ -177,8 +191,6 @@ function stringEnd(bytes: Uint8Array, start: number): number {
   }
   return -1;
 }
-
-let stringHash = 0;
 
 /** The index in `names` of the key in bytes [start, end), or -1 for another key. */
 function keyIndex(names: readonly Uint8Array[], bytes: Uint8Array, start: number, end: number): number {
