@@ -53,10 +53,11 @@ export interface ParquetLayout {
 /**
  * Parquet from typed columns, written the way DuckDB and parquet-mr write flat tables: one row
  * group per million rows, v1 data pages, a dictionary wherever it at most halves the column
- * (strings and repetitive numbers alike), plain values otherwise, and min/max statistics on every
- * column chunk so engines skip what a filter excludes. `hyparquet-writer` supplies the format's
- * machinery (Thrift page headers and footer, RLE/bit-packing, Snappy); values go from the typed
- * arrays into pages without a per-value object. ZSTD comes from Node's zlib.
+ * (strings and repetitive numbers alike), DELTA_BINARY_PACKED for other 64-bit integers (offsets,
+ * timestamps), plain values otherwise, and min/max statistics on every column chunk so engines
+ * skip what a filter excludes. `hyparquet-writer` supplies the format's machinery (Thrift page
+ * headers and footer, RLE/bit-packing, Snappy); values go from the typed arrays into pages, built
+ * one at a time in a reused buffer, without a per-value object. ZSTD comes from Node's zlib.
  */
 export function parquetEncoder(layout: ParquetLayout = {}): ParquetEncoder {
   const { rowGroupRows = 1_000_000, pageRows = 131_072 } = layout;
@@ -378,6 +379,7 @@ const MINIBLOCK_VALUES = BLOCK_VALUES / MINIBLOCKS;
 /** Values and deltas up to 2^52 in magnitude keep every step below exact in doubles. */
 const DELTA_LIMIT = 2 ** 52;
 const deltas = new Float64Array(BLOCK_VALUES);
+const widths = new Uint8Array(MINIBLOCKS);
 
 /**
  * DELTA_BINARY_PACKED (blocks of 128 values in 4 miniblocks), for 64-bit integers: steady
@@ -403,7 +405,7 @@ function writeDeltaBinaryPacked(values: Float64Array): boolean {
       if (delta < min) min = delta;
     }
     appendZigZag(min);
-    const widths = [0, 0, 0, 0];
+    widths.fill(0);
     for (let m = 0; m * MINIBLOCK_VALUES < size; m++) {
       let max = 0;
       for (let i = m * MINIBLOCK_VALUES; i < Math.min(size, (m + 1) * MINIBLOCK_VALUES); i++) max = Math.max(max, deltas[i]! - min);
@@ -442,12 +444,19 @@ function appendZigZag(value: number): void {
   page.appendUint8(zigzag);
 }
 
+/** The distinct non-null strings of rows [start, end). */
+function usedStrings(values: Extract<ColumnValues, { kind: 'strings' }>, start: number, end: number): string[] {
+  const used = new Set<number>();
+  for (let row = start; row < end; row++) if (values.indices[row]! >= 0) used.add(values.indices[row]!);
+  return [...used].map((index) => values.distinct[index]!);
+}
+
 /** Chunk min/max (by UTF-8 bytes for strings, signed zero normalized for numbers) and null count. */
 function statisticsOf(values: ColumnValues, dictionary: Dictionary | undefined, start: number, end: number, nulls: number): Statistics {
   let min: string | number | undefined;
   let max: string | number | undefined;
   if (values.kind === 'strings') {
-    const used = dictionary ? (dictionary.entries as string[]) : [...new Set(Array.from(values.indices.subarray(start, end)).filter((i) => i >= 0))].map((i) => values.distinct[i]!);
+    const used = dictionary ? (dictionary.entries as string[]) : usedStrings(values, start, end);
     const bytes = used.map((value) => Buffer.from(value));
     let minAt = -1;
     let maxAt = -1;
