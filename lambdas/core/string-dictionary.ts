@@ -46,12 +46,16 @@ export class StringDictionary {
     return id;
   }
 
-  /** The id of `text`, added if new (the general path, for strings the byte path did not read). */
+  /**
+   * The id of `text`, added if new (the general path, for strings the byte path did not read).
+   * Strings are told apart by their UTF-8 bytes, the form they take in the files: a lone surrogate
+   * is stored as the U+FFFD it is written as.
+   */
   idOf(text: string): number {
     const bytes = utf8.encode(text);
     const hash = hashBytes(bytes, 0, bytes.length);
     const id = this.find(bytes, 0, bytes.length, hash);
-    return id >= 0 ? id : this.add(text, bytes, 0, bytes.length, hash);
+    return id >= 0 ? id : this.add(text.toWellFormed(), bytes, 0, bytes.length, hash);
   }
 
   private holds(id: number, bytes: Uint8Array, start: number, end: number): boolean {

@@ -48,4 +48,12 @@ describe('StringDictionary', () => {
     expect(dictionary.find(bytes, 1, 2, 7)).toBe(1);
     expect(dictionary.find(bytes, 0, 1, 7)).toBe(0);
   });
+
+  it('keeps a string by the UTF-8 it is written as: lone surrogates become the one U+FFFD they encode to', () => {
+    const dictionary = new StringDictionary();
+    expect(dictionary.idOf('a\ud800')).toBe(0);
+    expect(dictionary.idOf('a\udc00')).toBe(0);
+    expect(dictionary.idOf('a\ufffd')).toBe(0);
+    expect(dictionary.values).toEqual(['a\ufffd']);
+  });
 });
