@@ -6,6 +6,7 @@ import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
 import type { ColumnSpec, ColumnType } from '../core/schema.ts';
+import { grown } from '../core/typed-arrays.ts';
 import type { Codec, ColumnBatch, ColumnValues, ParquetEncoder } from '../ports/parquet.ts';
 
 type Physical = Required<Pick<SchemaElement, 'type'>> & Pick<SchemaElement, 'converted_type' | 'logical_type'>;
@@ -243,11 +244,7 @@ class DistinctNumbers {
   private add(value: number, slot: number): number {
     const id = this.entries.length;
     this.entries.push(value);
-    if (id === this.keys.length) {
-      const keys = new Float64Array(id * 2);
-      keys.set(this.keys);
-      this.keys = keys;
-    }
+    if (id === this.keys.length) this.keys = grown(this.keys, id + 1);
     this.keys[id] = value;
     this.slots[slot] = id + 1;
     if (2 * this.entries.length > this.slots.length) this.rehash();

@@ -1,6 +1,7 @@
 import type { ColumnBatch, ColumnValues } from '../ports/parquet.ts';
 import type { ColumnSpec } from './schema.ts';
 import type { StringDictionary } from './string-dictionary.ts';
+import { grown } from './typed-arrays.ts';
 
 /**
  * Rows collected straight into typed columns: strings as ids into their column's
@@ -58,15 +59,9 @@ export class ColumnBatchBuilder {
   }
 
   private grow(): void {
-    this.ids = this.ids.map((ids) => ids && larger(ids));
-    this.numbers = this.numbers.map((numbers) => numbers && larger(numbers));
+    this.ids = this.ids.map((ids) => ids && grown(ids, ids.length + 1));
+    this.numbers = this.numbers.map((numbers) => numbers && grown(numbers, numbers.length + 1));
   }
-}
-
-function larger<T extends Int32Array | Float64Array>(array: T): T {
-  const copy = new (array.constructor as new (length: number) => T)(array.length * 2);
-  copy.set(array);
-  return copy;
 }
 
 function pick<T extends Int32Array | Float64Array>(array: T, selection: Int32Array | undefined): T {

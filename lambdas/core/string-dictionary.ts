@@ -1,4 +1,5 @@
 import { hashBytes } from './flat-json.ts';
+import { grown } from './typed-arrays.ts';
 
 const utf8 = new TextEncoder();
 
@@ -76,10 +77,4 @@ export class StringDictionary {
     this.slots = new Int32Array(this.slots.length * 2);
     for (let id = 0; id < this.values.length; id++) this.place(id);
   }
-}
-
-function grown<T extends Uint8Array | Int32Array>(array: T, needed: number): T {
-  const larger = new (array.constructor as new (length: number) => T)(Math.max(needed, array.length * 2));
-  larger.set(array);
-  return larger;
 }
