@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ObjectEntry, ObjectStore, StoredObject, SwapResult } from '../lambdas/ports/object-store.ts';
 import { partitionForKey } from '../lambdas/adapters/kafka-partitioner.ts';
-import type { OutgoingRecord, PartitionOffsets, TopicReader, TopicRecord, TopicWriter } from '../lambdas/ports/topic.ts';
+import type { OutgoingRecord, PartitionOffsets, TopicBatch, TopicReader, TopicRecord, TopicWriter } from '../lambdas/ports/topic.ts';
 
 /**
  * A topic held in memory the way a broker holds it: per partition, one log buffer with each
@@ -27,12 +27,13 @@ export class MemoryTopic implements TopicReader, TopicWriter {
     return this.logs.map((log, partition) => ({ partition, earliest: 0, highWatermark: log.length }));
   }
 
-  async *read(partition: number, from: number, to: number): AsyncIterable<readonly TopicRecord[]> {
+  async *read(partition: number, from: number, to: number): AsyncIterable<TopicBatch> {
     const log = this.logs[partition]!;
     for (let start = from; start < Math.min(to, log.length); start += this.batchSize) {
       const batch: TopicRecord[] = [];
-      for (let offset = start; offset < Math.min(to, log.length, start + this.batchSize); offset++) batch.push(log.record(partition, offset));
-      yield batch;
+      const next = Math.min(to, log.length, start + this.batchSize);
+      for (let offset = start; offset < next; offset++) batch.push(log.record(partition, offset));
+      yield { records: batch, next };
     }
   }
 

@@ -11,7 +11,7 @@ import {
   type RecordsBatch,
   type SASLOptions,
 } from '@platformatic/kafka';
-import type { OutgoingRecord, PartitionOffsets, TopicReader, TopicRecord, TopicWriter } from '../ports/topic.ts';
+import type { OutgoingRecord, PartitionOffsets, TopicBatch, TopicReader, TopicRecord, TopicWriter } from '../ports/topic.ts';
 import { partitionForKey } from './kafka-partitioner.ts';
 
 type FetchedPartition = Awaited<ReturnType<Consumer['fetch']>>['responses'][number]['partitions'][number];
@@ -101,15 +101,27 @@ export async function openKafkaWriter(connection: KafkaConnection): Promise<Topi
   return new KafkaTopicWriter(producer, connection);
 }
 
+/** How a reader waits for records. */
+export interface KafkaReaderOptions {
+  /**
+   * How long a read keeps asking for records that a fetch did not bring (a new leader catching up)
+   * before it ends early. @default READ_STALL_TIMEOUT_MS (20 s, as long as the client rides out a broker restart)
+   */
+  readonly stallTimeoutMs?: number;
+}
+
+/** As long as the retries below take to ride out a broker restart. */
+export const READ_STALL_TIMEOUT_MS = 20_000;
+
 /** Opens a reader of the connection's topic that joins no consumer group. */
-export async function openKafkaReader(connection: KafkaConnection): Promise<TopicReader> {
-  const options = clientOptions(connection);
-  const consumer = new Consumer({ ...options, groupId: `${connection.clientId}-reader`, isolationLevel: FetchIsolationLevels.READ_COMMITTED, maxWaitTime: 0, maxBytes: FETCH_MAX_BYTES });
+export async function openKafkaReader(connection: KafkaConnection, options: KafkaReaderOptions = {}): Promise<TopicReader> {
+  const client = clientOptions(connection);
+  const consumer = new Consumer({ ...client, groupId: `${connection.clientId}-reader`, isolationLevel: FetchIsolationLevels.READ_COMMITTED, maxWaitTime: 0, maxBytes: FETCH_MAX_BYTES });
   // Tracked so that the metadata refreshes behind fetches (after a leader change) include the topic.
   consumer.topics.track(connection.topic);
-  const admin = new Admin(options);
+  const admin = new Admin(client);
   await closeOnFailure(consumer, () => closeOnFailure(admin, () => topicMetadata(consumer, connection, OPEN_RETRIES)));
-  return new KafkaTopicReader(consumer, admin, connection);
+  return new KafkaTopicReader(consumer, admin, connection, options.stallTimeoutMs ?? READ_STALL_TIMEOUT_MS);
 }
 
 /** How `ensureKafkaTopic` shapes the topic. */
@@ -220,13 +232,15 @@ class KafkaTopicReader implements TopicReader {
   private readonly consumer: Consumer;
   private readonly admin: Admin;
   private readonly connection: KafkaConnection;
+  private readonly stallTimeoutMs: number;
   // Fetches share one fetch session per broker, which concurrent requests would corrupt.
   private fetching: Promise<unknown> = Promise.resolve();
 
-  constructor(consumer: Consumer, admin: Admin, connection: KafkaConnection) {
+  constructor(consumer: Consumer, admin: Admin, connection: KafkaConnection, stallTimeoutMs: number) {
     this.consumer = consumer;
     this.admin = admin;
     this.connection = connection;
+    this.stallTimeoutMs = stallTimeoutMs;
   }
 
   async offsets(): Promise<PartitionOffsets[]> {
@@ -239,36 +253,50 @@ class KafkaTopicReader implements TopicReader {
     return [...offsets.get(this.connection.topic)!].map(Number);
   }
 
-  async *read(partition: number, from: number, to: number): AsyncIterable<readonly TopicRecord[]> {
+  /**
+   * Fetches `[from, to)` batch by batch. A fetch that brings nothing new (a new leader whose high
+   * watermark still lags the one the run planned with, an incremental fetch session leaving the
+   * partition out) is retried with backoff for `stallTimeoutMs`, asking for fresh metadata each
+   * time, before the read ends early; it also ends when retention deleted the next offset. The
+   * caller tells the two apart with `offsets()`.
+   */
+  async *read(partition: number, from: number, to: number): AsyncIterable<TopicBatch> {
     let next = from;
-    while (next < to) {
-      const fetched = await this.fetchFrom(partition, next);
-      if (fetched === 'end') return;
-      if (typeof fetched === 'number') {
-        next = fetched; // retention deleted the records before it
-        continue;
-      }
-      const end = Math.min(to, Number(fetched.lastStableOffset));
+    let stalledMs = 0;
+    for (let retry = 0; next < to; ) {
+      const fetched = await this.fetchFrom(partition, next, retry > 0);
+      if (fetched === 'deleted') return;
+      const end = fetched === 'nothing' ? next : Math.min(to, Number(fetched.lastStableOffset));
       const records: TopicRecord[] = [];
       let after = next;
-      for (const batch of fetched.records ?? []) {
+      for (const batch of fetched === 'nothing' ? [] : (fetched.records ?? [])) {
         after = Math.max(after, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
         if (!(batch.attributes & CONTROL_BATCH)) records.push(...recordsOf(batch, partition, next, end));
       }
-      if (records.length > 0) yield records;
-      if (after <= next) return; // nothing past `next` yet
-      next = after;
-      if (next >= end) return;
+      // Markers and aborted records past `end` are read again by the run that reads on from there.
+      after = Math.min(after, end);
+      if (after > next) {
+        yield { records, next: after };
+        next = after;
+        retry = 0;
+        stalledMs = 0;
+        continue;
+      }
+      if (stalledMs >= this.stallTimeoutMs) return;
+      const delay = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** retry++);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      stalledMs += delay;
     }
   }
 
   /**
-   * One fetch of `partition` from `offset`: its data, the earliest offset still in the log when
-   * `offset` was deleted by retention, or 'end' when there is nothing at or after `offset`.
+   * One fetch of `partition` from `offset`: its data; 'nothing' when the leader has nothing at
+   * `offset` yet (an incremental fetch session leaves such a partition out, and a leader whose log
+   * is shorter answers OFFSET_OUT_OF_RANGE); 'deleted' when retention deleted `offset`.
    */
-  private fetchFrom(partition: number, offset: number): Promise<FetchedPartition | number | 'end'> {
+  private fetchFrom(partition: number, offset: number, refreshMetadata: boolean): Promise<FetchedPartition | 'nothing' | 'deleted'> {
     const fetched = this.fetching.then(async () => {
-      const topic = await topicMetadata(this.consumer, this.connection);
+      const topic = await topicMetadata(this.consumer, this.connection, undefined, refreshMetadata);
       const leader = topic.partitions[partition]?.leader;
       if (leader === undefined) throw new KafkaTopicError(`topic ${this.connection.topic} has no partition ${partition}; it has ${topic.partitionsCount}`);
       try {
@@ -276,12 +304,10 @@ class KafkaTopicReader implements TopicReader {
           node: leader,
           topics: [{ topicId: topic.id, partitions: [{ partition, fetchOffset: BigInt(offset), currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: FETCH_MAX_BYTES }] }],
         });
-        // An incremental fetch session leaves out a partition that has nothing new.
-        return response.responses.flatMap((t) => t.partitions).find((p) => p.partitionIndex === partition) ?? 'end';
+        return response.responses.flatMap((t) => t.partitions).find((p) => p.partitionIndex === partition) ?? 'nothing';
       } catch (error) {
         if (!findErrorBy(error as Error, 'apiId', 'OFFSET_OUT_OF_RANGE')) throw error;
-        const offsets = (await this.offsets())[partition]!;
-        return offset < offsets.earliest ? offsets.earliest : 'end';
+        return offset < (await this.offsets())[partition]!.earliest ? 'deleted' : 'nothing';
       }
     });
     this.fetching = fetched.catch(() => undefined);
@@ -381,9 +407,9 @@ export function unsecuredJwt(principal: string, issuedAt: number, lifetimeMs: nu
   return { token: `${part({ alg: 'none' })}.${part({ sub: principal, iat, exp })}.`, expiresAt: exp * 1000 };
 }
 
-async function topicMetadata(client: Base, connection: KafkaConnection, retries?: number) {
+async function topicMetadata(client: Base, connection: KafkaConnection, retries?: number, forceUpdate = false) {
   try {
-    return (await client.metadata({ topics: [connection.topic], ...(retries === undefined ? {} : { retries }) })).topics.get(connection.topic)!;
+    return (await client.metadata({ topics: [connection.topic], forceUpdate, ...(retries === undefined ? {} : { retries }) })).topics.get(connection.topic)!;
   } catch (error) {
     throw new KafkaTopicError(
       `cannot read topic ${connection.topic} on ${connection.brokers.join(',')}: ${reasonsOf(error as Error)}. Check the brokers are reachable and the topic exists (\`streamlake local --kafka\` creates it).`,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OutgoingRecord, PartitionOffsets, TopicReader, TopicRecord, TopicWriter } from '../ports/topic.ts';
+import type { OutgoingRecord, PartitionOffsets, TopicBatch, TopicReader, TopicRecord, TopicWriter } from '../ports/topic.ts';
 import { partitionForKey } from './kafka-partitioner.ts';
 
 /**
@@ -109,7 +109,7 @@ export class LocalLog implements TopicWriter, TopicReader {
     }
   }
 
-  async *read(partition: number, from: number, to: number): AsyncIterable<readonly TopicRecord[]> {
+  async *read(partition: number, from: number, to: number): AsyncIterable<TopicBatch> {
     const end = Math.min(to, await this.indexedCount(partition));
     if (from >= end) return;
     const index = await open(this.path(partition, 'index'), 'r');
@@ -122,7 +122,7 @@ export class LocalLog implements TopicWriter, TopicReader {
         const last = positions.length > stop - start ? positions[stop - start]! : (await log.stat()).size;
         const bytes = Buffer.alloc(last - first);
         await log.read(bytes, 0, bytes.length, first);
-        yield decodeFrames(bytes, partition, start, stop - start);
+        yield { records: decodeFrames(bytes, partition, start, stop - start), next: stop };
       }
     } finally {
       await Promise.all([index.close(), log.close()]);

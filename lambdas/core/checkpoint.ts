@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PartitionOffsets } from '../ports/topic.ts';
+import type { ValidationLimits } from './decode.ts';
 
 /** Offsets `[from, to)` of one partition that a run reads. */
 export interface OffsetRange {
@@ -19,6 +20,14 @@ export interface PendingRun {
   readonly startedAt: number;
   /** Gaps the plan found before the ranges (kept with the claim, so a resumed run still reports them). */
   readonly gaps?: readonly OffsetGap[];
+  /**
+   * What the verdicts depend on, as the claiming run had it: a run resumed after a deploy changed
+   * the limits still judges every record as its first attempt did, so no record lands both in
+   * Parquet and in quarantine, or in neither. (Absent in claims written before they were recorded.)
+   */
+  readonly limits?: ValidationLimits;
+  /** The {@link SCHEMA_FINGERPRINT} the run was claimed under. */
+  readonly schema?: string;
 }
 
 /** Offsets that retention deleted before they were compacted. */

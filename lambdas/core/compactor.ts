@@ -11,12 +11,13 @@ import {
   serializeCheckpoint,
   type CheckpointState,
   type OffsetGap,
+  type OffsetRange,
   type PendingRun,
 } from './checkpoint.ts';
 import { ColumnBatchBuilder } from './column-batch.ts';
 import { EVENT_TIME_INDEX, EventDecoder, type QuarantineReason, type ValidationLimits } from './decode.ts';
 import { checkpointKey, curatedKey, dateOf, hourBucketOf, quarantineKey } from './lake-layout.ts';
-import { EVENT_FIELDS, TABLE_COLUMNS } from './schema.ts';
+import { EVENT_FIELDS, SCHEMA_FINGERPRINT, TABLE_COLUMNS } from './schema.ts';
 
 /** What a compactor run needs from the outside world. */
 export interface CompactorDeps {
@@ -63,6 +64,16 @@ export class CheckpointConflictError extends Error {
   override name = 'CheckpointConflictError';
 }
 
+/** The topic stopped short of a claimed range while the log still holds the records: the run did not commit. */
+export class IncompleteReadError extends Error {
+  override name = 'IncompleteReadError';
+}
+
+/** A claimed run cannot be finished identically by this compactor: its files would mix two schemas' verdicts. */
+export class ClaimSchemaMismatchError extends Error {
+  override name = 'ClaimSchemaMismatchError';
+}
+
 const MAX_CLAIM_ATTEMPTS = 5;
 const encoder = new TextEncoder();
 
@@ -86,10 +97,15 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     if (run === null) {
       const plan = planRun(state, partitions, options.maxRecordsPerRun);
       if (plan.ranges.length === 0) return idleReport(state, partitions);
-      run = { sequence: state.sequence + 1, runId: runIdOf(plan.ranges), ranges: plan.ranges, startedAt: deps.clock.now(), gaps: plan.gaps };
+      run = {
+        sequence: state.sequence + 1, runId: runIdOf(plan.ranges), ranges: plan.ranges, startedAt: deps.clock.now(), gaps: plan.gaps,
+        limits: options.limits, schema: SCHEMA_FINGERPRINT,
+      };
       const claim = await deps.store.compareAndSwap(key, serializeCheckpoint({ ...state, pending: run }), etag);
       if (!claim.ok) continue; // another run claimed first: reload and finish that one
       claimEtag = claim.etag;
+    } else {
+      assertSameSchema(run, key);
     }
     const output = await writeRun(deps, options, run);
     const committed = commitRun(state, run);
@@ -99,6 +115,14 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     return { ...output, sequence: run.sequence, runId: run.runId, resumed, gaps: [...(run.gaps ?? []), ...output.gaps], lag: lagOf(committed, partitions) };
   }
   throw new CheckpointConflictError(`checkpoint ${key} changed ${MAX_CLAIM_ATTEMPTS} times while claiming a run; too many compactors are running at once, bound their concurrency`);
+}
+
+function assertSameSchema(run: PendingRun, key: string): void {
+  if (run.schema === undefined || run.schema === SCHEMA_FINGERPRINT) return;
+  throw new ClaimSchemaMismatchError(
+    `run ${run.sequence} in ${key} was claimed under schema ${run.schema} and this compactor validates with schema ${SCHEMA_FINGERPRINT}: ` +
+      'finishing it would judge its records by two schemas. Deploy the version that claimed it until that run commits (one compactor run), then deploy this one.',
+  );
 }
 
 async function loadCheckpoint(store: ObjectStore, key: string): Promise<{ state: CheckpointState; etag: string | null }> {
@@ -135,7 +159,7 @@ const TIMESTAMP_INDEX = PARTITION_INDEX + 2;
 
 async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun): Promise<RunOutput> {
   const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
-  const decoder = new EventDecoder(options.limits);
+  const decoder = new EventDecoder(run.limits ?? options.limits);
   const rows = new ColumnBatchBuilder(TABLE_COLUMNS, decoder.dictionaries, planned);
   const hours = new HourIndex();
   const quarantine = new Map<string, string[]>();
@@ -146,31 +170,33 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
   let inputBytes = 0;
 
   for (const range of run.ranges) {
-    let expected = range.from;
-    for await (const batch of deps.topic.read(range.partition, range.from, range.to)) {
-      for (const record of batch) {
-        if (record.offset > expected) gaps.push({ partition: range.partition, from: expected, to: record.offset });
-        expected = record.offset + 1;
-        inputBytes += record.value.byteLength;
-        const rejection = decoder.decode(record.value, record.timestamp, row);
-        if (rejection === undefined) {
-          row[PARTITION_INDEX] = record.partition;
-          row[OFFSET_INDEX] = record.offset;
-          row[TIMESTAMP_INDEX] = record.timestamp;
-          hours.add(Math.floor(row[EVENT_TIME_INDEX]! / HOUR_MS), rows.rowCount);
-          rows.append(row);
-        } else {
-          reasons[rejection.reason] = (reasons[rejection.reason] ?? 0) + 1;
-          const dt = dateOf(record.timestamp);
-          const lines = quarantine.get(dt) ?? [];
-          lines.push(quarantineLine(record, rejection.reason, rejection.detail));
-          quarantine.set(dt, lines);
+    let next = range.from;
+    while (next < range.to) {
+      const start = next;
+      for await (const batch of deps.topic.read(range.partition, next, range.to)) {
+        for (const record of batch.records) {
+          inputBytes += record.value.byteLength;
+          const rejection = decoder.decode(record.value, record.timestamp, row);
+          if (rejection === undefined) {
+            row[PARTITION_INDEX] = record.partition;
+            row[OFFSET_INDEX] = record.offset;
+            row[TIMESTAMP_INDEX] = record.timestamp;
+            hours.add(Math.floor(row[EVENT_TIME_INDEX]! / HOUR_MS), rows.rowCount);
+            rows.append(row);
+          } else {
+            reasons[rejection.reason] = (reasons[rejection.reason] ?? 0) + 1;
+            const dt = dateOf(record.timestamp);
+            const lines = quarantine.get(dt) ?? [];
+            lines.push(quarantineLine(record, rejection.reason, rejection.detail));
+            quarantine.set(dt, lines);
+          }
         }
+        next = batch.next;
+        recordsRead += batch.records.length;
+        deps.onProgress?.(recordsRead, planned);
       }
-      recordsRead += batch.length;
-      deps.onProgress?.(recordsRead, planned);
+      if (next < range.to) next = await skipProvenGap(deps.topic, range, next, start, gaps);
     }
-    if (expected < range.to) gaps.push({ partition: range.partition, from: expected, to: range.to });
   }
 
   const files: string[] = [];
@@ -191,6 +217,26 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
     quarantined += lines.length;
   }
   return { recordsRead, rowsWritten: rows.rowCount, quarantined, quarantineReasons: reasons, files, quarantineFiles, inputBytes, parquetBytes, gaps };
+}
+
+/**
+ * The read of `range` ended at `next`: only the log's earliest offset can prove the records from
+ * `next` on are gone (retention deleted them). Then they are a gap and the read goes on after it;
+ * a read that got further than `start` goes on where it stopped; any other end fails the run
+ * before it commits, so the next run finishes the same claim.
+ */
+async function skipProvenGap(topic: TopicReader, range: OffsetRange, next: number, start: number, gaps: OffsetGap[]): Promise<number> {
+  const earliest = (await topic.offsets()).find((p) => p.partition === range.partition)?.earliest ?? 0;
+  if (earliest > next) {
+    const to = Math.min(earliest, range.to);
+    gaps.push({ partition: range.partition, from: next, to });
+    return to;
+  }
+  if (next > start) return next;
+  throw new IncompleteReadError(
+    `partition ${range.partition} ended at offset ${next} although run reads to ${range.to} and the log still holds those records (earliest offset ${earliest}); ` +
+      'the brokers may be failing over. Nothing was committed: the next compactor run finishes this run.',
+  );
 }
 
 function quarantineLine(record: TopicRecord, reason: QuarantineReason, detail: string): string {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The one definition of a `device_logs` row. Validation, the Parquet schema, the Glue columns,
  * the DuckDB view and the Trino DDL are all derived from the arrays below: add a field here and
@@ -44,6 +46,16 @@ export const LINEAGE_FIELDS: readonly ColumnSpec[] = [
   { name: 'kafka_offset', type: 'bigint', nullable: false, description: 'Offset of the record in its partition.' },
   { name: 'kafka_timestamp', type: 'timestamp', nullable: false, description: 'Kafka record timestamp (UTC, milliseconds).' },
 ];
+
+/**
+ * A hash of what decides a record's verdict and its row (each event field's name, type,
+ * nullability and allowed values): a claimed run records it, so a run resumed under another
+ * schema is refused instead of mixing two schemas' verdicts.
+ */
+export const SCHEMA_FINGERPRINT = createHash('sha256')
+  .update(JSON.stringify(EVENT_FIELDS.map(({ name, type, nullable, allowed }) => [name, type, nullable, allowed ?? null])))
+  .digest('hex')
+  .slice(0, 16);
 
 /** Every column stored in the Parquet files, in file order. */
 export const TABLE_COLUMNS: readonly ColumnSpec[] = [...EVENT_FIELDS, ...LINEAGE_FIELDS];

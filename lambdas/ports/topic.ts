@@ -33,12 +33,26 @@ export interface TopicWriter {
   close(): Promise<void>;
 }
 
+/**
+ * Records read from one partition, and how far the read got: every offset in `[previous next, next)`
+ * is either one of `records` or holds no data (a transaction marker, an aborted transaction's record).
+ */
+export interface TopicBatch {
+  readonly records: readonly TopicRecord[];
+  /** The offset after the last one this batch covers. */
+  readonly next: number;
+}
+
 /** Reads bounded ranges of the topic without joining a consumer group. */
 export interface TopicReader {
   /** Offsets of every partition, ordered by partition. */
   offsets(): Promise<PartitionOffsets[]>;
-  /** The records of `partition` in `[from, to)`, in offset order, in batches. */
-  read(partition: number, from: number, to: number): AsyncIterable<readonly TopicRecord[]>;
+  /**
+   * The records of `partition` in `[from, to)`, in offset order, in batches. It may end before `to`
+   * (retention deleted the next records, or the brokers stopped answering with them); the caller
+   * tells which from the last batch's `next` and `offsets()`.
+   */
+  read(partition: number, from: number, to: number): AsyncIterable<TopicBatch>;
   /** Publishes the group's committed offsets (next offset to read) so lag is visible to Kafka tooling. */
   commitOffsets(group: string, offsets: ReadonlyMap<number, number>): Promise<void>;
   close(): Promise<void>;

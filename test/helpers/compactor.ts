@@ -29,7 +29,7 @@ export function pausingAfterBatches(reader: TopicReader, afterBatch: (batch: rea
     async *read(partition, from, to) {
       for await (const batch of reader.read(partition, from, to)) {
         yield batch;
-        await afterBatch(batch);
+        await afterBatch(batch.records);
       }
     },
   };

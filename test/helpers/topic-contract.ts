@@ -36,7 +36,7 @@ function record(key: string | null, value: string, timestamp = T0): OutgoingReco
 
 async function read(reader: TopicReader, partition: number, from: number, to: number): Promise<TopicRecord[]> {
   const records: TopicRecord[] = [];
-  for await (const batch of reader.read(partition, from, to)) records.push(...batch);
+  for await (const batch of reader.read(partition, from, to)) records.push(...batch.records);
   return records;
 }
 
@@ -171,7 +171,8 @@ export function topicContract(open: OpenTopic): void {
     let next = 0;
     for await (const batch of reader.read(partition, 0, count)) {
       batches++;
-      for (const r of batch) expect([r.offset, r.timestamp, decoder.decode(r.value).split(':')[0]]).toEqual([next, T0 + next, String(next++)]);
+      for (const r of batch.records) expect([r.offset, r.timestamp, decoder.decode(r.value).split(':')[0]]).toEqual([next, T0 + next, String(next++)]);
+      expect(batch.next).toBe(next); // each batch says how far it read
     }
     expect(next).toBe(count);
     expect(batches).toBeGreaterThan(1);

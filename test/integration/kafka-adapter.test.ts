@@ -17,7 +17,7 @@ function records(key: string, count: number): OutgoingRecord[] {
 
 async function readRange(reader: TopicReader, partition: number, from: number, to: number): Promise<TopicRecord[]> {
   const read: TopicRecord[] = [];
-  for await (const batch of reader.read(partition, from, to)) read.push(...batch);
+  for await (const batch of reader.read(partition, from, to)) read.push(...batch.records);
   return read;
 }
 

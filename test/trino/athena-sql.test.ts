@@ -174,7 +174,7 @@ describe('the Athena SQL on Trino', () => {
       try {
         for (const { partition, highWatermark } of await log.offsets()) {
           for await (const batch of log.read(partition, 0, highWatermark)) {
-            for (const record of batch) source.set(`${partition}/${record.offset}`, record);
+            for (const record of batch.records) source.set(`${partition}/${record.offset}`, record);
           }
         }
       } finally {

@@ -37,7 +37,7 @@ function record(key: string | null, value: string, timestamp = T0): OutgoingReco
 
 async function readBatches(log: LocalLog, partition: number, from = 0, to = Number.MAX_SAFE_INTEGER): Promise<Plain[][]> {
   const batches: Plain[][] = [];
-  for await (const batch of log.read(partition, from, to)) batches.push(batch.map(plain));
+  for await (const batch of log.read(partition, from, to)) batches.push(batch.records.map(plain));
   return batches;
 }
 

@@ -3,8 +3,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
-import { CheckpointConflictError, compact, type CompactionReport } from '../../../lambdas/core/compactor.ts';
+import { CheckpointConflictError, compact, IncompleteReadError, type CompactionReport } from '../../../lambdas/core/compactor.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
+import { parseCheckpoint, serializeCheckpoint } from '../../../lambdas/core/checkpoint.ts';
 import { checkpointKey, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../../lambdas/core/lake-layout.ts';
 import type { ObjectStore } from '../../../lambdas/ports/object-store.ts';
 import type { TopicReader } from '../../../lambdas/ports/topic.ts';
@@ -177,6 +178,50 @@ describe('compactor', () => {
     const resumed = await runOn(lake);
     expect(resumed.resumed).toBe(true);
     expect(resumed.gaps).toEqual([{ partition: 0, from: 0, to: 5 }]);
+  });
+
+  it('never commits past records a read stopped short of while they are still in the log', async () => {
+    await produceMinutes(10);
+    // As fetches from a new leader whose high watermark lags the one the run planned with: partition 0 ends at offset 3.
+    const short: TopicReader = {
+      offsets: () => log.offsets(),
+      read: (partition, from, to) => log.read(partition, from, partition === 0 ? Math.min(to, 3) : to),
+      commitOffsets: async () => {},
+      close: async () => {},
+    };
+    const runOn = (topic: TopicReader) => compact({ topic, store: lake, encoder: parquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS));
+    await expect(runOn(short)).rejects.toThrow(IncompleteReadError);
+    const finished = await runOn(log);
+    expect(finished.resumed).toBe(true);
+    expect(finished.gaps).toEqual([]);
+    await drain();
+    await expectExactlyOnce();
+  });
+
+  it('finishes a crashed run with the limits it was claimed with when a deploy changed them', async () => {
+    await produceMinutes(90);
+    await expect(run(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'after' : undefined)))).rejects.toThrow(InjectedCrash);
+    // The new limits would quarantine every record as too large, including those the first file already holds.
+    const tighter = compactorOptions({ ...DEFAULTS, maxRecordBytes: 10 });
+    const resumed = await compact({ topic: log, store: lake, encoder: parquetEncoder(), clock: { now: () => START } }, tighter);
+    expect(resumed.resumed).toBe(true);
+    expect(resumed.quarantineReasons.too_large).toBeUndefined();
+    await expectExactlyOnce();
+    // The next run, claimed under the new limits, applies them.
+    await produceMinutes(1);
+    const next = await compact({ topic: log, store: lake, encoder: parquetEncoder(), clock: { now: () => START } }, tighter);
+    expect(next.quarantineReasons.too_large).toBe(next.recordsRead);
+  });
+
+  it('refuses to finish a run claimed under another schema, saying how to proceed', async () => {
+    await produceMinutes(5);
+    await expect(run(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'before' : undefined)))).rejects.toThrow(InjectedCrash);
+    const key = checkpointKey(DEFAULTS.consumerGroup);
+    const claimed = (await lake.get(key))!;
+    const state = parseCheckpoint(claimed.body, key);
+    await lake.compareAndSwap(key, serializeCheckpoint({ ...state, pending: { ...state.pending!, schema: '0123456789abcdef' } }), claimed.etag);
+    await expect(run()).rejects.toThrow(/claimed under schema 0123456789abcdef.*Deploy the version that claimed it/);
+    expect((await lake.list(CURATED_PREFIX)).length).toBe(0);
   });
 
   it('refuses to commit over a checkpoint that moved backwards under it', async () => {
