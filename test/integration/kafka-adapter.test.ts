@@ -35,7 +35,7 @@ describe('Kafka topic reader', () => {
     }
   });
 
-  it('reads from the log start when retention deleted the start of the range', async () => {
+  it('ends a read at once where retention deleted the next records, for the caller to prove the gap', async () => {
     const connection = await freshKafkaTopic(3);
     const [writer, reader] = [await openKafkaWriter(connection), await openKafkaReader(connection)];
     try {
@@ -43,8 +43,27 @@ describe('Kafka topic reader', () => {
       const partition = partitionForKey('retained', 3);
       await admin.deleteRecords({ topics: [{ name: connection.topic, partitions: [{ partition, offset: 12n }] }] });
       expect((await reader.offsets())[partition]).toEqual({ partition, earliest: 12, highWatermark: 20 });
-      expect((await readRange(reader, partition, 5, 20)).map((r) => r.offset)).toEqual([12, 13, 14, 15, 16, 17, 18, 19]);
-      expect(await readRange(reader, partition, 0, 10)).toEqual([]);
+      expect(await readRange(reader, partition, 5, 20)).toEqual([]);
+      expect((await readRange(reader, partition, 12, 20)).map((r) => r.offset)).toEqual([12, 13, 14, 15, 16, 17, 18, 19]);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  it('keeps asking for records a fetch did not bring for stallTimeoutMs, then ends the read early', async () => {
+    const connection = await freshKafkaTopic(3);
+    const [writer, reader] = [await openKafkaWriter(connection), await openKafkaReader(connection, { stallTimeoutMs: 3_000 })];
+    try {
+      await writer.produce(records('late', 5));
+      const partition = partitionForKey('late', 3);
+      // The read asks for offsets the leader does not have yet, as a lagging new leader would answer; they arrive while it waits.
+      const reading = readRange(reader, partition, 0, 10);
+      await sleep(500);
+      await writer.produce(records('late', 5));
+      expect((await reading).map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const started = Date.now();
+      expect((await readRange(reader, partition, 10, 12)).map((r) => r.offset)).toEqual([]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
     } finally {
       await Promise.all([writer.close(), reader.close()]);
     }
