@@ -17,16 +17,19 @@ describe('topic port on the embedded log', () => {
   });
 });
 
+// Reads past the high watermark wait this long for records that will not come (the reader waits for a lagging leader that long).
+const STALL_TIMEOUT_MS = 500;
+
 describe('topic port on Apache Kafka over PLAINTEXT', () => {
   topicContract(async (partitions) => {
     const connection = await freshKafkaTopic(partitions);
-    return { writer: await openKafkaWriter(connection), reader: await openKafkaReader(connection) };
+    return { writer: await openKafkaWriter(connection), reader: await openKafkaReader(connection, { stallTimeoutMs: STALL_TIMEOUT_MS }) };
   });
 });
 
 describe('topic port on Apache Kafka over SASL/OAUTHBEARER', () => {
   topicContract(async (partitions) => {
     const connection = await freshKafkaTopic(partitions, 'sasl');
-    return { writer: await openKafkaWriter(connection), reader: await openKafkaReader(connection) };
+    return { writer: await openKafkaWriter(connection), reader: await openKafkaReader(connection, { stallTimeoutMs: STALL_TIMEOUT_MS }) };
   });
 });
