@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetEncoder } from '../lambdas/adapters/parquet-writer.ts';
 import { compact, type CompactorOptions } from '../lambdas/core/compactor.ts';
-import { DeviceFleet, produceMinute } from '../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../lambdas/demo/device-fleet.ts';
 import { CURATED_PREFIX, QUARANTINE_PREFIX, TABLE } from '../lambdas/core/lake-layout.ts';
 import { duckdbType, EVENT_FIELDS, LINEAGE_FIELDS, TABLE_COLUMNS } from '../lambdas/core/schema.ts';
 import type { Codec, ParquetEncoder } from '../lambdas/ports/parquet.ts';

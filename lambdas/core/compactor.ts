@@ -15,9 +15,9 @@ import {
   type PendingRun,
 } from './checkpoint.ts';
 import { ColumnBatchBuilder } from './column-batch.ts';
-import { EVENT_TIME_INDEX, EventDecoder, type QuarantineReason, type ValidationLimits } from './decode.ts';
-import { checkpointKey, curatedKey, dateOf, hourBucketOf, quarantineKey } from './lake-layout.ts';
-import { EVENT_FIELDS, SCHEMA_FINGERPRINT, TABLE_COLUMNS } from './schema.ts';
+import { RecordDecoder, type QuarantineReason, type ValidationLimits } from './decode.ts';
+import { bucketMillis, checkpointKey, curatedKey, dateOf, quarantineKey, timeBucketOf } from './lake-layout.ts';
+import { tableColumns, type TableSpec } from './table-declaration.ts';
 
 /** What a compactor run needs from the outside world. */
 export interface CompactorDeps {
@@ -30,6 +30,8 @@ export interface CompactorDeps {
 }
 
 export interface CompactorOptions {
+  /** The table the run writes; its topic is the one `deps.topic` reads. */
+  readonly table: TableSpec;
   /** Consumer group: names the checkpoint and the committed Kafka offsets. */
   readonly group: string;
   readonly codec: Codec;
@@ -56,6 +58,8 @@ export interface CompactionReport {
   readonly parquetBytes: number;
   /** Offsets deleted by retention before they were compacted. */
   readonly gaps: OffsetGap[];
+  /** Names of the fields the declaration does not name that records of this run carried (kept in `_extra`). */
+  readonly unknownFields: string[];
   /** Records left in each partition after this run, by the high watermarks seen at its start. */
   readonly lag: Record<string, number>;
 }
@@ -87,7 +91,7 @@ const encoder = new TextEncoder();
  * the same names and commits. Concurrent runs race on the claim and then finish the same run.
  */
 export async function compact(deps: CompactorDeps, options: CompactorOptions): Promise<CompactionReport> {
-  const key = checkpointKey(options.group);
+  const key = checkpointKey(options.table.name, options.group);
   const partitions = await deps.topic.offsets();
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const { state, etag } = await loadCheckpoint(deps.store, key);
@@ -99,13 +103,13 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
       if (plan.ranges.length === 0) return idleReport(state, partitions);
       run = {
         sequence: state.sequence + 1, runId: runIdOf(plan.ranges), ranges: plan.ranges, startedAt: deps.clock.now(), gaps: plan.gaps,
-        limits: options.limits, schema: SCHEMA_FINGERPRINT,
+        limits: options.limits, schema: options.table.fingerprint,
       };
       const claim = await deps.store.compareAndSwap(key, serializeCheckpoint({ ...state, pending: run }), etag);
       if (!claim.ok) continue; // another run claimed first: reload and finish that one
       claimEtag = claim.etag;
     } else {
-      assertSameSchema(run, key);
+      assertSameSchema(run, options.table, key);
     }
     const output = await writeRun(deps, options, run);
     const committed = commitRun(state, run);
@@ -117,10 +121,10 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
   throw new CheckpointConflictError(`checkpoint ${key} changed ${MAX_CLAIM_ATTEMPTS} times while claiming a run; too many compactors are running at once, bound their concurrency`);
 }
 
-function assertSameSchema(run: PendingRun, key: string): void {
-  if (run.schema === undefined || run.schema === SCHEMA_FINGERPRINT) return;
+function assertSameSchema(run: PendingRun, table: TableSpec, key: string): void {
+  if (run.schema === undefined || run.schema === table.fingerprint) return;
   throw new ClaimSchemaMismatchError(
-    `run ${run.sequence} in ${key} was claimed under schema ${run.schema} and this compactor validates with schema ${SCHEMA_FINGERPRINT}: ` +
+    `run ${run.sequence} in ${key} was claimed under schema ${run.schema} and this compactor validates ${table.name} with schema ${table.fingerprint}: ` +
       'finishing it would judge its records by two schemas. Deploy the version that claimed it until that run commits (one compactor run), then deploy this one.',
   );
 }
@@ -145,27 +149,27 @@ function lagOf(state: CheckpointState, partitions: readonly PartitionOffsets[]):
 function idleReport(state: CheckpointState, partitions: readonly PartitionOffsets[]): CompactionReport {
   return {
     sequence: 0, runId: null, resumed: false, recordsRead: 0, rowsWritten: 0, quarantined: 0, quarantineReasons: {},
-    files: [], quarantineFiles: [], inputBytes: 0, parquetBytes: 0, gaps: [], lag: lagOf(state, partitions),
+    files: [], quarantineFiles: [], inputBytes: 0, parquetBytes: 0, gaps: [], unknownFields: [], lag: lagOf(state, partitions),
   };
 }
 
 type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'lag'>;
 
-const HOUR_MS = 3_600_000;
-// Where the lineage columns follow the event fields in a table row.
-const PARTITION_INDEX = EVENT_FIELDS.length;
-const OFFSET_INDEX = PARTITION_INDEX + 1;
-const TIMESTAMP_INDEX = PARTITION_INDEX + 2;
-
 async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun): Promise<RunOutput> {
   const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
-  const decoder = new EventDecoder(run.limits ?? options.limits);
-  const rows = new ColumnBatchBuilder(TABLE_COLUMNS, decoder.dictionaries, planned);
-  const hours = new HourIndex();
+  const { table } = options;
+  const decoder = new RecordDecoder(table, run.limits ?? options.limits);
+  const columns = tableColumns(table);
+  const rows = new ColumnBatchBuilder(columns, decoder.dictionaries, planned);
+  const buckets = new BucketIndex();
+  const bucketMs = bucketMillis(table.partitionBy);
+  // The lineage columns follow the declared fields and `_extra` in a row.
+  const partitionIndex = decoder.extraIndex + 1;
+  const eventTimeIndex = decoder.eventTimeIndex;
   const quarantine = new Map<string, string[]>();
   const reasons: Partial<Record<QuarantineReason, number>> = {};
   const gaps: OffsetGap[] = [];
-  const row = new Float64Array(TABLE_COLUMNS.length);
+  const row = new Float64Array(columns.length);
   let recordsRead = 0;
   let inputBytes = 0;
 
@@ -178,10 +182,10 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
           inputBytes += record.value.byteLength;
           const rejection = decoder.decode(record.value, record.timestamp, row);
           if (rejection === undefined) {
-            row[PARTITION_INDEX] = record.partition;
-            row[OFFSET_INDEX] = record.offset;
-            row[TIMESTAMP_INDEX] = record.timestamp;
-            hours.add(Math.floor(row[EVENT_TIME_INDEX]! / HOUR_MS), rows.rowCount);
+            row[partitionIndex] = record.partition;
+            row[partitionIndex + 1] = record.offset;
+            row[partitionIndex + 2] = record.timestamp;
+            buckets.add(Math.floor(row[eventTimeIndex]! / bucketMs), rows.rowCount);
             rows.append(row);
           } else {
             reasons[rejection.reason] = (reasons[rejection.reason] ?? 0) + 1;
@@ -201,9 +205,9 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
 
   const files: string[] = [];
   let parquetBytes = 0;
-  for (const [hour, positions] of hours.sorted()) {
+  for (const [bucket, positions] of buckets.sorted()) {
     const body = deps.encoder.encode(rows.batch(positions.length === rows.rowCount ? undefined : Int32Array.from(positions)), options.codec);
-    const fileKey = curatedKey(hourBucketOf(hour * HOUR_MS), run.sequence, run.runId);
+    const fileKey = curatedKey(table.name, timeBucketOf(bucket * bucketMs, table.partitionBy), run.sequence, run.runId);
     await deps.store.putIfAbsent(fileKey, body);
     files.push(fileKey);
     parquetBytes += body.byteLength;
@@ -211,12 +215,15 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
   const quarantineFiles: string[] = [];
   let quarantined = 0;
   for (const [dt, lines] of [...quarantine.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const fileKey = quarantineKey(dt, run.sequence, run.runId);
+    const fileKey = quarantineKey(table.name, dt, run.sequence, run.runId);
     await deps.store.putIfAbsent(fileKey, encoder.encode(lines.join('')));
     quarantineFiles.push(fileKey);
     quarantined += lines.length;
   }
-  return { recordsRead, rowsWritten: rows.rowCount, quarantined, quarantineReasons: reasons, files, quarantineFiles, inputBytes, parquetBytes, gaps };
+  return {
+    recordsRead, rowsWritten: rows.rowCount, quarantined, quarantineReasons: reasons, files, quarantineFiles, inputBytes, parquetBytes, gaps,
+    unknownFields: decoder.unknownFields(),
+  };
 }
 
 /**
@@ -251,18 +258,18 @@ function quarantineLine(record: TopicRecord, reason: QuarantineReason, detail: s
   })}\n`;
 }
 
-/** The positions of the rows of each UTC hour (hours since the epoch), in read order. */
-class HourIndex {
+/** The positions of the rows of each time bucket (buckets since the epoch), in read order. */
+class BucketIndex {
   private readonly positions = new Map<number, number[]>();
-  // Records arrive mostly in time order, so the hour of the last row is usually the next one's.
-  private lastHour = Number.NaN;
+  // Records arrive mostly in time order, so the bucket of the last row is usually the next one's.
+  private lastBucket = Number.NaN;
   private last: number[] = [];
 
-  add(hour: number, position: number): void {
-    if (hour !== this.lastHour) {
-      let positions = this.positions.get(hour);
-      if (!positions) this.positions.set(hour, (positions = []));
-      this.lastHour = hour;
+  add(bucket: number, position: number): void {
+    if (bucket !== this.lastBucket) {
+      let positions = this.positions.get(bucket);
+      if (!positions) this.positions.set(bucket, (positions = []));
+      this.lastBucket = bucket;
       this.last = positions;
     }
     this.last.push(position);

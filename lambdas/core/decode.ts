@@ -1,6 +1,7 @@
-import { FlatJsonScanner, PRESENT } from './flat-json.ts';
+import { ABSENT, FlatJsonScanner, PRESENT } from './flat-json.ts';
 import { StringDictionary } from './string-dictionary.ts';
-import { EVENT_FIELDS, type ColumnSpec } from './schema.ts';
+import type { ColumnSpec } from './schema.ts';
+import type { TableSpec } from './table-declaration.ts';
 
 /** Why a record went to quarantine instead of the lake. */
 export const QUARANTINE_REASONS = [
@@ -19,9 +20,9 @@ export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 export interface ValidationLimits {
   /** Largest accepted record value, in bytes. */
   readonly maxRecordBytes: number;
-  /** How far `event_time` may lie before the Kafka timestamp (late data), in milliseconds. */
+  /** How far the event time may lie before the Kafka timestamp (late data), in milliseconds. */
   readonly maxEventAgeMs: number;
-  /** How far `event_time` may lie after the Kafka timestamp (clock skew), in milliseconds. */
+  /** How far the event time may lie after the Kafka timestamp (clock skew), in milliseconds. */
   readonly maxEventFutureMs: number;
 }
 
@@ -45,9 +46,6 @@ export class Rejection {
   }
 }
 
-/** Where `EventDecoder` puts `event_time` in the row. */
-export const EVENT_TIME_INDEX = EVENT_FIELDS.findIndex((field) => field.name === 'event_time');
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
 // The largest instant a Date can hold (ECMAScript: ±100,000,000 days around 1970).
@@ -56,30 +54,39 @@ const MAX_INSTANT_MS = 8.64e15;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
- * Decodes and validates record values against the event schema into a row of numbers: one slot per
- * event field, in `EVENT_FIELDS` order, timestamps as epoch milliseconds, strings as ids into the
- * field's `StringDictionary`, NaN for null. Plain records are read by the `FlatJsonScanner` fast
- * path, so a record costs no object or string of its own; anything else is parsed by `JSON.parse`,
- * which also words every rejection. One decoder serves one compactor run: its dictionaries hold the
- * run's distinct strings.
+ * Decodes and validates record values against a table's declared fields into a row of numbers:
+ * one slot per field, in declaration order, then one for `_extra` (the fields the declaration does
+ * not name, as JSON text); timestamps as epoch milliseconds, strings as ids into the slot's
+ * `StringDictionary`, NaN for null. Plain records are read by the `FlatJsonScanner` fast path, so
+ * a record costs no object or string of its own; anything else (including a record with fields the
+ * declaration does not name) is parsed by `JSON.parse`, which also words every rejection. One
+ * decoder serves one compactor run: its dictionaries hold the run's distinct strings.
  */
-export class EventDecoder {
-  /** Per event field, the dictionary of its values for string fields. */
-  readonly dictionaries: readonly (StringDictionary | undefined)[] = EVENT_FIELDS.map((field) => (field.type === 'string' ? new StringDictionary() : undefined));
+export class RecordDecoder {
+  /** Per slot (fields, then `_extra`), the dictionary of its values for string slots. */
+  readonly dictionaries: readonly (StringDictionary | undefined)[];
+  /** Where the event time is in the row. */
+  readonly eventTimeIndex: number;
+  /** Where `_extra` is in the row: the slots of the declared fields come first. */
+  readonly extraIndex: number;
+  private readonly fields: readonly ColumnSpec[];
   private readonly limits: ValidationLimits;
-  private readonly scanner = new FlatJsonScanner(
-    EVENT_FIELDS.map((field) => ({ name: field.name, kind: field.type === 'string' || field.type === 'timestamp' ? 'string' : 'number', hashed: field.type === 'string' })),
-  );
+  private readonly scanner: FlatJsonScanner;
   private readonly instants = new InstantReader();
 
-  constructor(limits: ValidationLimits) {
+  constructor(table: TableSpec, limits: ValidationLimits) {
+    this.fields = table.fields;
     this.limits = limits;
+    this.eventTimeIndex = table.fields.findIndex((field) => field.name === table.eventTime);
+    this.extraIndex = table.fields.length;
+    this.dictionaries = [...table.fields.map((field) => (field.type === 'string' ? new StringDictionary() : undefined)), new StringDictionary()];
+    this.scanner = new FlatJsonScanner(table.fields.map((field) => ({ name: field.name, kind: scannedKind(field), hashed: field.type === 'string' })));
   }
 
   /**
-   * Decodes one record value into the first `EVENT_FIELDS.length` slots of `row`. Returns why the
-   * record was rejected, or `undefined` when `row` holds a valid event. `kafkaTimestamp` anchors the
-   * sane window for `event_time`, so the verdict depends only on the record.
+   * Decodes one record value into the first `extraIndex + 1` slots of `row`. Returns why the
+   * record was rejected, or `undefined` when `row` holds a valid record. `kafkaTimestamp` anchors the
+   * sane window for the event time, so the verdict depends only on the record.
    */
   decode(value: Uint8Array, kafkaTimestamp: number, row: Float64Array): Rejection | undefined {
     const limits = this.limits;
@@ -90,11 +97,11 @@ export class EventDecoder {
       const rejection = this.readGenerally(value, row);
       if (rejection) return rejection;
     }
-    const eventTime = row[EVENT_TIME_INDEX]!;
+    const eventTime = row[this.eventTimeIndex]!;
     if (eventTime < kafkaTimestamp - limits.maxEventAgeMs || eventTime > kafkaTimestamp + limits.maxEventFutureMs) {
       return new Rejection(
         'timestamp_out_of_range',
-        `event_time ${new Date(eventTime).toISOString()} is outside the accepted window around the record timestamp ${new Date(kafkaTimestamp).toISOString()}`,
+        `${this.fields[this.eventTimeIndex]!.name} ${new Date(eventTime).toISOString()} is outside the accepted window around the record timestamp ${new Date(kafkaTimestamp).toISOString()}`,
       );
     }
     return undefined;
@@ -104,8 +111,11 @@ export class EventDecoder {
   private readPlain(value: Uint8Array, row: Float64Array): boolean {
     if (!this.scanner.scan(value)) return false;
     const { state, numbers, starts, ends, hashes } = this.scanner.values;
-    for (let i = 0; i < EVENT_FIELDS.length; i++) {
-      const field = EVENT_FIELDS[i]!;
+    const fields = this.fields;
+    // A field the declaration does not name goes to `_extra`, which the general path writes.
+    if (state[fields.length] !== ABSENT) return false;
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!;
       if (state[i] !== PRESENT) {
         if (!field.nullable) return false;
         row[i] = Number.NaN;
@@ -124,7 +134,7 @@ export class EventDecoder {
           break;
         }
         case 'timestamp': {
-          const millis = this.instants.read(value, starts[i]!, ends[i]!);
+          const millis = scannedKind(field) === 'string' ? this.instants.read(value, starts[i]!, ends[i]!) : epochMillisOf(field, numbers[i]!);
           if (Number.isNaN(millis)) return false;
           row[i] = millis;
           break;
@@ -134,10 +144,11 @@ export class EventDecoder {
           break;
         case 'int':
         case 'bigint':
-          if (!Number.isInteger(numbers[i]!)) return false;
+          if (!Number.isInteger(numbers[i]!) || integerProblem(field, numbers[i]!)) return false;
           row[i] = numbers[i]!;
       }
     }
+    row[this.extraIndex] = Number.NaN;
     return true;
   }
 
@@ -159,14 +170,47 @@ export class EventDecoder {
       return new Rejection('not_object', `value is JSON ${Array.isArray(parsed) ? 'array' : parsed === null ? 'null' : typeof parsed}, expected an object`);
     }
     const input = parsed as Record<string, unknown>;
-    for (let i = 0; i < EVENT_FIELDS.length; i++) {
-      const field = EVENT_FIELDS[i]!;
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!;
       const result = decodeField(field, Object.hasOwn(input, field.name) ? input[field.name] : undefined);
       if (result instanceof Rejection) return result;
       row[i] = typeof result === 'string' ? this.dictionaries[i]!.idOf(result) : (result ?? Number.NaN);
     }
+    const extra = extraFieldsOf(input, fields);
+    row[this.extraIndex] = extra === undefined ? Number.NaN : this.dictionaries[this.extraIndex]!.idOf(extra);
     return undefined;
   }
+
+  /** The names of the fields the declaration does not name that this decoder has seen, sorted. */
+  unknownFields(): string[] {
+    const names = new Set<string>();
+    for (const extra of this.dictionaries[this.extraIndex]!.values) for (const name of Object.keys(JSON.parse(extra) as object)) names.add(name);
+    return [...names].sort();
+  }
+}
+
+/** The fields of `input` the declaration does not name, as the JSON text of an object; undefined when there are none. */
+function extraFieldsOf(input: Record<string, unknown>, fields: readonly ColumnSpec[]): string | undefined {
+  let extra: Record<string, unknown> | undefined;
+  for (const name of Object.keys(input)) {
+    if (fields.some((field) => field.name === name)) continue;
+    (extra ??= {})[name] = input[name];
+  }
+  return extra === undefined ? undefined : JSON.stringify(extra);
+}
+
+/** The kind of JSON value the fast path takes for a field; a timestamp that may also be a number leaves numbers to the general path. */
+function scannedKind(field: ColumnSpec): 'string' | 'number' {
+  if (field.type === 'string') return 'string';
+  if (field.type === 'timestamp') return field.timestampInput === 'epoch-millis' || field.timestampInput === 'epoch-seconds' ? 'number' : 'string';
+  return 'number';
+}
+
+/** Epoch milliseconds of an epoch number as the field declares it, NaN when it is not a whole number in range. */
+function epochMillisOf(field: ColumnSpec, epoch: number): number {
+  const millis = field.timestampInput === 'epoch-seconds' ? epoch * 1000 : epoch;
+  return Number.isSafeInteger(epoch) && Math.abs(millis) <= MAX_INSTANT_MS ? millis : Number.NaN;
 }
 
 function decodeField(field: ColumnSpec, raw: unknown): string | number | null | Rejection {
@@ -185,28 +229,44 @@ function decodeField(field: ColumnSpec, raw: unknown): string | number | null | 
     case 'bigint':
       if (typeof raw !== 'number') return new Rejection('wrong_type', `${field.name} must be an integer, got ${typeof raw}`);
       if (!Number.isSafeInteger(raw)) return new Rejection('invalid_value', `${field.name} must be an integer, got ${raw}`);
-      return raw;
+      return integerProblem(field, raw) ?? raw;
     case 'timestamp':
-      return decodeTimestamp(field.name, raw);
+      return decodeTimestamp(field, raw);
   }
+}
+
+/** Why an integer is outside the range `field` declares, if it is. */
+function integerProblem(field: ColumnSpec, value: number): Rejection | undefined {
+  if ((field.minimum !== undefined && value < field.minimum) || (field.maximum !== undefined && value > field.maximum)) {
+    return new Rejection('invalid_value', `${field.name} must be within [${field.minimum ?? '-∞'}, ${field.maximum ?? '∞'}], got ${value}`);
+  }
+  return undefined;
 }
 
 /** Why a string is not a valid value of `field`, if it is not. */
 function stringProblem(field: ColumnSpec, text: string): Rejection | undefined {
-  if (text.length === 0) return new Rejection('invalid_value', `${field.name} must not be empty`);
+  const minLength = field.minLength ?? 0;
+  // JSON Schema counts characters (code points); a UTF-16 length of twice the minimum holds enough of them.
+  if (text.length < 2 * minLength && [...text].length < minLength) {
+    return new Rejection('invalid_value', minLength === 1 ? `${field.name} must not be empty` : `${field.name} must be at least ${minLength} characters`);
+  }
   if (field.allowed && !field.allowed.includes(text)) {
     return new Rejection('invalid_value', `${field.name} must be one of ${field.allowed.join(', ')}, got ${JSON.stringify(text)}`);
   }
   return undefined;
 }
 
-function decodeTimestamp(name: string, raw: unknown): number | Rejection {
-  if (typeof raw === 'number') {
-    return Number.isSafeInteger(raw) && Math.abs(raw) <= MAX_INSTANT_MS
-      ? raw
-      : new Rejection('invalid_value', `${name} as a number must be integer epoch milliseconds within ±${MAX_INSTANT_MS}, got ${raw}`);
+function decodeTimestamp(field: ColumnSpec, raw: unknown): number | Rejection {
+  const { name, timestampInput = 'iso' } = field;
+  if (typeof raw === 'number' && timestampInput !== 'iso') {
+    const unit = timestampInput === 'epoch-seconds' ? 'seconds' : 'milliseconds';
+    const millis = epochMillisOf(field, raw);
+    return Number.isNaN(millis) ? new Rejection('invalid_value', `${name} as a number must be integer epoch ${unit} within ±${MAX_INSTANT_MS} ms, got ${raw}`) : millis;
   }
-  if (typeof raw !== 'string') return new Rejection('wrong_type', `${name} must be an ISO-8601 string or epoch milliseconds, got ${typeof raw}`);
+  if (typeof raw !== 'string' || timestampInput === 'epoch-millis' || timestampInput === 'epoch-seconds') {
+    const expected = { iso: 'an ISO-8601 string', 'iso-or-epoch-millis': 'an ISO-8601 string or epoch milliseconds', 'epoch-millis': 'integer epoch milliseconds', 'epoch-seconds': 'integer epoch seconds' }[timestampInput];
+    return new Rejection('wrong_type', `${name} must be ${expected}, got ${typeof raw}`);
+  }
   const millis = ISO_INSTANT.test(raw) && isCalendarDate(raw) ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(millis)) {
     return new Rejection('invalid_value', `${name} must be an ISO-8601 date-time with a zone (e.g. 2026-01-31T12:00:00Z), got ${JSON.stringify(raw)}`);

@@ -57,7 +57,7 @@ export class ScannedValues {
   readonly hashes: Int32Array;
 
   constructor(fields: number) {
-    // One slot more, where values of keys not asked for land.
+    // One slot more, where values of keys not asked for land: its state says whether there were any.
     this.state = new Uint8Array(fields + 1);
     this.numbers = new Float64Array(fields + 1);
     this.starts = new Int32Array(fields + 1);
@@ -138,10 +138,8 @@ export class FlatJsonScanner {
       } else {
         return false;
       }
-      if (index < other) {
-        values.state[index] = state;
-        expected = index + 1;
-      }
+      values.state[index] = state;
+      if (index < other) expected = index + 1;
       at = skipSpace(bytes, at);
       const separator = bytes[at];
       at = skipSpace(bytes, at + 1);

@@ -1,34 +1,64 @@
+import type { ColumnSpec } from './schema.ts';
+import type { PartitionBy, TableSpec } from './table-declaration.ts';
+
 /**
- * Where everything lives in the lake bucket (or the local lake directory). The Glue partition
- * projection template, the DuckDB glob and the compactor's writes are all derived from here.
+ * Where everything lives in the lake bucket (or the local lake directory), per table. The Glue
+ * partition projection templates, the DuckDB globs and the compactor's writes are all derived
+ * from here.
  */
 
-/** The table the compactor writes. */
-export const TABLE = 'device_logs';
+/** Where a table's Parquet files live. */
+export function curatedPrefix(table: string): string {
+  return `curated/${table}/`;
+}
 
-export const CURATED_PREFIX = `curated/${TABLE}/`;
-export const QUARANTINE_PREFIX = `quarantine/${TABLE}/`;
-export const CHECKPOINT_PREFIX = `checkpoints/${TABLE}/`;
+/** Where a table's quarantine files live. */
+export function quarantinePrefix(table: string): string {
+  return `quarantine/${table}/`;
+}
 
-/** Athena partition projection `storage.location.template`, relative to the bucket root. */
-export const CURATED_LOCATION_TEMPLATE = `${CURATED_PREFIX}dt=\${dt}/hour=\${hour}/`;
-/** Athena partition projection `storage.location.template` of the quarantine table, relative to the bucket root. */
-export const QUARANTINE_LOCATION_TEMPLATE = `${QUARANTINE_PREFIX}dt=\${dt}/`;
+/** Where a table's checkpoints live. */
+export function checkpointPrefix(table: string): string {
+  return `checkpoints/${table}/`;
+}
+
 /** Hours are written with two digits, so projection declares `digits = 2`. */
 export const HOUR_DIGITS = 2;
 
-/** A UTC (date, hour) bucket of the curated table. */
-export interface HourBucket {
-  /** yyyy-MM-dd */
-  readonly dt: string;
-  /** 0-23 */
-  readonly hour: number;
+/** Hive-style partition keys of a table, encoded in the object path rather than in the files. */
+export function partitionKeys(partitionBy: PartitionBy): readonly Pick<ColumnSpec, 'name' | 'type' | 'description'>[] {
+  const dt = { name: 'dt', type: 'string', description: 'UTC date of the event time, yyyy-MM-dd.' } as const;
+  return partitionBy === 'hour' ? [dt, { name: 'hour', type: 'int', description: 'UTC hour of the event time, 0-23.' }] : [dt];
 }
 
-/** The UTC date and hour of an epoch-millisecond instant. */
-export function hourBucketOf(epochMs: number): HourBucket {
+/** Athena partition projection `storage.location.template` of a table, relative to the bucket root. */
+export function curatedLocationTemplate(table: TableSpec): string {
+  return `${curatedPrefix(table.name)}dt=\${dt}/${table.partitionBy === 'hour' ? 'hour=${hour}/' : ''}`;
+}
+
+/** Athena partition projection `storage.location.template` of a quarantine table, relative to the bucket root. */
+export function quarantineLocationTemplate(table: string): string {
+  return `${quarantinePrefix(table)}dt=\${dt}/`;
+}
+
+/** A UTC time bucket of a curated table: a day, or an hour of it. */
+export interface TimeBucket {
+  /** yyyy-MM-dd */
+  readonly dt: string;
+  /** 0-23; absent for tables partitioned by day. */
+  readonly hour?: number;
+}
+
+/** The bucket of an epoch-millisecond instant in a table partitioned by `partitionBy`. */
+export function timeBucketOf(epochMs: number, partitionBy: PartitionBy): TimeBucket {
   const instant = new Date(epochMs);
-  return { dt: instant.toISOString().slice(0, 10), hour: instant.getUTCHours() };
+  const dt = instant.toISOString().slice(0, 10);
+  return partitionBy === 'hour' ? { dt, hour: instant.getUTCHours() } : { dt };
+}
+
+/** The length of a table's time buckets, in milliseconds. */
+export function bucketMillis(partitionBy: PartitionBy): number {
+  return partitionBy === 'hour' ? 3_600_000 : 86_400_000;
 }
 
 /** The UTC date of an epoch-millisecond instant, yyyy-MM-dd. */
@@ -36,34 +66,35 @@ export function dateOf(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 10);
 }
 
-function hourDir(bucket: HourBucket): string {
-  return `dt=${bucket.dt}/hour=${String(bucket.hour).padStart(HOUR_DIGITS, '0')}/`;
+function bucketDir(bucket: TimeBucket): string {
+  return `dt=${bucket.dt}/${bucket.hour === undefined ? '' : `hour=${String(bucket.hour).padStart(HOUR_DIGITS, '0')}/`}`;
 }
 
 /**
- * The file a compaction run writes for one hour. The name depends only on the run's sequence
- * number and the id derived from the offsets it read, so a retried run writes the same names.
+ * The file a compaction run writes for one time bucket. The name depends only on the run's
+ * sequence number and the id derived from the offsets it read, so a retried run writes the same names.
  */
-export function curatedKey(bucket: HourBucket, sequence: number, runId: string): string {
-  return `${CURATED_PREFIX}${hourDir(bucket)}${runFileStem(sequence, runId)}.parquet`;
+export function curatedKey(table: string, bucket: TimeBucket, sequence: number, runId: string): string {
+  return `${curatedPrefix(table)}${bucketDir(bucket)}${runFileStem(sequence, runId)}.parquet`;
 }
 
 /** The quarantine file of a run for the UTC date of the rejected records' Kafka timestamps. */
-export function quarantineKey(dt: string, sequence: number, runId: string): string {
-  return `${QUARANTINE_PREFIX}dt=${dt}/${runFileStem(sequence, runId)}.ndjson`;
+export function quarantineKey(table: string, dt: string, sequence: number, runId: string): string {
+  return `${quarantinePrefix(table)}dt=${dt}/${runFileStem(sequence, runId)}.ndjson`;
 }
 
-/** The checkpoint object of a consumer group. */
-export function checkpointKey(group: string): string {
-  return `${CHECKPOINT_PREFIX}${group}.json`;
+/** The checkpoint object of a table's consumer group. */
+export function checkpointKey(table: string, group: string): string {
+  return `${checkpointPrefix(table)}${group}.json`;
 }
 
 function runFileStem(sequence: number, runId: string): string {
   return `run-${String(sequence).padStart(8, '0')}-${runId}`;
 }
 
-/** Parses `dt=…/hour=…` out of a curated key; undefined for any other key. */
-export function bucketOfKey(key: string): HourBucket | undefined {
-  const match = /^curated\/[^/]+\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//.exec(key);
-  return match ? { dt: match[1]!, hour: Number(match[2]) } : undefined;
+/** Parses `dt=…[/hour=…]` out of a curated key; undefined for any other key. */
+export function bucketOfKey(key: string): TimeBucket | undefined {
+  const match = /^curated\/[^/]+\/dt=(\d{4}-\d{2}-\d{2})\/(?:hour=(\d{2})\/)?[^/]+$/.exec(key);
+  if (!match) return undefined;
+  return match[2] === undefined ? { dt: match[1]! } : { dt: match[1]!, hour: Number(match[2]) };
 }

@@ -1,15 +1,10 @@
-import { TABLE } from './lake-layout.ts';
-
-/** A query shipped with the pipeline: run by `streamlake query --named`, and deployed as an Athena named query. */
-export interface NamedQuery {
-  readonly name: string;
-  readonly description: string;
-  readonly sql: string;
-}
-
 /**
- * The named queries. Each is written in SQL that both engines accept and answer alike: Athena
- * engine v3 (Trino) and DuckDB; `npm run test:trino` runs each on both and compares the results.
+ * A query shipped with a table: `tables/<table>/<name>.sql` beside the table's declaration, whose
+ * leading `--` comment lines describe it. Run by `streamlake query --named`, and deployed as an
+ * Athena named query.
+ *
+ * Each is written in SQL that both engines accept and answer alike: Athena engine v3 (Trino) and
+ * DuckDB; `npm run test:trino` runs each on both and compares the results.
  * - Standard SQL, window functions and the functions both share (`date_diff`, `round`, `avg`, `max`).
  * - Divide as doubles (`CAST(x AS double) / y`): Trino divides integers as integers and reads
  *   `100.0` as a DECIMAL whose scale sets the result's, where DuckDB's `/` gives a double.
@@ -17,91 +12,42 @@ export interface NamedQuery {
  *   INTERVAL: in coarser units Trino counts whole units elapsed, DuckDB unit boundaries crossed.
  * - Cast `current_timestamp` to `timestamp` (sessions run in UTC).
  */
-export const NAMED_QUERIES: readonly NamedQuery[] = [
-  {
-    name: 'latest_reading_per_device',
-    description: 'The most recent reading of every device.',
-    sql: `SELECT device_id, site, event_time, temperature_c, humidity_pct, battery_pct, status
-FROM (
-  SELECT device_id, site, event_time, temperature_c, humidity_pct, battery_pct, status,
-         row_number() OVER (PARTITION BY device_id ORDER BY event_time DESC, seq DESC) AS recency
-  FROM ${TABLE}
-) AS ranked
-WHERE recency = 1
-ORDER BY device_id`,
-  },
-  {
-    name: 'hourly_averages_per_device',
-    description: 'Readings averaged per device and UTC hour, newest hour first.',
-    sql: `SELECT dt, hour, device_id,
-       count(*) AS readings,
-       round(avg(temperature_c), 2) AS avg_temperature_c,
-       round(avg(humidity_pct), 1) AS avg_humidity_pct,
-       min(battery_pct) AS min_battery_pct
-FROM ${TABLE}
-GROUP BY dt, hour, device_id
-ORDER BY dt DESC, hour DESC, device_id`,
-  },
-  {
-    name: 'anomalies',
-    description: 'Readings that need attention: device errors, failed sensors and temperature spikes.',
-    sql: `SELECT event_time, device_id, site, status, temperature_c, humidity_pct, battery_pct,
-       CASE
-         WHEN temperature_c IS NULL THEN 'sensor failure'
-         WHEN status = 'error' THEN 'device error'
-         ELSE 'temperature spike'
-       END AS anomaly
-FROM ${TABLE}
-WHERE status = 'error' OR temperature_c > 45 OR temperature_c IS NULL
-ORDER BY event_time DESC, device_id`,
-  },
-  {
-    name: 'site_summary',
-    description: 'Per site: devices, readings, average temperature and share of readings that were not ok.',
-    sql: `SELECT site,
-       count(DISTINCT device_id) AS devices,
-       count(*) AS readings,
-       round(avg(temperature_c), 2) AS avg_temperature_c,
-       round(100 * CAST(sum(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS double) / count(*), 2) AS not_ok_pct
-FROM ${TABLE}
-GROUP BY site
-ORDER BY site`,
-  },
-  {
-    name: 'ingestion_freshness',
-    description: 'Per Kafka partition: rows in the lake, newest offset and record, event-to-ingest delay, and age of the newest record.',
-    sql: `SELECT kafka_partition,
-       count(*) AS rows_in_lake,
-       max(kafka_offset) AS newest_offset,
-       max(kafka_timestamp) AS newest_record,
-       round(avg(date_diff('millisecond', event_time, kafka_timestamp)) / 1000.0, 1) AS avg_delay_s,
-       date_diff('second', max(kafka_timestamp), CAST(current_timestamp AS timestamp)) AS newest_record_age_s
-FROM ${TABLE}
-GROUP BY kafka_partition
-ORDER BY kafka_partition`,
-  },
-  {
-    name: 'late_events',
-    description: 'Per UTC hour of event time: events that reached Kafka more than 5 minutes after they were taken.',
-    sql: `SELECT dt, hour,
-       count(*) AS late_events,
-       round(CAST(max(date_diff('millisecond', event_time, kafka_timestamp)) AS double) / 60000, 1) AS max_delay_min
-FROM ${TABLE}
-WHERE kafka_timestamp > event_time + INTERVAL '5' MINUTE
-GROUP BY dt, hour
-ORDER BY dt DESC, hour DESC`,
-  },
-];
+export interface NamedQuery {
+  readonly name: string;
+  /** The table whose declaration it ships with. */
+  readonly table: string;
+  readonly description: string;
+  readonly sql: string;
+}
 
 export class UnknownQueryError extends Error {
   override name = 'UnknownQueryError';
 }
 
-/** The named query called `name`. */
-export function namedQuery(name: string): NamedQuery {
-  const query = NAMED_QUERIES.find((q) => q.name === name);
+/** A named query file is malformed; the message names the file. */
+export class NamedQueryError extends Error {
+  override name = 'NamedQueryError';
+}
+
+const QUERY_NAME = /^[a-z][a-z0-9_]{0,127}$/;
+
+/** The named query in the text of `<name>.sql`: its leading `--` lines are the description, the rest the SQL. */
+export function parseNamedQuery(table: string, name: string, text: string, source: string): NamedQuery {
+  if (!QUERY_NAME.test(name)) throw new NamedQueryError(`${source}: a query file is named <query>.sql with lowercase letters, digits and _ (an Athena named query name)`);
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const comments = lines.findIndex((line) => !line.startsWith('--'));
+  const description = lines.slice(0, comments).map((line) => line.replace(/^--\s?/, '')).join(' ').trim();
+  const sql = lines.slice(comments).join('\n').trim().replace(/;$/, '');
+  if (description === '') throw new NamedQueryError(`${source}: start the file with a -- comment line that says what the query answers`);
+  if (sql === '') throw new NamedQueryError(`${source}: the file holds no SQL after its description`);
+  return { name, table, description, sql };
+}
+
+/** The named query called `name` among `queries`. */
+export function namedQuery(queries: readonly NamedQuery[], name: string): NamedQuery {
+  const query = queries.find((q) => q.name === name);
   if (!query) {
-    throw new UnknownQueryError(`no named query ${JSON.stringify(name)}; run \`streamlake queries\` to list them (${NAMED_QUERIES.map((q) => q.name).join(', ')})`);
+    throw new UnknownQueryError(`no named query ${JSON.stringify(name)}; run \`streamlake queries\` to list them (${queries.map((q) => q.name).join(', ')})`);
   }
   return query;
 }

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-
 /**
- * The one definition of a `device_logs` row. Validation, the Parquet schema, the Glue columns,
- * the DuckDB view and the Trino DDL are all derived from the arrays below: add a field here and
- * every layer follows.
+ * Column types and the columns every table shares (lineage, quarantine). A table's own fields come
+ * from its declaration (`table-declaration.ts`); validation, the Parquet schema, the Glue columns,
+ * the DuckDB view and the Trino DDL are all derived from these specs.
  */
 
 /** Logical column types, named after the Glue/Athena type each maps to. */
@@ -18,27 +16,20 @@ export interface ColumnSpec {
   readonly description: string;
   /** The only values accepted, for enumerated strings. */
   readonly allowed?: readonly string[];
-  /** A string with few distinct values: the Parquet writer dictionary-encodes it. */
-  readonly lowCardinality?: boolean;
+  /** Shortest accepted string, in characters. */
+  readonly minLength?: number;
+  /** Bounds of an accepted integer. */
+  readonly minimum?: number;
+  readonly maximum?: number;
+  /** How a timestamp field is written in the record value. */
+  readonly timestampInput?: TimestampInput;
 }
 
-/** Device status values, in order of severity. */
-export const STATUSES = ['ok', 'warning', 'error'] as const;
-export type Status = (typeof STATUSES)[number];
-
-/** The fields a device event carries in its JSON value. Unknown extra fields are ignored. */
-export const EVENT_FIELDS: readonly ColumnSpec[] = [
-  { name: 'device_id', type: 'string', nullable: false, description: 'Stable device identifier; also the Kafka record key.' },
-  { name: 'device_name', type: 'string', nullable: false, description: 'Human-readable device name.' },
-  { name: 'site', type: 'string', nullable: false, description: 'Site the device is installed at.', lowCardinality: true },
-  { name: 'firmware', type: 'string', nullable: false, description: 'Firmware version reported by the device.', lowCardinality: true },
-  { name: 'event_time', type: 'timestamp', nullable: false, description: 'When the reading was taken (UTC, millisecond precision).' },
-  { name: 'seq', type: 'bigint', nullable: false, description: 'Per-device sequence number, increasing in the order the device sent its events.' },
-  { name: 'temperature_c', type: 'double', nullable: true, description: 'Temperature in degrees Celsius; null when the sensor failed.' },
-  { name: 'humidity_pct', type: 'double', nullable: true, description: 'Relative humidity in percent; null when the sensor failed.' },
-  { name: 'battery_pct', type: 'double', nullable: true, description: 'Battery charge in percent; null when unknown.' },
-  { name: 'status', type: 'string', nullable: false, description: 'Device-reported status.', allowed: STATUSES, lowCardinality: true },
-];
+/**
+ * How a timestamp arrives: an ISO-8601 date-time with a zone, integer epoch milliseconds or
+ * seconds, or either of the first two.
+ */
+export type TimestampInput = 'iso' | 'iso-or-epoch-millis' | 'epoch-millis' | 'epoch-seconds';
 
 /** Where each row came from: `(kafka_partition, kafka_offset)` is unique in the table. */
 export const LINEAGE_FIELDS: readonly ColumnSpec[] = [
@@ -47,18 +38,8 @@ export const LINEAGE_FIELDS: readonly ColumnSpec[] = [
   { name: 'kafka_timestamp', type: 'timestamp', nullable: false, description: 'Kafka record timestamp (UTC, milliseconds).' },
 ];
 
-/**
- * A hash of what decides a record's verdict and its row (each event field's name, type,
- * nullability and allowed values): a claimed run records it, so a run resumed under another
- * schema is refused instead of mixing two schemas' verdicts.
- */
-export const SCHEMA_FINGERPRINT = createHash('sha256')
-  .update(JSON.stringify(EVENT_FIELDS.map(({ name, type, nullable, allowed }) => [name, type, nullable, allowed ?? null])))
-  .digest('hex')
-  .slice(0, 16);
-
-/** Every column stored in the Parquet files, in file order. */
-export const TABLE_COLUMNS: readonly ColumnSpec[] = [...EVENT_FIELDS, ...LINEAGE_FIELDS];
+/** Columns the pipeline adds to every table: a declared field may not take their names. */
+export const RESERVED_COLUMNS: readonly string[] = [...LINEAGE_FIELDS.map((field) => field.name), '_extra', 'dt', 'hour'];
 
 /** Hive-style partition keys, encoded in the object path rather than in the files. */
 export const PARTITION_KEYS = [

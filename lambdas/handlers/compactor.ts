@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { openKafkaReader, type KafkaConnection } from '../adapters/kafka.ts';
 import { parquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
+import { loadTables, tableNamed } from '../adapters/table-directory.ts';
 import { compact, type CompactionReport, type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
 import { validationLimits } from '../core/decode.ts';
 import type { TopicReader } from '../ports/topic.ts';
@@ -20,10 +21,12 @@ export interface CompactorFactories {
 
 const AWS_FACTORIES: CompactorFactories = { s3Client: (region) => new S3Client({ region }), openReader: openKafkaReader };
 
-/** The compactor's settings, an MSK reader (IAM auth over TLS) and the lake bucket, from the environment. */
+/** The compactor's table and settings, an MSK reader (IAM auth over TLS) of the table's topic and the lake bucket, from the environment. */
 export async function compactorSetup(env: NodeJS.ProcessEnv, factories: CompactorFactories): Promise<{ deps: CompactorDeps; options: CompactorOptions }> {
   const kafka = kafkaSettings(env);
+  const table = tableNamed(loadTables(requireString(env, ENV.tablesDir)), requireString(env, ENV.table));
   const options: CompactorOptions = {
+    table,
     group: requireString(env, ENV.consumerGroup),
     codec: requireCodec(env, ENV.codec),
     maxRecordsPerRun: requireNumber(env, ENV.maxRecordsPerRun),
@@ -34,7 +37,7 @@ export async function compactorSetup(env: NodeJS.ProcessEnv, factories: Compacto
     }),
   };
   const store = new S3ObjectStore(factories.s3Client(kafka.region), requireString(env, ENV.lakeBucket));
-  const topic = await factories.openReader({ brokers: kafka.brokers, topic: kafka.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
+  const topic = await factories.openReader({ brokers: kafka.brokers, topic: table.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
   return { deps: { topic, store, encoder: parquetEncoder(), clock: { now: Date.now } }, options };
 }
 
@@ -50,8 +53,9 @@ export function createCompactorHandler(factories: CompactorFactories = AWS_FACTO
     });
     const { deps, options } = await setup;
     const report = await compact(deps, options);
-    publishMetrics(report);
+    publishMetrics(options.table.name, report);
     if (report.gaps.length > 0) logger.error('records were deleted by retention before they were compacted', { gaps: report.gaps });
+    if (report.unknownFields.length > 0) logger.warn('records carry fields the declaration does not name; they are kept in _extra', { unknownFields: report.unknownFields });
     const summary = { ...report, files: report.files.length, quarantineFiles: report.quarantineFiles.length };
     logger.info(report.runId === null ? 'nothing to compact' : 'compacted', summary);
     return summary;
@@ -61,15 +65,17 @@ export function createCompactorHandler(factories: CompactorFactories = AWS_FACTO
 /** Scheduled every few minutes: one exactly-once compaction run, then its figures as metrics. */
 export const handler = createCompactorHandler();
 
-function publishMetrics(report: CompactionReport): void {
+function publishMetrics(table: string, report: CompactionReport): void {
+  metrics.addDimension('Table', table);
   metrics.addMetric('RecordsRead', MetricUnit.Count, report.recordsRead);
   metrics.addMetric('RowsWritten', MetricUnit.Count, report.rowsWritten);
   metrics.addMetric('RecordsQuarantined', MetricUnit.Count, report.quarantined);
   metrics.addMetric('ParquetBytes', MetricUnit.Bytes, report.parquetBytes);
   metrics.addMetric('OffsetGapRecords', MetricUnit.Count, report.gaps.reduce((sum, gap) => sum + gap.to - gap.from, 0));
   metrics.addMetric('ConsumerLag', MetricUnit.Count, Object.values(report.lag).reduce((sum, records) => sum + records, 0));
+  metrics.addMetric('UnknownFields', MetricUnit.Count, report.unknownFields.length);
   metrics.publishStoredMetrics();
   for (const [partition, records] of Object.entries(report.lag)) {
-    metrics.singleMetric().addDimension('Partition', partition).addMetric('PartitionLag', MetricUnit.Count, records);
+    metrics.singleMetric().addDimensions({ Table: table, Partition: partition }).addMetric('PartitionLag', MetricUnit.Count, records);
   }
 }

@@ -7,6 +7,8 @@ import { CODECS, type Codec } from '../ports/parquet.ts';
 export const ENV = {
   bootstrapBrokers: 'STREAMLAKE_BOOTSTRAP_BROKERS',
   topic: 'STREAMLAKE_TOPIC',
+  table: 'STREAMLAKE_TABLE',
+  tablesDir: 'STREAMLAKE_TABLES_DIR',
   consumerGroup: 'STREAMLAKE_CONSUMER_GROUP',
   lakeBucket: 'STREAMLAKE_LAKE_BUCKET',
   codec: 'STREAMLAKE_CODEC',
@@ -52,11 +54,10 @@ export function requireCodec(env: Env, name: string): Codec {
   return value as Codec;
 }
 
-/** The brokers, topic and region every Kafka client of the pipeline needs. */
+/** The brokers and region every Kafka client of the pipeline needs. */
 export function kafkaSettings(env: Env) {
   return {
     brokers: requireString(env, ENV.bootstrapBrokers).split(','),
-    topic: requireString(env, ENV.topic),
     region: requireString(env, 'AWS_REGION'),
   };
 }

@@ -1,9 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { openKafkaWriter, type KafkaConnection } from '../adapters/kafka.ts';
-import { DeviceFleet, produceMinute, type GeneratorReport } from '../core/generator.ts';
+import { DeviceFleet, produceMinute, type GeneratorReport } from '../demo/device-fleet.ts';
 import type { TopicWriter } from '../ports/topic.ts';
-import { ENV, kafkaSettings, METRICS_NAMESPACE, requireNumber } from './environment.ts';
+import { ENV, kafkaSettings, METRICS_NAMESPACE, requireNumber, requireString } from './environment.ts';
 
 const logger = new Logger({ serviceName: 'log-generator' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'log-generator' });
@@ -25,7 +25,7 @@ export async function generatorSetup(env: NodeJS.ProcessEnv, factories: Generato
     anomalyShare: requireNumber(env, ENV.anomalyShare),
     corruptShare: requireNumber(env, ENV.corruptShare),
   });
-  const writer = await factories.openWriter({ brokers: kafka.brokers, topic: kafka.topic, clientId: 'streamlake-log-generator', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
+  const writer = await factories.openWriter({ brokers: kafka.brokers, topic: requireString(env, ENV.topic), clientId: 'streamlake-log-generator', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
   return { fleet, writer };
 }
 

@@ -1,8 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { CURATED_PREFIX, QUARANTINE_PREFIX, TABLE } from '../../lambdas/core/lake-layout.ts';
-import { duckdbType, PARTITION_KEYS, QUARANTINE_COLUMNS, TABLE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
+import { curatedPrefix, partitionKeys, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
+import { duckdbType, QUARANTINE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
+import { tableColumns, type TableSpec } from '../../lambdas/core/table-declaration.ts';
 
 /** Rows of a query, values made JSON-friendly (timestamps as ISO-8601 UTC strings). */
 export interface QueryResult {
@@ -18,8 +19,6 @@ function hasFiles(dir: string, suffix: string): boolean {
   return existsSync(dir) && readdirSync(dir, { recursive: true }).some((name) => String(name).endsWith(suffix));
 }
 
-const HIVE_TYPES = `{${PARTITION_KEYS.map((key) => `${literal(key.name)}: ${literal(duckdbType(key.type))}`).join(', ')}}`;
-
 function selectList(columns: readonly ColumnSpec[]): string {
   return columns.map((c) => `CAST(${c.name} AS ${duckdbType(c.type)}) AS ${c.name}`).join(', ');
 }
@@ -29,9 +28,10 @@ function emptyView(columns: readonly ColumnSpec[], extra: readonly { name: strin
 }
 
 /**
- * DuckDB over the local lake, as Athena sees the S3 lake: `device_logs` over the curated Parquet
- * files with hive partitioning (`dt`, `hour` from the path) and `device_logs_quarantine` over the
- * quarantine NDJSON. Both views take their columns from the one schema module.
+ * DuckDB over the local lake, as Athena sees the S3 lake: per declared table, a view over its
+ * curated Parquet files with hive partitioning (`dt`, and `hour` for hourly tables, from the path)
+ * and `<table>_quarantine` over its quarantine NDJSON. The views take their columns from the
+ * table declarations.
  */
 export class DuckDbLake {
   private readonly connection: DuckDBConnection;
@@ -42,29 +42,15 @@ export class DuckDbLake {
     this.connection = connection;
   }
 
-  static async open(lakeDir: string, options: { threads?: number } = {}): Promise<DuckDbLake> {
+  static async open(lakeDir: string, tables: readonly TableSpec[], options: { threads?: number } = {}): Promise<DuckDbLake> {
     const instance = await DuckDBInstance.create(':memory:', { threads: String(options.threads ?? 2) });
     const connection = await instance.connect();
     const lake = new DuckDbLake(instance, connection);
     await connection.run("SET TimeZone = 'UTC'");
-    const curated = join(lakeDir, CURATED_PREFIX);
-    const partitionKeys = PARTITION_KEYS.map((k) => k.name).join(', ');
-    await connection.run(
-      `CREATE VIEW ${TABLE} AS ${
-        hasFiles(curated, '.parquet')
-          ? `SELECT ${selectList(TABLE_COLUMNS)}, ${partitionKeys} FROM read_parquet(${literal(join(curated, '*/*/*.parquet'))}, hive_partitioning = true, hive_types = ${HIVE_TYPES}, union_by_name = true)`
-          : emptyView(TABLE_COLUMNS, PARTITION_KEYS)
-      }`,
-    );
-    const quarantine = join(lakeDir, QUARANTINE_PREFIX);
-    const jsonColumns = `{${QUARANTINE_COLUMNS.map((c) => `${literal(c.name)}: ${literal(duckdbType(c.type))}`).join(', ')}}`;
-    await connection.run(
-      `CREATE VIEW ${TABLE}_quarantine AS ${
-        hasFiles(quarantine, '.ndjson')
-          ? `SELECT * FROM read_json(${literal(join(quarantine, '*/*.ndjson'))}, format = 'newline_delimited', columns = ${jsonColumns}, hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`
-          : emptyView(QUARANTINE_COLUMNS, [{ name: 'dt', type: 'string' }])
-      }`,
-    );
+    for (const table of tables) {
+      await connection.run(`CREATE VIEW ${table.name} AS ${curatedView(lakeDir, table)}`);
+      await connection.run(`CREATE VIEW ${table.name}_quarantine AS ${quarantineView(lakeDir, table.name)}`);
+    }
     return lake;
   }
 
@@ -84,6 +70,24 @@ export class DuckDbLake {
     this.connection.closeSync();
     this.instance.closeSync();
   }
+}
+
+function curatedView(lakeDir: string, table: TableSpec): string {
+  const columns = tableColumns(table);
+  const keys = partitionKeys(table.partitionBy);
+  const curated = join(lakeDir, curatedPrefix(table.name));
+  if (!hasFiles(curated, '.parquet')) return emptyView(columns, keys);
+  const glob = join(curated, ...keys.map(() => '*'), '*.parquet');
+  const hiveTypes = `{${keys.map((key) => `${literal(key.name)}: ${literal(duckdbType(key.type))}`).join(', ')}}`;
+  // union_by_name: files written before a field was added read it as NULL.
+  return `SELECT ${selectList(columns)}, ${keys.map((k) => k.name).join(', ')} FROM read_parquet(${literal(glob)}, hive_partitioning = true, hive_types = ${hiveTypes}, union_by_name = true)`;
+}
+
+function quarantineView(lakeDir: string, table: string): string {
+  const quarantine = join(lakeDir, quarantinePrefix(table));
+  if (!hasFiles(quarantine, '.ndjson')) return emptyView(QUARANTINE_COLUMNS, [{ name: 'dt', type: 'string' }]);
+  const jsonColumns = `{${QUARANTINE_COLUMNS.map((c) => `${literal(c.name)}: ${literal(duckdbType(c.type))}`).join(', ')}}`;
+  return `SELECT * FROM read_json(${literal(join(quarantine, '*/*.ndjson'))}, format = 'newline_delimited', columns = ${jsonColumns}, hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`;
 }
 
 function jsonValue(value: unknown, type: string): unknown {

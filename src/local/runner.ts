@@ -3,9 +3,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
-import { compact, type CompactionReport } from '../../lambdas/core/compactor.ts';
+import { compact, type CompactionReport, type CompactorOptions } from '../../lambdas/core/compactor.ts';
+import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { validationLimits } from '../../lambdas/core/decode.ts';
-import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
 import { CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
@@ -56,9 +57,9 @@ export interface LocalRunSummary {
   readonly quarantined: number;
 }
 
-/** Compactor settings from the pipeline config: the same values the deployed Lambda gets. */
-export function compactorOptions(config: PipelineConfig, codec: Codec = config.codec) {
-  return { group: config.consumerGroup, codec, maxRecordsPerRun: config.maxRecordsPerRun, limits: validationLimits(config) };
+/** Compactor settings of a table from the pipeline config: the same values the deployed Lambda gets. */
+export function compactorOptions(config: PipelineConfig, table: TableSpec, codec: Codec = config.codec): CompactorOptions {
+  return { table, group: config.consumerGroup, codec, maxRecordsPerRun: config.maxRecordsPerRun, limits: validationLimits(config) };
 }
 
 /** One compactor run over the local log and lake directory. */

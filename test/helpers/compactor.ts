@@ -4,10 +4,11 @@ import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import type { TopicReader, TopicRecord } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { compactorOptions } from '../../src/local/runner.ts';
+import { DEVICE_LOGS } from './tables.ts';
 
 /** One compactor run as the deployed handler composes it (the defaults' options, the Parquet encoder, the wall clock), over any reader and store. */
 export function compactOnce(topic: TopicReader, store: ObjectStore, options: Partial<CompactorOptions> = {}): Promise<CompactionReport> {
-  return compact({ topic, store, encoder: parquetEncoder(), clock: { now: Date.now } }, { ...compactorOptions(DEFAULTS), ...options });
+  return compact({ topic, store, encoder: parquetEncoder(), clock: { now: Date.now } }, { ...compactorOptions(DEFAULTS, DEVICE_LOGS), ...options });
 }
 
 /** Compactor runs until one finds nothing to do, as the schedule would; resolves to the reports of the runs that did something. */

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
+import { DECLARED } from './tables.ts';
 import type { OffsetGap } from '../../lambdas/core/checkpoint.ts';
 import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 
@@ -26,7 +27,7 @@ export interface LakeAudit {
  * removed them before they were compacted), which must appear nowhere.
  */
 export async function auditLake(lakeDir: string, offsets: readonly PartitionOffsets[], deleted: readonly OffsetGap[] = []): Promise<LakeAudit> {
-  const lake = await DuckDbLake.open(lakeDir);
+  const lake = await DuckDbLake.open(lakeDir, DECLARED.tables);
   try {
     const seen = `SELECT kafka_partition, kafka_offset FROM device_logs UNION ALL SELECT kafka_partition, kafka_offset FROM device_logs_quarantine`;
     const [counts] = (
@@ -69,7 +70,7 @@ export interface DeviceOrder {
 
 /** Per-device order in the lake: each device in one partition, its `seq` rising with the Kafka offset. */
 export async function deviceOrder(lakeDir: string): Promise<DeviceOrder> {
-  const lake = await DuckDbLake.open(lakeDir);
+  const lake = await DuckDbLake.open(lakeDir, DECLARED.tables);
   try {
     const { rows } = await lake.query(`SELECT
       (SELECT max(n) FROM (SELECT count(DISTINCT kafka_partition) AS n FROM device_logs GROUP BY device_id)) AS partitions_per_device,

@@ -7,7 +7,7 @@ import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { contentTypeOf, S3ObjectStore, S3StoreError } from '../../../lambdas/adapters/s3-store.ts';
 import { compact, type CompactionReport } from '../../../lambdas/core/compactor.ts';
-import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import type { ObjectStore } from '../../../lambdas/ports/object-store.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { compactorOptions } from '../../../src/local/runner.ts';

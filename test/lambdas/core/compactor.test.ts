@@ -4,15 +4,19 @@ import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-s
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { CheckpointConflictError, compact, IncompleteReadError, type CompactionReport } from '../../../lambdas/core/compactor.ts';
-import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import { parseCheckpoint, serializeCheckpoint } from '../../../lambdas/core/checkpoint.ts';
-import { checkpointKey, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../../lambdas/core/lake-layout.ts';
+import { checkpointKey, curatedPrefix, quarantinePrefix } from '../../../lambdas/core/lake-layout.ts';
 import type { ObjectStore } from '../../../lambdas/ports/object-store.ts';
 import type { TopicReader } from '../../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { compactorOptions } from '../../../src/local/runner.ts';
 import { FaultyStore, InjectedCrash, type FaultPlan, type StoreOp } from '../../helpers/faulty-store.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
+
+const CURATED_PREFIX = curatedPrefix(DEVICE_LOGS.name);
+const QUARANTINE_PREFIX = quarantinePrefix(DEVICE_LOGS.name);
 
 const START = Date.UTC(2026, 0, 15, 9, 30);
 const MINUTE = 60_000;
@@ -45,7 +49,7 @@ describe('compactor', () => {
   function run(store: ObjectStore = lake, maxRecordsPerRun = DEFAULTS.maxRecordsPerRun): Promise<CompactionReport> {
     return compact(
       { topic: log, store, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } },
-      { ...compactorOptions(DEFAULTS), maxRecordsPerRun },
+      { ...compactorOptions(DEFAULTS, DEVICE_LOGS), maxRecordsPerRun },
     );
   }
 
@@ -173,7 +177,7 @@ describe('compactor', () => {
       commitOffsets: async () => {},
       close: async () => {},
     };
-    const runOn = (store: ObjectStore) => compact({ topic: trimmed, store, encoder: parquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS));
+    const runOn = (store: ObjectStore) => compact({ topic: trimmed, store, encoder: parquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS, DEVICE_LOGS));
     await expect(runOn(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'before' : undefined)))).rejects.toThrow(InjectedCrash);
     const resumed = await runOn(lake);
     expect(resumed.resumed).toBe(true);
@@ -189,7 +193,7 @@ describe('compactor', () => {
       commitOffsets: async () => {},
       close: async () => {},
     };
-    const runOn = (topic: TopicReader) => compact({ topic, store: lake, encoder: parquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS));
+    const runOn = (topic: TopicReader) => compact({ topic, store: lake, encoder: parquetEncoder(), clock: { now: () => START } }, compactorOptions(DEFAULTS, DEVICE_LOGS));
     await expect(runOn(short)).rejects.toThrow(IncompleteReadError);
     const finished = await runOn(log);
     expect(finished.resumed).toBe(true);
@@ -202,7 +206,7 @@ describe('compactor', () => {
     await produceMinutes(90);
     await expect(run(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'after' : undefined)))).rejects.toThrow(InjectedCrash);
     // The new limits would quarantine every record as too large, including those the first file already holds.
-    const tighter = compactorOptions({ ...DEFAULTS, maxRecordBytes: 10 });
+    const tighter = compactorOptions({ ...DEFAULTS, maxRecordBytes: 10 }, DEVICE_LOGS);
     const resumed = await compact({ topic: log, store: lake, encoder: parquetEncoder(), clock: { now: () => START } }, tighter);
     expect(resumed.resumed).toBe(true);
     expect(resumed.quarantineReasons.too_large).toBeUndefined();
@@ -216,7 +220,7 @@ describe('compactor', () => {
   it('refuses to finish a run claimed under another schema, saying how to proceed', async () => {
     await produceMinutes(5);
     await expect(run(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'before' : undefined)))).rejects.toThrow(InjectedCrash);
-    const key = checkpointKey(DEFAULTS.consumerGroup);
+    const key = checkpointKey(DEVICE_LOGS.name, DEFAULTS.consumerGroup);
     const claimed = (await lake.get(key))!;
     const state = parseCheckpoint(claimed.body, key);
     await lake.compareAndSwap(key, serializeCheckpoint({ ...state, pending: { ...state.pending!, schema: '0123456789abcdef' } }), claimed.etag);
@@ -228,7 +232,7 @@ describe('compactor', () => {
     await produceMinutes(5);
     const sabotage = new FaultyStore(lake, undefined, async (op, key) => {
       // Someone resets the checkpoint between this run's claim and its commit.
-      if (op === 'putIfAbsent' && key.startsWith(CURATED_PREFIX)) await lake.delete(checkpointKey(DEFAULTS.consumerGroup));
+      if (op === 'putIfAbsent' && key.startsWith(CURATED_PREFIX)) await lake.delete(checkpointKey(DEVICE_LOGS.name, DEFAULTS.consumerGroup));
     });
     await expect(run(sabotage)).rejects.toThrow(CheckpointConflictError);
   });

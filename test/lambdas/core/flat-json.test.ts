@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ABSENT, FlatJsonScanner, hashBytes, NULL } from '../../../lambdas/core/flat-json.ts';
-import { DeviceFleet } from '../../../lambdas/core/generator.ts';
+import { DeviceFleet } from '../../../lambdas/demo/device-fleet.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 
 const FIELDS = [

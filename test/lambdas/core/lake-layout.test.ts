@@ -3,14 +3,21 @@ import { describe, expect, it } from 'vitest';
 import {
   bucketOfKey,
   checkpointKey,
-  CURATED_LOCATION_TEMPLATE,
-  CURATED_PREFIX,
-  curatedKey,
+  curatedKey as tableKey,
+  curatedLocationTemplate,
+  curatedPrefix,
   HOUR_DIGITS,
-  hourBucketOf,
   quarantineKey,
-  type HourBucket,
+  timeBucketOf,
+  type TimeBucket,
 } from '../../../lambdas/core/lake-layout.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
+
+const CURATED_PREFIX = curatedPrefix(DEVICE_LOGS.name);
+const CURATED_LOCATION_TEMPLATE = curatedLocationTemplate(DEVICE_LOGS);
+type HourBucket = Required<TimeBucket>;
+const hourBucketOf = (millis: number) => timeBucketOf(millis, 'hour') as HourBucket;
+const curatedKey = (b: TimeBucket, sequence: number, runId: string) => tableKey(DEVICE_LOGS.name, b, sequence, runId);
 
 const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
 const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
@@ -27,7 +34,14 @@ function locationOf(b: HourBucket): string {
   return CURATED_LOCATION_TEMPLATE.replace('${dt}', b.dt).replace('${hour}', pad(b.hour, HOUR_DIGITS));
 }
 
-describe('hourBucketOf', () => {
+describe('timeBucketOf', () => {
+  it('is the UTC date alone for a table partitioned by day', () => {
+    expect(timeBucketOf(Date.parse('2026-12-31T23:59:59.999Z'), 'day')).toEqual({ dt: '2026-12-31' });
+    expect(tableKey('orders', { dt: '2026-12-31' }, 2, '0123456789abcdef')).toBe('curated/orders/dt=2026-12-31/run-00000002-0123456789abcdef.parquet');
+    expect(bucketOfKey(tableKey('orders', { dt: '2026-12-31' }, 2, '0123456789abcdef'))).toEqual({ dt: '2026-12-31' });
+    expect(curatedLocationTemplate({ ...DEVICE_LOGS, name: 'orders', partitionBy: 'day' })).toBe('curated/orders/dt=${dt}/');
+  });
+
   it('is the UTC date and hour of the instant', () => {
     fc.assert(
       fc.property(instant, (millis) => {
@@ -116,8 +130,8 @@ describe('curatedKey', () => {
 
 describe('bucketOfKey', () => {
   it('is undefined for keys outside the curated table', () => {
-    expect(bucketOfKey(quarantineKey('2026-01-31', 1, '0123456789abcdef'))).toBeUndefined();
-    expect(bucketOfKey(checkpointKey('streamlake-compactor'))).toBeUndefined();
+    expect(bucketOfKey(quarantineKey(DEVICE_LOGS.name, '2026-01-31', 1, '0123456789abcdef'))).toBeUndefined();
+    expect(bucketOfKey(checkpointKey(DEVICE_LOGS.name, 'streamlake-compactor'))).toBeUndefined();
     expect(bucketOfKey(`${CURATED_PREFIX}dt=2026-01-31/`)).toBeUndefined();
   });
 });

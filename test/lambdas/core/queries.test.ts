@@ -1,50 +1,54 @@
 import { describe, expect, it } from 'vitest';
-import { TABLE } from '../../../lambdas/core/lake-layout.ts';
-import { NAMED_QUERIES, namedQuery, UnknownQueryError } from '../../../lambdas/core/queries.ts';
+import { NamedQueryError, namedQuery, parseNamedQuery, UnknownQueryError } from '../../../lambdas/core/queries.ts';
+import { DECLARED } from '../../helpers/tables.ts';
+
+const QUERIES = DECLARED.queries;
 
 describe('namedQuery', () => {
   it('returns each named query by its name', () => {
-    expect(NAMED_QUERIES.length).toBeGreaterThan(0);
-    for (const query of NAMED_QUERIES) expect(namedQuery(query.name)).toBe(query);
+    expect(QUERIES.length).toBeGreaterThan(0);
+    for (const query of QUERIES) expect(namedQuery(QUERIES, query.name)).toBe(query);
   });
 
   it('throws UnknownQueryError listing every name for an unknown query', () => {
     let error: unknown;
     try {
-      namedQuery('latest_readings');
+      namedQuery(QUERIES, 'latest_readings');
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(UnknownQueryError);
     const message = (error as Error).message;
-    expect((error as Error).name).toBe('UnknownQueryError');
     expect(message).toContain('"latest_readings"');
     expect(message).toContain('streamlake queries');
-    for (const query of NAMED_QUERIES) expect(message).toContain(query.name);
+    for (const query of QUERIES) expect(message).toContain(query.name);
   });
 
   it('does not match names loosely', () => {
-    const [first] = NAMED_QUERIES;
-    expect(() => namedQuery(first!.name.toUpperCase())).toThrow(UnknownQueryError);
-    expect(() => namedQuery(` ${first!.name}`)).toThrow(UnknownQueryError);
-    expect(() => namedQuery('')).toThrow(UnknownQueryError);
+    const [first] = QUERIES;
+    expect(() => namedQuery(QUERIES, first!.name.toUpperCase())).toThrow(UnknownQueryError);
+    expect(() => namedQuery(QUERIES, ` ${first!.name}`)).toThrow(UnknownQueryError);
+    expect(() => namedQuery(QUERIES, '')).toThrow(UnknownQueryError);
   });
 });
 
-describe('NAMED_QUERIES', () => {
-  it('have unique snake_case names', () => {
-    const names = NAMED_QUERIES.map((q) => q.name);
-    expect(new Set(names).size).toBe(names.length);
-    for (const name of names) expect(name).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
+describe('parseNamedQuery', () => {
+  it('takes the leading comment lines as the description and the rest as the SQL', () => {
+    const query = parseNamedQuery('orders', 'daily_totals', '-- Orders per day,\n-- newest first.\nSELECT 1\nFROM orders;\n', 'x.sql');
+    expect(query).toEqual({ name: 'daily_totals', table: 'orders', description: 'Orders per day, newest first.', sql: 'SELECT 1\nFROM orders' });
   });
 
-  it('all read the device_logs table', () => {
-    expect(TABLE).toBe('device_logs');
-    for (const query of NAMED_QUERIES) expect(query.sql, query.name).toMatch(new RegExp(`\\bFROM\\s+${TABLE}\\b`));
+  it('refuses a file without a description, without SQL, or with a name Athena cannot take', () => {
+    expect(() => parseNamedQuery('orders', 'q', 'SELECT 1', 'q.sql')).toThrow(/q\.sql: start the file with a -- comment/);
+    expect(() => parseNamedQuery('orders', 'q', '-- only words\n', 'q.sql')).toThrow(/q\.sql: the file holds no SQL/);
+    expect(() => parseNamedQuery('orders', 'Daily-Totals', '-- d\nSELECT 1', 'Daily-Totals.sql')).toThrow(NamedQueryError);
   });
+});
 
-  it('each have a description and a single statement', () => {
-    for (const query of NAMED_QUERIES) {
+describe('the shipped named queries', () => {
+  it('each read their own table, with a description and a single statement', () => {
+    for (const query of QUERIES) {
+      expect(query.sql, query.name).toMatch(new RegExp(`\\bFROM\\s+${query.table}\\b`));
       expect(query.description.trim(), query.name).not.toBe('');
       expect(query.sql.trim(), query.name).toMatch(/^SELECT\b/);
       expect(query.sql, query.name).not.toContain(';');

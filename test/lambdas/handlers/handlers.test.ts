@@ -3,7 +3,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
-import { DeviceFleet, produceMinute } from '../../../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import { checkpointKey, CURATED_PREFIX } from '../../../lambdas/core/lake-layout.ts';
 import { createCompactorHandler } from '../../../lambdas/handlers/compactor.ts';
 import { ENV } from '../../../lambdas/handlers/environment.ts';

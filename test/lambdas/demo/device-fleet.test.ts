@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ValidationLimits } from '../../../lambdas/core/decode.ts';
 import { decodeRecord } from '../../helpers/decode.ts';
-import { DeviceFleet, produceMinute, type DeviceEvent, type FleetOptions } from '../../../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute, type DeviceEvent, type FleetOptions } from '../../../lambdas/demo/device-fleet.ts';
 import type { OutgoingRecord, TopicWriter } from '../../../lambdas/ports/topic.ts';
 
 const MINUTE_MS = 60_000;

@@ -2,7 +2,6 @@ import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { OutgoingRecord, TopicWriter } from '../ports/topic.ts';
-import type { Status } from './schema.ts';
 
 /** Shape of the simulated fleet. */
 export interface FleetOptions {
@@ -20,6 +19,9 @@ export interface FleetOptions {
   /** Share of records (0-1) sent with a corrupt payload, as faulty firmware would: they end in quarantine. */
   readonly corruptShare: number;
 }
+
+/** What a device reports about itself (the `status` enum of `tables/device_logs.schema.json`). */
+export type Status = 'ok' | 'warning' | 'error';
 
 /** A generated device event, before serialization. */
 export interface DeviceEvent {
