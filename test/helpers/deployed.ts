@@ -2,7 +2,7 @@ import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../la
 import { createCompactorHandler, type CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import { createGeneratorHandler } from '../../lambdas/handlers/generator.ts';
-import type { GeneratorReport } from '../../lambdas/core/generator.ts';
+import type { GeneratorReport } from '../../lambdas/demo/device-fleet.ts';
 import type { PipelineConfig } from '../../lib/config.ts';
 import { compactorSettings, generatorSettings } from '../../lib/functions/pipeline-functions.ts';
 import type { FakeS3 } from './fake-s3.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
-import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
 import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { startBroker, type Broker } from '../../tools/kafka/broker.ts';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
-import { DeviceFleet, produceMinute } from '../../lambdas/core/generator.ts';
+import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
 import { CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
 import type { CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import type { OutgoingRecord, TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
