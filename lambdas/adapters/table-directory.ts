@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseNamedQuery, type NamedQuery } from '../core/queries.ts';
 import { parseTableDeclaration, TableDeclarationError, type TableSpec } from '../core/table-declaration.ts';
+import { EMPTY_LOCK, evolutionProblems, lockOf, type TablesLock } from '../core/table-evolution.ts';
 
 /** The tables declared in a directory, with their named queries. */
 export interface DeclaredTables {
@@ -67,4 +68,42 @@ export function tableNamed(declared: DeclaredTables, name: string): TableSpec {
   const table = declared.tables.find((t) => t.name === name);
   if (!table) throw new TableDeclarationError(`no table ${JSON.stringify(name)} is declared in ${declared.dir}; the tables are ${declared.tables.map((t) => t.name).join(', ')}`);
   return table;
+}
+
+/** The lock file beside the declarations: the shape of every deployed table. */
+export const LOCK_FILE = 'tables.lock.json';
+
+/** The declared tables cannot replace the deployed ones; the message lists every reason. */
+export class IncompatibleSchemaError extends Error {
+  override name = 'IncompatibleSchemaError';
+}
+
+/** The lock file of `dir`; an empty lock when there is none yet (nothing deployed). */
+export function loadTablesLock(dir: string): TablesLock {
+  const path = join(dir, LOCK_FILE);
+  if (!existsSync(path)) return EMPTY_LOCK;
+  let lock: Partial<TablesLock>;
+  try {
+    lock = JSON.parse(readFileSync(path, 'utf8')) as Partial<TablesLock>;
+  } catch (error) {
+    throw new TableDeclarationError(`${path}: not valid JSON (${(error as Error).message}); restore it from version control`);
+  }
+  if (lock.format !== 1 || typeof lock.tables !== 'object' || lock.tables === null) throw new TableDeclarationError(`${path}: unknown format; restore it from version control`);
+  return lock as TablesLock;
+}
+
+/** Throws an `IncompatibleSchemaError` listing every change of `declared` its lock file does not allow. */
+export function assertCompatible(declared: DeclaredTables): void {
+  const problems = evolutionProblems(loadTablesLock(declared.dir), declared.tables);
+  if (problems.length > 0) {
+    throw new IncompatibleSchemaError(`the table declarations in ${declared.dir} change deployed tables in ways their files cannot follow:\n- ${problems.join('\n- ')}`);
+  }
+}
+
+/** Records the declared tables as deployed, after checking they may replace what the lock holds. */
+export function writeTablesLock(declared: DeclaredTables): TablesLock {
+  assertCompatible(declared);
+  const lock = lockOf(declared.tables);
+  writeFileSync(join(declared.dir, LOCK_FILE), `${JSON.stringify(lock, null, 2)}\n`);
+  return lock;
 }
