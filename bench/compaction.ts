@@ -13,8 +13,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetEncoder } from '../lambdas/adapters/parquet-writer.ts';
 import { compact, type CompactorOptions } from '../lambdas/core/compactor.ts';
 import { DeviceFleet, produceMinute } from '../lambdas/demo/device-fleet.ts';
-import { CURATED_PREFIX, QUARANTINE_PREFIX, TABLE } from '../lambdas/core/lake-layout.ts';
-import { duckdbType, EVENT_FIELDS, LINEAGE_FIELDS, TABLE_COLUMNS } from '../lambdas/core/schema.ts';
+import { loadTables, tableNamed } from '../lambdas/adapters/table-directory.ts';
+import { curatedPrefix, quarantinePrefix } from '../lambdas/core/lake-layout.ts';
+import { duckdbType } from '../lambdas/core/schema.ts';
+import { tableColumns } from '../lambdas/core/table-declaration.ts';
 import type { Codec, ParquetEncoder } from '../lambdas/ports/parquet.ts';
 import { DEFAULTS } from '../lib/config.ts';
 import { formatBytes, formatTable } from '../src/cli/table.ts';
@@ -26,6 +28,7 @@ import { MemoryStore, MemoryTopic } from './memory-ports.ts';
 const MINUTE_MS = 60_000;
 const START = Date.UTC(2026, 0, 5, 0, 0);
 const REPEATS = 3;
+const TABLE = tableNamed(loadTables(join(import.meta.dirname, '..', 'tables')), 'device_logs');
 
 const { values: flags } = parseArgs({
   options: {
@@ -94,8 +97,9 @@ async function duckdbConvert(ndjson: string, output: string): Promise<number> {
   const connection = await instance.connect();
   try {
     await connection.run("SET TimeZone = 'UTC'");
-    const columns = [...EVENT_FIELDS, ...LINEAGE_FIELDS].map((c) => `'${c.name}': '${c.name === 'kafka_timestamp' ? 'BIGINT' : duckdbType(c.type)}'`).join(', ');
-    const select = TABLE_COLUMNS.map((c) => (c.name === 'kafka_timestamp' ? 'epoch_ms(kafka_timestamp) AS kafka_timestamp' : c.name)).join(', ');
+    // The same columns as the compactor writes, `_extra` (all null here) included.
+    const columns = tableColumns(TABLE).map((c) => `'${c.name}': '${c.name === 'kafka_timestamp' ? 'BIGINT' : duckdbType(c.type)}'`).join(', ');
+    const select = tableColumns(TABLE).map((c) => (c.name === 'kafka_timestamp' ? 'epoch_ms(kafka_timestamp) AS kafka_timestamp' : c.name)).join(', ');
     await connection.run(`COPY (SELECT ${select} FROM read_ndjson('${ndjson}', columns = {${columns}})) TO '${output}' (FORMAT parquet, COMPRESSION ${codec})`);
     return statSync(output).size;
   } finally {
@@ -108,18 +112,18 @@ async function duckdbConvert(ndjson: string, output: string): Promise<number> {
 async function selectiveQuery(store: MemoryStore, topic: MemoryTopic) {
   const lakeDir = join(work, 'lake');
   for (const [key, object] of store.objects) {
-    if (!key.startsWith(CURATED_PREFIX)) continue;
+    if (!key.startsWith(curatedPrefix(TABLE.name))) continue;
     mkdirSync(dirname(join(lakeDir, key)), { recursive: true });
     writeFileSync(join(lakeDir, key), object.body);
   }
   const hourStart = START;
   const [dt, hour] = [new Date(hourStart).toISOString().slice(0, 10), new Date(hourStart).getUTCHours()];
   const columns = ['event_time', 'temperature_c', 'humidity_pct', 'status', 'device_id'];
-  const sql = `SELECT event_time, temperature_c, humidity_pct, status FROM ${TABLE} WHERE dt = '${dt}' AND hour = ${hour} AND device_id = 'dev-00042' ORDER BY event_time`;
-  const lake = await DuckDbLake.open(lakeDir, { threads: 1 });
+  const sql = `SELECT event_time, temperature_c, humidity_pct, status FROM ${TABLE.name} WHERE dt = '${dt}' AND hour = ${hour} AND device_id = 'dev-00042' ORDER BY event_time`;
+  const lake = await DuckDbLake.open(lakeDir, [TABLE], { threads: 1 });
   try {
     const rows = (await lake.query(sql)).rows.length;
-    const partitionGlob = join(lakeDir, CURATED_PREFIX, `dt=${dt}`, `hour=${String(hour).padStart(2, '0')}`, '*.parquet');
+    const partitionGlob = join(lakeDir, curatedPrefix(TABLE.name), `dt=${dt}`, `hour=${String(hour).padStart(2, '0')}`, '*.parquet');
     const [read] = (
       await lake.query(`SELECT sum(total_compressed_size) AS chunks FROM parquet_metadata('${partitionGlob}') WHERE path_in_schema IN (${columns.map((c) => `'${c}'`).join(', ')})`)
     ).rows;
@@ -161,14 +165,14 @@ async function main() {
   progress(`generating ${devices * minutes} events (${devices} devices × ${minutes} minutes)…`);
   const topic = await generateTopic();
   const records = (await topic.offsets()).reduce((sum, p) => sum + p.highWatermark, 0);
-  const options = compactorOptions(DEFAULTS, codec);
+  const options = compactorOptions(DEFAULTS, TABLE, codec);
 
   progress('compactor core: record values → Parquet bytes, in memory');
   const memory = rssSampler();
   const compactor = await best('compactor', () => compactAll(topic, parquetEncoder(), options, memory.sample));
   const store = compactor.result;
-  if ((await store.list(QUARANTINE_PREFIX)).length > 0) throw new Error('the bench records are all valid, yet some were quarantined');
-  const files = await store.list(CURATED_PREFIX);
+  if ((await store.list(quarantinePrefix(TABLE.name))).length > 0) throw new Error('the bench records are all valid, yet some were quarantined');
+  const files = await store.list(curatedPrefix(TABLE.name));
   const parquetBytes = files.reduce((sum, o) => sum + o.size, 0);
 
   progress('DuckDB: read_ndjson → COPY … (FORMAT parquet), threads = 1');

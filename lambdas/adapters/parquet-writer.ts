@@ -16,6 +16,8 @@ const PHYSICAL: Record<ColumnType, Physical> = {
   double: { type: 'DOUBLE' },
   int: { type: 'INT32' },
   bigint: { type: 'INT64' },
+  boolean: { type: 'BOOLEAN' },
+  date: { type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } },
   // Legacy TIMESTAMP_MILLIS: Athena (Trino) and DuckDB both read it as a plain `timestamp`.
   timestamp: { type: 'INT64', converted_type: 'TIMESTAMP_MILLIS' },
 };
@@ -196,6 +198,8 @@ function stringDictionary(values: Extract<ColumnValues, { kind: 'strings' }>, st
 }
 
 function numberDictionary(values: Float64Array, start: number, end: number, physical: Physical): Dictionary | undefined {
+  // Booleans pack into one bit a value: no dictionary beats that.
+  if (physical.type === 'BOOLEAN') return undefined;
   const rows = end - start;
   const width = physical.type === 'INT32' ? 4 : 8;
   const limit = Math.min(rows / 2, MAX_DICTIONARY_BYTES / width);
@@ -331,7 +335,7 @@ function presentNumbers(values: Float64Array, start: number, end: number): Float
   return present;
 }
 
-/** PLAIN encoding: little-endian numbers of the column's width, strings as length + UTF-8 bytes. */
+/** PLAIN encoding: little-endian numbers of the column's width, booleans as bits, strings as length + UTF-8 bytes. */
 function writePlainValues(values: ArrayLike<string | number>, physical: Physical): void {
   switch (physical.type) {
     case 'BYTE_ARRAY':
@@ -343,6 +347,13 @@ function writePlainValues(values: ArrayLike<string | number>, physical: Physical
     case 'INT32':
       page.appendBytes(new Uint8Array(Int32Array.from(values as ArrayLike<number>).buffer));
       return;
+    case 'BOOLEAN': {
+      // One bit a value, least significant bit first.
+      const packed = new Uint8Array(Math.ceil(values.length / 8));
+      for (let i = 0; i < values.length; i++) if (values[i] === 1) packed[i >> 3] = packed[i >> 3]! | (1 << (i & 7));
+      page.appendBytes(packed);
+      return;
+    }
     default: {
       // INT64 from exact integers (|n| < 2^53): low and high 32-bit words, two's complement.
       const words = new Uint32Array(values.length * 2);

@@ -51,6 +51,8 @@ const latin1 = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number,
 // The largest instant a Date can hold (ECMAScript: ±100,000,000 days around 1970).
 const MAX_INSTANT_MS = 8.64e15;
 // ISO-8601 date-time with an explicit zone: a reading without a zone is ambiguous, so it is rejected.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -139,7 +141,14 @@ export class RecordDecoder {
           row[i] = millis;
           break;
         }
+        case 'date': {
+          const days = daysOf(value, starts[i]!, ends[i]!);
+          if (Number.isNaN(days)) return false;
+          row[i] = days;
+          break;
+        }
         case 'double':
+        case 'boolean':
           row[i] = numbers[i]!;
           break;
         case 'int':
@@ -201,8 +210,9 @@ function extraFieldsOf(input: Record<string, unknown>, fields: readonly ColumnSp
 }
 
 /** The kind of JSON value the fast path takes for a field; a timestamp that may also be a number leaves numbers to the general path. */
-function scannedKind(field: ColumnSpec): 'string' | 'number' {
-  if (field.type === 'string') return 'string';
+function scannedKind(field: ColumnSpec): 'string' | 'number' | 'boolean' {
+  if (field.type === 'string' || field.type === 'date') return 'string';
+  if (field.type === 'boolean') return 'boolean';
   if (field.type === 'timestamp') return field.timestampInput === 'epoch-millis' || field.timestampInput === 'epoch-seconds' ? 'number' : 'string';
   return 'number';
 }
@@ -230,9 +240,28 @@ function decodeField(field: ColumnSpec, raw: unknown): string | number | null | 
       if (typeof raw !== 'number') return new Rejection('wrong_type', `${field.name} must be an integer, got ${typeof raw}`);
       if (!Number.isSafeInteger(raw)) return new Rejection('invalid_value', `${field.name} must be an integer, got ${raw}`);
       return integerProblem(field, raw) ?? raw;
+    case 'boolean':
+      if (typeof raw !== 'boolean') return new Rejection('wrong_type', `${field.name} must be true or false, got ${typeof raw}`);
+      return raw ? 1 : 0;
+    case 'date': {
+      if (typeof raw !== 'string') return new Rejection('wrong_type', `${field.name} must be a date string (YYYY-MM-DD), got ${typeof raw}`);
+      const days = ISO_DATE.test(raw) && isCalendarDate(raw) ? Date.parse(raw) / DAY_MS : Number.NaN;
+      return Number.isNaN(days) ? new Rejection('invalid_value', `${field.name} must be a calendar date YYYY-MM-DD, got ${JSON.stringify(raw)}`) : days;
+    }
     case 'timestamp':
       return decodeTimestamp(field, raw);
   }
+}
+
+/** Days since 1970-01-01 of the `YYYY-MM-DD` date in bytes [start, end), NaN for anything else. */
+function daysOf(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start !== 10 || bytes[start + 4] !== 0x2d || bytes[start + 7] !== 0x2d) return Number.NaN;
+  const year = digits(bytes, start, 4);
+  const month = digits(bytes, start + 5, 2);
+  const day = digits(bytes, start + 8, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
+  // setUTCFullYear, unlike Date.UTC, keeps years below 100 as written.
+  return new Date(0).setUTCFullYear(year, month - 1, day) / DAY_MS;
 }
 
 /** Why an integer is outside the range `field` declares, if it is. */

@@ -31,6 +31,12 @@ const POWERS_OF_TEN = Float64Array.from({ length: MAX_DIGITS + 1 }, (_, k) => 10
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
+// The kind of value a field takes on the fast path.
+const NUMBER = 0;
+const STRING = 1;
+const BOOLEAN = 2;
+const KINDS = { number: NUMBER, string: STRING, boolean: BOOLEAN } as const;
+
 /** What a field held after a scan. */
 export const ABSENT = 0;
 export const PRESENT = 1;
@@ -39,14 +45,14 @@ export const NULL = 2;
 /** A key `scan` reports, and the kind of value it takes on the fast path. */
 export interface ScannedField {
   readonly name: string;
-  readonly kind: 'string' | 'number';
+  readonly kind: 'string' | 'number' | 'boolean';
   /** Report a hash of the string's bytes too (for dictionary lookups). */
   readonly hashed?: boolean;
 }
 
 /**
  * The named fields of the last scanned object, by position: `state` (ABSENT, PRESENT or NULL), and
- * for a present value either its number or, for a string, its bytes [`starts`, `ends`) and, if the
+ * for a present value either its number (1 or 0 for a boolean) or, for a string, its bytes [`starts`, `ends`) and, if the
  * field is `hashed`, their `hashBytes` in `hashes`.
  */
 export class ScannedValues {
@@ -75,14 +81,14 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
 
 export class FlatJsonScanner {
   private readonly names: readonly Uint8Array[];
-  private readonly isString: Uint8Array;
+  private readonly kinds: Uint8Array;
   private readonly hashed: Uint8Array;
   readonly values: ScannedValues;
 
   /** `fields`: the keys whose values `scan` reports, by position. */
   constructor(fields: readonly ScannedField[]) {
     this.names = fields.map((field) => new TextEncoder().encode(field.name));
-    this.isString = Uint8Array.from(fields, (field) => (field.kind === 'string' ? 1 : 0));
+    this.kinds = Uint8Array.from(fields, (field) => KINDS[field.kind]);
     this.hashed = Uint8Array.from(fields, (field) => (field.hashed ? 1 : 0));
     this.values = new ScannedValues(fields.length);
   }
@@ -92,7 +98,7 @@ export class FlatJsonScanner {
    * `JSON.parse` does. Returns false, with `values` meaningless, when the input is not for the fast path.
    */
   scan(bytes: Uint8Array): boolean {
-    const { names, isString, hashed, values } = this;
+    const { names, kinds, hashed, values } = this;
     const other = names.length;
     values.state.fill(ABSENT);
     let at = skipSpace(bytes, 0);
@@ -118,22 +124,24 @@ export class FlatJsonScanner {
       const first = bytes[at];
       let state = PRESENT;
       if (first === QUOTE) {
-        if (index < other && isString[index] === 0) return false;
+        if (index < other && kinds[index] !== STRING) return false;
         const end = index < other && hashed[index] === 1 ? hashedStringEnd(bytes, at + 1, values.hashes, index) : stringEnd(bytes, at + 1);
         if (end < 0) return false;
         values.starts[index] = at + 1;
         values.ends[index] = end;
         at = end + 1;
       } else if (first === MINUS || (first !== undefined && first >= ZERO && first <= NINE)) {
-        if (index < other && isString[index] === 1) return false;
+        if (index < other && kinds[index] !== NUMBER) return false;
         at = readNumber(bytes, at, values.numbers, index);
         if (at < 0) return false;
       } else if (follows(bytes, at, LITERAL_NULL)) {
         state = NULL;
         at += LITERAL_NULL.length;
-      } else if (index === other && follows(bytes, at, LITERAL_TRUE)) {
+      } else if ((index === other || kinds[index] === BOOLEAN) && follows(bytes, at, LITERAL_TRUE)) {
+        values.numbers[index] = 1;
         at += LITERAL_TRUE.length;
-      } else if (index === other && follows(bytes, at, LITERAL_FALSE)) {
+      } else if ((index === other || kinds[index] === BOOLEAN) && follows(bytes, at, LITERAL_FALSE)) {
+        values.numbers[index] = 0;
         at += LITERAL_FALSE.length;
       } else {
         return false;

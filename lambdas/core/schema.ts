@@ -5,7 +5,7 @@
  */
 
 /** Logical column types, named after the Glue/Athena type each maps to. */
-export type ColumnType = 'string' | 'double' | 'int' | 'bigint' | 'timestamp';
+export type ColumnType = 'string' | 'double' | 'int' | 'bigint' | 'boolean' | 'date' | 'timestamp';
 
 /** One column of the table. */
 export interface ColumnSpec {
@@ -68,6 +68,8 @@ const DUCKDB_TYPES: Record<ColumnType, string> = {
   double: 'DOUBLE',
   int: 'INTEGER',
   bigint: 'BIGINT',
+  boolean: 'BOOLEAN',
+  date: 'DATE',
   timestamp: 'TIMESTAMP',
 };
 
@@ -86,6 +88,8 @@ const TRINO_TYPES: Record<ColumnType, string> = {
   double: 'double',
   int: 'integer',
   bigint: 'bigint',
+  boolean: 'boolean',
+  date: 'date',
   timestamp: 'timestamp(3)',
 };
 

@@ -146,7 +146,11 @@ function fieldOf(name: string, schema: unknown, isRequired: boolean, fail: (mess
     }
     return { ...base, type: 'timestamp', timestampInput: special as TimestampInput };
   }
-  if (schema.format !== undefined && schema.format !== 'date-time') fail(`format ${JSON.stringify(schema.format)} is not supported; use "date-time"`);
+  if (schema.format !== undefined && schema.format !== 'date-time' && schema.format !== 'date') fail(`format ${JSON.stringify(schema.format)} is not supported; use "date-time" or "date"`);
+  if (schema.format === 'date') {
+    if (key !== 'string') fail('"format": "date" applies to a string field');
+    return { ...base, type: 'date' };
+  }
   if (schema.format === 'date-time') {
     if (key === 'string') return { ...base, type: 'timestamp', timestampInput: 'iso' };
     if (key === 'integer,string') return { ...base, type: 'timestamp', timestampInput: 'iso-or-epoch-millis' };
@@ -162,11 +166,13 @@ function fieldOf(name: string, schema: unknown, isRequired: boolean, fail: (mess
     }
     case 'number':
       return { ...base, type: 'double' };
+    case 'boolean':
+      return { ...base, type: 'boolean' };
     case 'object':
     case 'array':
       return fail(`${key} fields are not supported yet; declare the value as a string field holding its JSON, or leave it out of "properties" to keep it in _extra`);
     default:
-      return fail(`"type" must be one of string, integer or number (optionally with "null"), got ${JSON.stringify(schema.type)}`);
+      return fail(`"type" must be one of string, integer, number or boolean (optionally with "null"), got ${JSON.stringify(schema.type)}`);
   }
 }
 

@@ -8,9 +8,21 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { ColumnBatchBuilder } from '../../../lambdas/core/column-batch.ts';
-import { TABLE_COLUMNS, type ColumnSpec } from '../../../lambdas/core/schema.ts';
+import { LINEAGE_FIELDS, type ColumnSpec } from '../../../lambdas/core/schema.ts';
+import { EXTRA_COLUMN } from '../../../lambdas/core/table-declaration.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
 import { StringDictionary } from '../../../lambdas/core/string-dictionary.ts';
 import type { Codec, ColumnBatch } from '../../../lambdas/ports/parquet.ts';
+
+// The device table's columns, with a boolean and a date column beside them so every type is written.
+const TABLE_COLUMNS: readonly ColumnSpec[] = [
+  ...DEVICE_LOGS.fields,
+  { name: 'flag', type: 'boolean', nullable: true, description: '' },
+  { name: 'day', type: 'date', nullable: true, description: '' },
+  EXTRA_COLUMN,
+  ...LINEAGE_FIELDS,
+];
+const DAY_MS = 86_400_000;
 
 type Value = string | number | null;
 type Row = Record<string, Value>;
@@ -36,6 +48,10 @@ function makeRow(i: number): Row {
     humidity_pct: i % 7 === 0 ? null : (i % 1000) / 10,
     battery_pct: i % 11 === 0 ? null : 100 - (i % 100) - 0.25,
     status: STATUSES[i % STATUSES.length]!,
+    flag: i % 3 === 0 ? null : i % 2,
+    // Days since 1970, before the epoch too.
+    day: i % 4 === 0 ? null : (i % 50) * 400 - 3_000,
+    _extra: i % 13 === 0 ? `{"rssi_dbm":${-i}}` : null,
     kafka_partition: i % 6,
     kafka_offset: FIRST_OFFSET + i,
     kafka_timestamp: T0 + i * 1_000 + 250,
@@ -67,6 +83,9 @@ const EXPECTED_DUCKDB_TYPES: Record<string, string> = {
   humidity_pct: 'DOUBLE',
   battery_pct: 'DOUBLE',
   status: 'VARCHAR',
+  flag: 'BOOLEAN',
+  day: 'DATE',
+  _extra: 'VARCHAR',
   kafka_partition: 'INTEGER',
   kafka_offset: 'BIGINT',
   kafka_timestamp: 'TIMESTAMP',
@@ -133,6 +152,9 @@ describe.each<[Codec, string]>([
         humidity_pct: want.humidity_pct,
         battery_pct: want.battery_pct,
         status: want.status,
+        flag: want.flag === null ? null : want.flag === 1,
+        day: want.day === null ? null : new Date((want.day as number) * DAY_MS),
+        _extra: want._extra,
         kafka_partition: want.kafka_partition,
         kafka_offset: BigInt(want.kafka_offset as number),
         kafka_timestamp: new Date(want.kafka_timestamp as number),
@@ -152,7 +174,7 @@ describe.each<[Codec, string]>([
     });
   });
 
-  it('gives each column its SQL type: TIMESTAMP, BIGINT, INTEGER, DOUBLE, VARCHAR', async () => {
+  it('gives each column its SQL type: TIMESTAMP, BIGINT, INTEGER, DOUBLE, VARCHAR, BOOLEAN, DATE', async () => {
     const file = writeFile(codec);
     const described = await query(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
     expect(described.map((row) => row.column_name)).toEqual(TABLE_COLUMNS.map((column) => column.name));
@@ -223,7 +245,7 @@ describe.each<[Codec, string]>([
     expect(Object.fromEntries(schema.map((row) => [row.name, row.repetition_type]))).toEqual(
       Object.fromEntries(TABLE_COLUMNS.map((column) => [column.name, column.nullable ? 'OPTIONAL' : 'REQUIRED'])),
     );
-    expect(schema.filter((row) => row.repetition_type === 'OPTIONAL').map((row) => row.name)).toEqual(['temperature_c', 'humidity_pct', 'battery_pct']);
+    expect(schema.filter((row) => row.repetition_type === 'OPTIONAL').map((row) => row.name)).toEqual(['temperature_c', 'humidity_pct', 'battery_pct', 'flag', 'day', '_extra']);
   });
 
   it('writes a file hyparquet reads back with the same rows', async () => {

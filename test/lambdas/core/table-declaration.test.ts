@@ -76,7 +76,7 @@ describe('parseTableDeclaration', () => {
     [declaration({ pair: { type: 'array', prefixItems: [{ type: 'string' }] } }), /field pair: keyword "prefixItems" is not supported/],
     [declaration({ kafka_offset: { type: 'integer' } }), /field kafka_offset: kafka_offset is a column the pipeline adds/],
     [declaration({ Total: { type: 'number' }, total: { type: 'number' } }), /field total: differs from field Total only in case/],
-    [declaration({ flag: { type: 'boolean' } }), /field flag: "type" must be one of/],
+    [declaration({ flag: { type: 'null' } }), /field flag: "type" must be one of/],
     [declaration({}, {}, { additionalProperties: false }), /additionalProperties" can only be true/],
     [declaration({ when: { type: 'string', format: 'email' } }), /field when: format "email" is not supported/],
   ])('refuses what it cannot honour, naming the file and the field (%#)', (value, message) => {
