@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { OutgoingRecord, PartitionOffsets, TopicBatch, TopicReader, TopicRecord, TopicWriter } from '../ports/topic.ts';
 import { partitionForKey } from './kafka-partitioner.ts';
 
@@ -19,7 +20,8 @@ const NULL_KEY = 0xffffffff;
 const INDEX_ENTRY_BYTES = 8;
 const READ_BATCH_RECORDS = 5_000;
 const META_FILE = 'topic.json';
-const WRITER_LOCK = 'writer.lock';
+const WRITER_LOCK = 'writer-lock';
+const RELEASED = 'released';
 
 export class LocalLogError extends Error {
   override name = 'LocalLogError';
@@ -203,9 +205,7 @@ export class LocalLog implements TopicWriter, TopicReader {
     if (!this.writers) return;
     await Promise.all(this.writers.flatMap((files) => [files.log.close(), files.index.close()]));
     this.writers = undefined;
-    const lock = join(this.dir, WRITER_LOCK);
-    heldLocks.delete(lock);
-    await rm(lock, { force: true });
+    await releaseWriterLock(join(this.dir, WRITER_LOCK));
   }
 }
 
@@ -242,25 +242,90 @@ function decodeFrames(bytes: Buffer, partition: number, firstOffset: number, cou
   return records;
 }
 
-// Writer locks this process holds: a second writer in the same process is refused too.
-const heldLocks = new Set<string>();
+/*
+ * The writer lock is a directory of numbered generations, each a file naming the process that took
+ * it or saying it was released; the newest generation is the lock's state. A process takes the lock
+ * by linking generation n + 1, from a fully written temporary file, when generation n is released or
+ * names a dead process. A link fails if its name exists, so of all processes that found the same
+ * stale generation exactly one takes the next (as the directory store's compare-and-swap does), a
+ * reader never sees a half-written generation, and a takeover never replaces a live owner's lock.
+ */
 
-async function acquireWriterLock(path: string): Promise<void> {
-  if (heldLocks.has(path)) throw new LocalLogError(`the topic in ${path.replace(/\/[^/]+$/, '')} already has a writer in this process; share it`);
+// Locks this process holds (by generation) or is taking (0): a second writer in the same process is refused too.
+const heldLocks = new Map<string, number>();
+
+async function acquireWriterLock(lockDir: string): Promise<void> {
+  if (heldLocks.has(lockDir)) throw new LocalLogError(`the topic in ${dirname(lockDir)} already has a writer in this process; share it`);
+  heldLocks.set(lockDir, 0);
   try {
-    await writeFile(path, String(process.pid), { flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const holder = Number(await readFile(path, 'utf8'));
-    if (holder !== process.pid && isAlive(holder)) {
-      throw new LocalLogError(`another streamlake process (pid ${holder}) is producing to ${path.replace(/\/[^/]+$/, '')}; wait for it to finish`);
+    await mkdir(lockDir, { recursive: true });
+    for (;;) {
+      const newest = await newestGeneration(lockDir);
+      // The owner may be this process's pid only as a dead process's pid reused: this process holds no lock here.
+      if (newest.owner !== process.pid && isAlive(newest.owner)) {
+        throw new LocalLogError(`another streamlake process (pid ${newest.owner}) is producing to ${dirname(lockDir)}; wait for it to finish`);
+      }
+      const taken = newest.generation + 1;
+      if (!(await linkGeneration(lockDir, taken, String(process.pid)))) continue; // another process took it first
+      // A process that listed before a prune can link into the gap below the newest generation: then the newest counts, not this one.
+      if ((await newestGeneration(lockDir)).generation !== taken) {
+        await rm(join(lockDir, String(taken)), { force: true });
+        continue;
+      }
+      heldLocks.set(lockDir, taken);
+      await pruneGenerations(lockDir, taken);
+      return;
     }
-    await writeFile(path, String(process.pid));
+  } catch (error) {
+    heldLocks.delete(lockDir);
+    throw error;
   }
-  heldLocks.add(path);
+}
+
+async function releaseWriterLock(lockDir: string): Promise<void> {
+  const generation = heldLocks.get(lockDir)!;
+  heldLocks.delete(lockDir);
+  if (await linkGeneration(lockDir, generation + 1, RELEASED)) await pruneGenerations(lockDir, generation + 1);
+}
+
+async function newestGeneration(lockDir: string): Promise<{ generation: number; owner: number }> {
+  for (;;) {
+    const generation = Math.max(0, ...(await readdir(lockDir)).filter((name) => /^\d+$/.test(name)).map(Number));
+    if (generation === 0) return { generation, owner: 0 };
+    try {
+      const content = await readFile(join(lockDir, String(generation)), 'utf8');
+      return { generation, owner: content === RELEASED ? 0 : Number(content) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // pruned after a newer takeover: look again
+    }
+  }
+}
+
+async function linkGeneration(lockDir: string, generation: number, content: string): Promise<boolean> {
+  const temp = join(lockDir, `${process.pid}.${randomUUID()}.tmp`);
+  await writeFile(temp, content, { flag: 'wx' });
+  try {
+    await link(temp, join(lockDir, String(generation)));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+// Removes the generations before `newest` and the temporary files of processes that died before linking theirs.
+async function pruneGenerations(lockDir: string, newest: number): Promise<void> {
+  for (const name of await readdir(lockDir)) {
+    const stale = /^\d+$/.test(name) ? Number(name) < newest : !isAlive(Number(name.split('.')[0]));
+    if (stale) await rm(join(lockDir, name), { force: true });
+  }
 }
 
 function isAlive(pid: number): boolean {
+  // Signal 0 to pid 0 or a negative pid would probe a process group, not a process.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
