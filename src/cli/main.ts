@@ -4,13 +4,14 @@ import { DEFAULTS } from '../../lib/config.ts';
 import { CODECS } from '../../lambdas/ports/parquet.ts';
 import { KafkaConfigError, KafkaTopicError } from '../../lambdas/adapters/kafka.ts';
 import { LocalLogError } from '../../lambdas/adapters/local-log.ts';
+import { WriterLockError } from '../../lambdas/adapters/local-writer-lock.ts';
 import { UnknownQueryError } from '../../lambdas/core/queries.ts';
 import { ClockError } from '../local/clock.ts';
 import { DataDirError, DEFAULT_DATA_DIR } from '../local/data-dir.ts';
 import { compactCommand, InterruptedError, localCommand, produceCommand, queriesCommand, queryCommand, UsageError } from './commands.ts';
 
 // Errors that mean the command was called wrong: exit code 2, like a bad flag.
-const USAGE_ERRORS = [UsageError, DataDirError, UnknownQueryError, LocalLogError, KafkaConfigError, KafkaTopicError, ClockError];
+const USAGE_ERRORS = [UsageError, DataDirError, UnknownQueryError, LocalLogError, WriterLockError, KafkaConfigError, KafkaTopicError, ClockError];
 
 function positiveInt(value: string): number {
   const parsed = Number(value);

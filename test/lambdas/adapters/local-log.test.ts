@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../lambdas/adapters/kafka-partitioner.ts';
 import { LocalLog, LocalLogError, type LocalLogOptions } from '../../../lambdas/adapters/local-log.ts';
+import { WriterLockError } from '../../../lambdas/adapters/local-writer-lock.ts';
 import type { OutgoingRecord, TopicRecord } from '../../../lambdas/ports/topic.ts';
 import { plain, type Plain } from '../../helpers/topic-contract.ts';
 import { RACE_TOPIC, type RaceOutcome } from '../../helpers/lock-racer.ts';
@@ -280,7 +281,7 @@ describe('LocalLog', () => {
       await first.produce([record(null, 'from-first')]);
 
       const refused = second.produce([record(null, 'from-second')]);
-      await expect(refused).rejects.toBeInstanceOf(LocalLogError);
+      await expect(refused).rejects.toBeInstanceOf(WriterLockError);
       await expect(refused).rejects.toThrow('already has a writer in this process');
 
       await first.close();
@@ -394,7 +395,7 @@ describe('LocalLog', () => {
           const outcomes = await Promise.all(racers.map((racer) => racer.race(raceDir, Date.now() + 60)));
           const winners = outcomes.filter((o) => o.won);
           const refused = outcomes.filter(
-            (o) => !o.won && o.error === 'LocalLogError' && winners.length === 1 && o.message!.includes(`another streamlake process (pid ${winners[0]!.pid}) is producing to ${raceDir}; wait`),
+            (o) => !o.won && o.error === 'WriterLockError' && winners.length === 1 && o.message!.includes(`another streamlake process (pid ${winners[0]!.pid}) is producing to ${raceDir}; wait`),
           );
           rounds.push({ winners: winners.length, refusedNamingWinner: refused.length });
           if (winners.length === 1) {
