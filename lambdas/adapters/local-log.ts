@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/p
 import { join } from 'node:path';
 import type { OutgoingRecord, PartitionOffsets, TopicBatch, TopicReader, TopicRecord, TopicWriter } from '../ports/topic.ts';
 import { partitionForKey } from './kafka-partitioner.ts';
+import { acquireWriterLock, releaseWriterLock } from './local-writer-lock.ts';
 
 /**
  * The embedded partitioned log: a Kafka topic in a directory, for running without a broker.
@@ -19,7 +20,7 @@ const NULL_KEY = 0xffffffff;
 const INDEX_ENTRY_BYTES = 8;
 const READ_BATCH_RECORDS = 5_000;
 const META_FILE = 'topic.json';
-const WRITER_LOCK = 'writer.lock';
+const WRITER_LOCK = 'writer-lock';
 
 export class LocalLogError extends Error {
   override name = 'LocalLogError';
@@ -203,9 +204,7 @@ export class LocalLog implements TopicWriter, TopicReader {
     if (!this.writers) return;
     await Promise.all(this.writers.flatMap((files) => [files.log.close(), files.index.close()]));
     this.writers = undefined;
-    const lock = join(this.dir, WRITER_LOCK);
-    heldLocks.delete(lock);
-    await rm(lock, { force: true });
+    await releaseWriterLock(join(this.dir, WRITER_LOCK));
   }
 }
 
@@ -240,31 +239,4 @@ function decodeFrames(bytes: Buffer, partition: number, firstOffset: number, cou
     records.push({ partition, offset: firstOffset + i, timestamp, key, value });
   }
   return records;
-}
-
-// Writer locks this process holds: a second writer in the same process is refused too.
-const heldLocks = new Set<string>();
-
-async function acquireWriterLock(path: string): Promise<void> {
-  if (heldLocks.has(path)) throw new LocalLogError(`the topic in ${path.replace(/\/[^/]+$/, '')} already has a writer in this process; share it`);
-  try {
-    await writeFile(path, String(process.pid), { flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const holder = Number(await readFile(path, 'utf8'));
-    if (holder !== process.pid && isAlive(holder)) {
-      throw new LocalLogError(`another streamlake process (pid ${holder}) is producing to ${path.replace(/\/[^/]+$/, '')}; wait for it to finish`);
-    }
-    await writeFile(path, String(process.pid));
-  }
-  heldLocks.add(path);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

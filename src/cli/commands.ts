@@ -1,4 +1,5 @@
 import { createReadStream, existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { CompactionReport } from '../../lambdas/core/compactor.ts';
@@ -14,6 +15,18 @@ import { formatBytes, formatTable, formatUsd } from './table.ts';
 /** The command was called wrong; the message says how to call it. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** A signal stopped the command early; the message says what was done and how to go on. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  /** 128 + the signal's number, as a shell reports a process the signal ended. */
+  readonly exitCode: number;
+
+  constructor(message: string, signal: NodeJS.Signals) {
+    super(message);
+    this.exitCode = 128 + osConstants.signals[signal];
+  }
 }
 
 const PRODUCE_BATCH = 10_000;
@@ -58,18 +71,35 @@ interface LocalFlags {
   json?: boolean;
 }
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
 export async function localCommand(flags: LocalFlags): Promise<void> {
-  const summary = await runLocal({
-    ...flags,
-    onProgress: ({ minute, minutes, produced, compaction }) =>
-      progressLine(`minute ${minute}/${minutes}: ${produced} events produced${compaction ? `; ${describeCompaction(compaction)}` : ''}`, compaction !== undefined),
-  });
-  endProgress();
-  if (flags.json) {
-    printJson(summary);
-    return;
+  // The first Ctrl-C stops the run after the minute being produced; the handler is then gone, so a
+  // second one ends the process at once, which loses nothing either: the clock is saved every minute.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const name of STOP_SIGNALS) process.removeListener(name, onSignal);
+    stop.abort(signal);
+    endProgress();
+    process.stderr.write(`${signal}: stopping after this simulated minute (again to stop at once; nothing is lost either way)\n`);
+  };
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
+  let summary: LocalRunSummary;
+  try {
+    summary = await runLocal({
+      ...flags,
+      signal: stop.signal,
+      onProgress: ({ minute, minutes, produced, compaction }) =>
+        progressLine(`minute ${minute}/${minutes}: ${produced} events produced${compaction ? `; ${describeCompaction(compaction)}` : ''}`, compaction !== undefined),
+    });
+  } finally {
+    for (const name of STOP_SIGNALS) process.removeListener(name, onSignal);
   }
-  print(renderSummary(summary, flags));
+  endProgress();
+  if (flags.json) printJson(summary);
+  else print(renderSummary(summary, flags));
+  if (summary.interrupted) throw new InterruptedError(describeInterruption(summary, flags), stop.signal.reason as NodeJS.Signals);
+  if (flags.json) return;
   const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir);
   try {
     for (const { name, rows } of SUMMARY_QUERIES) {
@@ -83,10 +113,20 @@ export async function localCommand(flags: LocalFlags): Promise<void> {
   print(`\nMore: npx streamlake queries · npx streamlake query --data-dir ${flags.dataDir} "SELECT count(*) FROM device_logs"`);
 }
 
+function describeInterruption(s: LocalRunSummary, flags: LocalFlags): string {
+  const rest = flags.minutes - s.minutes;
+  return (
+    `stopped after ${s.minutes} of ${flags.minutes} simulated minutes; the clock is saved at ${s.end}, where the log ends. ` +
+    `Run the same command again to continue from there${rest > 0 ? ` (--minutes ${rest} finishes the ${flags.minutes} asked for)` : ''}: ` +
+    'no reading is sent twice, and the lake catches up with the log at its next compaction.'
+  );
+}
+
 function renderSummary(s: LocalRunSummary, flags: LocalFlags): string {
   const ratio = s.parquetBytes > 0 ? `  (${formatBytes(s.parquetBytes)}, ${(s.producedBytes / s.parquetBytes).toFixed(1)}× smaller than the JSON)` : '';
+  const resumed = s.resumedRecords > 0 ? `, after finishing the minute the last run was stopped in (${s.resumedRecords} events)` : '';
   return [
-    `streamlake local: ${flags.minutes} simulated minutes (${s.start} → ${s.end}), ${flags.devices} devices, data in ${s.dataDir}${flags.kafka ? `, topic on Kafka at ${flags.kafka.join(',')}` : ''}`,
+    `streamlake local: ${s.minutes} simulated minutes (${s.start} → ${s.end})${resumed}, ${flags.devices} devices, data in ${s.dataDir}${flags.kafka ? `, topic on Kafka at ${flags.kafka.join(',')}` : ''}`,
     '',
     `  events produced   ${String(s.produced).padStart(9)}  (${formatBytes(s.producedBytes)} of JSON)`,
     `  rows in the lake  ${String(s.lakeRows).padStart(9)}`,

@@ -4,12 +4,14 @@ import { DEFAULTS } from '../../lib/config.ts';
 import { CODECS } from '../../lambdas/ports/parquet.ts';
 import { KafkaConfigError, KafkaTopicError } from '../../lambdas/adapters/kafka.ts';
 import { LocalLogError } from '../../lambdas/adapters/local-log.ts';
+import { WriterLockError } from '../../lambdas/adapters/local-writer-lock.ts';
 import { UnknownQueryError } from '../../lambdas/core/queries.ts';
+import { ClockError } from '../local/clock.ts';
 import { DataDirError, DEFAULT_DATA_DIR } from '../local/data-dir.ts';
-import { compactCommand, localCommand, produceCommand, queriesCommand, queryCommand, UsageError } from './commands.ts';
+import { compactCommand, InterruptedError, localCommand, produceCommand, queriesCommand, queryCommand, UsageError } from './commands.ts';
 
 // Errors that mean the command was called wrong: exit code 2, like a bad flag.
-const USAGE_ERRORS = [UsageError, DataDirError, UnknownQueryError, LocalLogError, KafkaConfigError, KafkaTopicError];
+const USAGE_ERRORS = [UsageError, DataDirError, UnknownQueryError, LocalLogError, WriterLockError, KafkaConfigError, KafkaTopicError, ClockError];
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
@@ -46,12 +48,12 @@ export function buildProgram(): Command {
 
   program
     .command('local')
-    .description('run the whole pipeline on simulated time: generator every minute, compactor every 5 minutes, then query the lake')
+    .description('run the whole pipeline on simulated time: generator every minute, compactor every 5 minutes, then query the lake; stop it at any time and run it again to continue')
     .option('--minutes <n>', 'simulated minutes of traffic', positiveInt, 60)
     .option('--devices <n>', 'simulated devices', positiveInt, DEFAULTS.devices)
     .option('--seed <n>', 'seed of the simulated fleet', integer, DEFAULTS.seed)
     .option('--partitions <n>', 'partitions of the topic (can grow, never shrink)', positiveInt)
-    .option('--start <iso>', 'first simulated minute (default: where the last run stopped, or --minutes before now)', instant)
+    .option('--start <iso>', 'first simulated minute, not before the saved clock (default: where the last run stopped, or --minutes before now)', instant)
     .option('--kafka <host:port>', 'use this Apache Kafka (bootstrap brokers, comma-separated) instead of the embedded log; creates the topic if absent', brokers)
     .addOption(dataDirOption())
     .addOption(codecOption())
@@ -101,6 +103,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     process.stderr.write(`streamlake: ${(error as Error).message}\n`);
+    if (error instanceof InterruptedError) return error.exitCode;
     return USAGE_ERRORS.some((type) => error instanceof type) ? 2 : 1;
   }
 }

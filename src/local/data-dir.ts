@@ -17,7 +17,7 @@ export function dataDirLayout(dataDir: string) {
     topicDir: join(root, 'topics', DEFAULTS.topicName),
     /** The lake: the same keys as in the S3 bucket. */
     lakeDir: join(root, 'lake'),
-    /** Where the simulated clock of `streamlake local` stopped. */
+    /** The simulated clock of `streamlake local`, saved after every minute it produces (see clock.ts). */
     clockFile: join(root, 'local-clock.json'),
     /** The Kafka cluster the lake was built from, when it was not the embedded log. */
     kafkaSourceFile: join(root, 'kafka-source.json'),

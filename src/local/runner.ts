@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
@@ -12,6 +11,7 @@ import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS, type PipelineConfig } from '../../lib/config.ts';
+import { ClockError, finishInterruptedMinute, highWatermarks, readClock, saveClock } from './clock.ts';
 import { bindTopicSource, dataDirLayout, openDataDir } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
 
@@ -34,6 +34,11 @@ export interface LocalRunOptions {
   readonly kafka?: readonly string[];
   /** Called after every simulated minute and compaction. */
   readonly onProgress?: (progress: LocalProgress) => void;
+  /**
+   * Stops the run at the end of the minute being produced, without the compactions still due: the
+   * clock is saved, and the next run continues from there (the lake catches up at its compactions).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalProgress {
@@ -48,6 +53,11 @@ export interface LocalRunSummary {
   readonly dataDir: string;
   readonly start: string;
   readonly end: string;
+  /** Simulated minutes this run produced: the minutes asked for, or fewer when it was stopped. */
+  readonly minutes: number;
+  readonly interrupted: boolean;
+  /** Records produced to finish a minute the previous run was stopped in the middle of (counted in `produced`). */
+  readonly resumedRecords: number;
   readonly produced: number;
   readonly producedBytes: number;
   readonly compactions: number;
@@ -70,39 +80,60 @@ export function compactLocal(topic: TopicReader, store: ObjectStore, now: number
 /**
  * The whole pipeline on one machine, on simulated time: the generator every simulated minute and
  * the compactor every `compactorEveryMinutes`, as the cloud schedules run them, then a last
- * compaction so the lake holds everything produced.
+ * compaction so the lake holds everything produced. The clock is saved after every minute, so a
+ * run stopped at any point, even killed, is continued by the next one without a reading repeated
+ * or skipped (see {@link finishInterruptedMinute}).
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummary> {
   await mkdir(options.dataDir, { recursive: true });
   const layout = dataDirLayout(options.dataDir);
   const store = new LocalDirectoryStore(layout.lakeDir);
   const topic = options.kafka ? await openKafkaTopic(options.dataDir, options.kafka, options.partitions) : await openEmbeddedTopic(options.dataDir, options.partitions);
-  const start = options.start ?? (await savedClock(layout.clockFile)) ?? Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - options.minutes * MINUTE_MS;
   const fleet = new DeviceFleet({ ...DEFAULTS, devices: options.devices, seed: options.seed });
+  const stopped = () => options.signal?.aborted === true;
   let produced = 0;
   let producedBytes = 0;
   let compactions = 0;
-  let now = start;
+  let minutes = 0;
+  let start: number;
+  let resumedRecords = 0;
   try {
-    for (let minute = 1; minute <= options.minutes; minute++) {
-      now = start + minute * MINUTE_MS;
+    const saved = await readClock(layout.clockFile);
+    const resumed = saved && (await finishInterruptedMinute(layout.clockFile, saved, topic));
+    if (resumed && options.start !== undefined && options.start < resumed.nextStart) {
+      throw new ClockError(
+        `--start ${new Date(options.start).toISOString()} is before the simulated clock of ${layout.root} (${new Date(resumed.nextStart).toISOString()}): ` +
+          'the readings of those minutes are in the log already and would be counted twice. Drop --start to continue from the clock, or pass a later minute.',
+      );
+    }
+    resumedRecords = resumed?.records ?? 0;
+    produced = resumedRecords;
+    producedBytes = resumed?.bytes ?? 0;
+    start = options.start ?? resumed?.nextStart ?? Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - options.minutes * MINUTE_MS;
+    const clockAt = async (nextStart: number) =>
+      saveClock(layout.clockFile, { nextStart, highWatermarks: await highWatermarks(topic.reader), devices: options.devices, seed: options.seed });
+    // Saved before the first minute too: a minute cut short is found past these high watermarks.
+    await clockAt(start);
+    for (let minute = 1; minute <= options.minutes && !stopped(); minute++) {
+      const now = start + minute * MINUTE_MS;
       const sent = await produceMinute(fleet, topic.writer, now);
+      await clockAt(now);
+      minutes = minute;
       produced += sent.records;
       producedBytes += sent.bytes;
       let compaction: CompactionReport | undefined;
-      if (minute % DEFAULTS.compactorEveryMinutes === 0) {
+      if (minute % DEFAULTS.compactorEveryMinutes === 0 && !stopped()) {
         compaction = await compactLocal(topic.reader, store, now, options.codec);
         compactions++;
       }
       options.onProgress?.({ minute, minutes: options.minutes, produced, compaction });
     }
-    for (;;) {
-      const compaction = await compactLocal(topic.reader, store, now, options.codec);
+    while (!stopped()) {
+      const compaction = await compactLocal(topic.reader, store, start + minutes * MINUTE_MS, options.codec);
       if (compaction.runId === null) break;
       compactions++;
-      options.onProgress?.({ minute: options.minutes, minutes: options.minutes, produced, compaction });
+      options.onProgress?.({ minute: minutes, minutes: options.minutes, produced, compaction });
     }
-    await writeFile(layout.clockFile, `${JSON.stringify({ nextStart: now })}\n`);
   } finally {
     await topic.close();
   }
@@ -113,7 +144,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     return {
       dataDir: layout.root,
       start: new Date(start).toISOString(),
-      end: new Date(now).toISOString(),
+      end: new Date(start + minutes * MINUTE_MS).toISOString(),
+      minutes,
+      interrupted: minutes < options.minutes || stopped(),
+      resumedRecords,
       produced,
       producedBytes,
       compactions,
@@ -136,6 +170,8 @@ interface LocalTopic {
 
 async function openEmbeddedTopic(dataDir: string, partitions: number | undefined): Promise<LocalTopic> {
   const { log } = await openDataDir(dataDir, partitions);
+  // Producing nothing takes the writer lock and trims what a crash left half written: the log's end is then final.
+  await log.produce([]);
   return { writer: log, reader: log, close: () => log.close() };
 }
 
@@ -156,9 +192,4 @@ async function openKafkaTopic(dataDir: string, brokers: readonly string[], parti
     await writer.close();
     throw error;
   }
-}
-
-async function savedClock(file: string): Promise<number | undefined> {
-  if (!existsSync(file)) return undefined;
-  return (JSON.parse(await readFile(file, 'utf8')) as { nextStart: number }).nextStart;
 }

@@ -1,11 +1,15 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../lambdas/adapters/kafka-partitioner.ts';
 import { LocalLog, LocalLogError, type LocalLogOptions } from '../../../lambdas/adapters/local-log.ts';
+import { WriterLockError } from '../../../lambdas/adapters/local-writer-lock.ts';
 import type { OutgoingRecord, TopicRecord } from '../../../lambdas/ports/topic.ts';
 import { plain, type Plain } from '../../helpers/topic-contract.ts';
+import { RACE_TOPIC, type RaceOutcome } from '../../helpers/lock-racer.ts';
 
 const TOPIC = 'device-logs';
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -276,14 +280,30 @@ describe('LocalLog', () => {
       const second = await openLog();
       await first.produce([record(null, 'from-first')]);
 
-      await expect(second.produce([record(null, 'from-second')])).rejects.toBeInstanceOf(LocalLogError);
-      expect(fs.existsSync(join(dir, 'writer.lock'))).toBe(true);
+      const refused = second.produce([record(null, 'from-second')]);
+      await expect(refused).rejects.toBeInstanceOf(WriterLockError);
+      await expect(refused).rejects.toThrow('already has a writer in this process');
 
       await first.close();
-      expect(fs.existsSync(join(dir, 'writer.lock'))).toBe(false);
       await second.produce([record('k', 'from-second')]);
       const all = [...(await readAll(second, 0)), ...(await readAll(second, 1))];
       expect(all.map((r) => r.value).sort()).toEqual(['from-first', 'from-second']);
+    });
+
+    it('gives the lock to one of two writers in the same process that start at once', async () => {
+      const writers = [await openLog({ partitions: 1 }), await openLog()];
+      const results = await Promise.allSettled(writers.map((log, i) => log.produce([record(null, `writer-${i}`)])));
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect(await highWatermarks(writers[0]!)).toEqual([1]);
+    });
+
+    it('keeps one lock file however many writers came and went', async () => {
+      for (let i = 0; i < 5; i++) {
+        const log = await openLog({ partitions: 1 });
+        await log.produce([record(null, `writer-${i}`)]);
+        await log.close();
+      }
+      expect(fs.readdirSync(join(dir, 'writer-lock'))).toHaveLength(1);
     });
 
     // Overlapping calls must not write at the same positions, nor open the writer files twice.
@@ -323,6 +343,73 @@ describe('LocalLog', () => {
       await writer.produce([record('k', 'second', T0 + 1)]);
       expect((await highWatermarks(reader))[p]).toBe(2);
       expect(await readAll(reader, p, 1)).toEqual([{ partition: p, offset: 1, timestamp: T0 + 1, key: 'k', value: 'second' }]);
+    });
+  });
+
+  describe('writer lock across processes', () => {
+    const RACER = join(import.meta.dirname, '../../helpers/lock-racer.ts');
+    const RACERS = 4;
+    const ROUNDS = 12;
+
+    /** A child process that races for the lock when told to (see test/helpers/lock-racer.ts). */
+    interface Racer {
+      race(dir: string, at: number): Promise<RaceOutcome>;
+      kill(): Promise<void>;
+    }
+
+    async function startRacer(): Promise<Racer> {
+      const child = spawn(process.execPath, [RACER], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+      return {
+        async race(raceDir, at) {
+          child.stdin.write(`${JSON.stringify({ dir: raceDir, at })}\n`);
+          const line = await lines.next();
+          if (line.done) throw new Error(`racer ${child.pid} exited before answering`);
+          return JSON.parse(line.value) as RaceOutcome;
+        },
+        async kill() {
+          child.kill('SIGKILL');
+          await exited;
+        },
+      };
+    }
+
+    // Every round races for a copy of one stale lock, left by a writer killed while holding it. Several
+    // processes and many rounds make the moment between "its owner is dead" and "it is mine" hard to
+    // miss: with a check-then-write takeover, some round lets two racers through or shows one a torn lock.
+    it('lets exactly one of several processes take over a lock whose owner died, round after round', { timeout: 60_000 }, async () => {
+      const started = await Promise.all(Array.from({ length: RACERS + 1 }, startRacer));
+      const [crashed, ...racers] = started;
+      try {
+        const stale = join(dir, 'stale');
+        expect(await crashed!.race(stale, Date.now())).toMatchObject({ won: true });
+        await crashed!.kill();
+
+        const rounds: { winners: number; refusedNamingWinner: number }[] = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          const raceDir = join(dir, `round-${round}`);
+          fs.cpSync(stale, raceDir, { recursive: true });
+          // Far enough ahead for every racer to have opened the topic before the start.
+          const outcomes = await Promise.all(racers.map((racer) => racer.race(raceDir, Date.now() + 60)));
+          const winners = outcomes.filter((o) => o.won);
+          const refused = outcomes.filter(
+            (o) => !o.won && o.error === 'WriterLockError' && winners.length === 1 && o.message!.includes(`another streamlake process (pid ${winners[0]!.pid}) is producing to ${raceDir}; wait`),
+          );
+          rounds.push({ winners: winners.length, refusedNamingWinner: refused.length });
+          if (winners.length === 1) {
+            // The lock really is the winner's: a writer in this process is refused too, naming it.
+            const log = await openLog({ dir: raceDir, topic: RACE_TOPIC });
+            await expect(log.produce([record(null, 'late')])).rejects.toThrow(`pid ${winners[0]!.pid}`);
+            // The crashed writer's record and the winner's: nothing else got in.
+            expect(await highWatermarks(log)).toEqual([2]);
+          }
+        }
+        expect(rounds).toEqual(Array.from({ length: ROUNDS }, () => ({ winners: 1, refusedNamingWinner: RACERS - 1 })));
+      } finally {
+        await Promise.all(started.map((racer) => racer.kill()));
+      }
     });
   });
 });
