@@ -3,15 +3,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalLog } from '../../lambdas/adapters/local-log.ts';
 import type { TopicRecord } from '../../lambdas/ports/topic.ts';
-import { TABLE } from '../../lambdas/core/lake-layout.ts';
-import { NAMED_QUERIES, namedQuery } from '../../lambdas/core/queries.ts';
-import { PARTITION_KEYS, TABLE_COLUMNS, trinoType } from '../../lambdas/core/schema.ts';
+import { partitionKeys } from '../../lambdas/core/lake-layout.ts';
+import { namedQuery } from '../../lambdas/core/queries.ts';
+import { trinoType } from '../../lambdas/core/schema.ts';
+import { tableColumns } from '../../lambdas/core/table-declaration.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout } from '../../src/local/data-dir.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
 import { runLocal, type LocalRunSummary } from '../../src/local/runner.ts';
 import { queryTrino, TrinoQueryError } from '../../tools/trino/client.ts';
 import { tempDir } from '../helpers/lake.ts';
+import { DECLARED, DEVICE_LOGS } from '../helpers/tables.ts';
 import { resourcesOf, synthStack } from '../helpers/synth.ts';
 import { columnOf, expectSameResult, fromDuckDb, fromTrino, withoutColumn, type Comparable } from './compare.ts';
 import { declareLake } from './lake-tables.ts';
@@ -127,8 +129,8 @@ describe('the Athena SQL on Trino', () => {
   beforeAll(async () => {
     summary = await runLocal({ dataDir: dir.path, minutes: 150, devices: 40, seed: 7, codec: 'snappy', start: START });
     const { lakeDir } = dataDirLayout(dir.path);
-    await declareLake(session, lakeDir);
-    lake = await DuckDbLake.open(lakeDir);
+    await declareLake(session, lakeDir, DECLARED.tables);
+    lake = await DuckDbLake.open(lakeDir, DECLARED.tables);
   });
 
   afterAll(() => {
@@ -154,15 +156,15 @@ describe('the Athena SQL on Trino', () => {
     });
 
     it('read every Parquet column as the type Athena gives its Glue type', async () => {
-      const declared = [...TABLE_COLUMNS, ...PARTITION_KEYS].map((c) => [c.name, trinoType(c.type)]);
-      const { rows } = await queryTrino(session, `DESCRIBE ${TABLE}`);
+      const declared = [...tableColumns(DEVICE_LOGS), ...partitionKeys(DEVICE_LOGS.partitionBy)].map((c) => [c.name, trinoType(c.type)]);
+      const { rows } = await queryTrino(session, `DESCRIBE ${DEVICE_LOGS.name}`);
       expect(rows.map(([name, type]) => [name, type])).toEqual(declared);
-      const { columns } = await queryTrino(session, `SELECT * FROM ${TABLE} LIMIT 1`);
+      const { columns } = await queryTrino(session, `SELECT * FROM ${DEVICE_LOGS.name} LIMIT 1`);
       expect(columns.map((c) => [c.name, c.type])).toEqual(declared);
     });
 
     it('read every row and column of the lake as DuckDB does', async () => {
-      const sql = `SELECT * FROM ${TABLE} ORDER BY kafka_partition, kafka_offset`;
+      const sql = `SELECT * FROM ${DEVICE_LOGS.name} ORDER BY kafka_partition, kafka_offset`;
       const trinoRows = await onTrino(sql);
       expect(trinoRows.rows).toHaveLength(summary.lakeRows);
       expectSameResult(trinoRows, await fromDuckDb(lake, sql));
@@ -180,7 +182,7 @@ describe('the Athena SQL on Trino', () => {
       } finally {
         await log.close();
       }
-      const { rows } = await onTrino(`SELECT kafka_partition, kafka_offset, event_time, kafka_timestamp FROM ${TABLE} ORDER BY kafka_partition, kafka_offset`);
+      const { rows } = await onTrino(`SELECT kafka_partition, kafka_offset, event_time, kafka_timestamp FROM ${DEVICE_LOGS.name} ORDER BY kafka_partition, kafka_offset`);
       expect(rows).toHaveLength(summary.lakeRows);
       expect(rows).toEqual(
         rows.map(([partition, offset]) => {
@@ -192,12 +194,12 @@ describe('the Athena SQL on Trino', () => {
     });
 
     it('put every row under the partition of its event time', async () => {
-      const { rows } = await onTrino(`SELECT count(*), count(*) FILTER (WHERE format_datetime(event_time, 'yyyy-MM-dd') = dt AND hour(event_time) = hour) FROM ${TABLE}`);
+      const { rows } = await onTrino(`SELECT count(*), count(*) FILTER (WHERE format_datetime(event_time, 'yyyy-MM-dd') = dt AND hour(event_time) = hour) FROM ${DEVICE_LOGS.name}`);
       expect(rows).toEqual([[summary.lakeRows, summary.lakeRows]]);
     });
 
     it('read the quarantine NDJSON as DuckDB does', async () => {
-      const sql = `SELECT * FROM ${TABLE}_quarantine ORDER BY kafka_partition, kafka_offset`;
+      const sql = `SELECT * FROM ${DEVICE_LOGS.name}_quarantine ORDER BY kafka_partition, kafka_offset`;
       const trinoRows = await onTrino(sql);
       expect(summary.quarantined).toBeGreaterThan(0);
       expect(trinoRows.rows).toHaveLength(summary.quarantined);
@@ -207,13 +209,13 @@ describe('the Athena SQL on Trino', () => {
 
   describe('named queries', () => {
     it('bounds the clock-dependent column of every query that reads current_timestamp', () => {
-      expect(NAMED_QUERIES.filter((q) => /current_timestamp/i.test(q.sql)).map((q) => q.name)).toEqual(Object.keys(CLOCK_COLUMNS));
+      expect(DECLARED.queries.filter((q) => /current_timestamp/i.test(q.sql)).map((q) => q.name)).toEqual(Object.keys(CLOCK_COLUMNS));
     });
 
     it.each(athenaQueries.map((query) => [query.Name, query] as const))('%s returns on Trino what `streamlake query --named` returns on DuckDB', async (name, query) => {
       const before = Date.now();
       let onAthena = fromTrino(await queryTrino({ ...session, schema: query.Database }, query.QueryString));
-      let local = await fromDuckDb(lake, namedQuery(name).sql);
+      let local = await fromDuckDb(lake, namedQuery(DECLARED.queries, name).sql);
       const after = Date.now();
       expect(local.rows.length).toBeGreaterThan(0);
       const clock = CLOCK_COLUMNS[name];

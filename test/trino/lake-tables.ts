@@ -1,6 +1,15 @@
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
-import { bucketOfKey, CURATED_LOCATION_TEMPLATE, CURATED_PREFIX, HOUR_DIGITS, QUARANTINE_LOCATION_TEMPLATE, QUARANTINE_PREFIX, TABLE } from '../../lambdas/core/lake-layout.ts';
-import { PARTITION_KEYS, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, TABLE_COLUMNS, trinoType, type ColumnType } from '../../lambdas/core/schema.ts';
+import {
+  bucketOfKey,
+  curatedLocationTemplate,
+  curatedPrefix,
+  HOUR_DIGITS,
+  partitionKeys,
+  quarantineLocationTemplate,
+  quarantinePrefix,
+} from '../../lambdas/core/lake-layout.ts';
+import { QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, trinoType, type ColumnType } from '../../lambdas/core/schema.ts';
+import { tableColumns, type TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { queryTrino, type TrinoSession } from '../../tools/trino/client.ts';
 import { localLocation } from '../../tools/trino/server.ts';
 
@@ -10,27 +19,30 @@ type LakeSession = TrinoSession & { readonly schema: string };
 
 /**
  * Declares the local lake in Trino as lib/query/lake-catalog.ts declares the S3 lake in Glue: the
- * database (the session's schema), both tables with their columns and partition keys from the one
- * schema module, their storage formats, and the lake directory standing for the bucket. Glue
- * projects partitions; here each partition directory is registered with its key values and the
- * location projection gives those values (`hour` 9 is `hour=09/`).
+ * database (the session's schema), each declared table and its quarantine table with their columns
+ * and partition keys from the declarations, their storage formats, and the lake directory standing
+ * for the bucket. Glue projects partitions; here each partition directory is registered with its
+ * key values and the location projection gives those values (`hour` 9 is `hour=09/`).
  */
-export async function declareLake(session: LakeSession, lakeDir: string): Promise<void> {
+export async function declareLake(session: LakeSession, lakeDir: string, tables: readonly TableSpec[]): Promise<void> {
   const bucket = `${localLocation(lakeDir)}/`;
   const store = new LocalDirectoryStore(lakeDir);
   await queryTrino(session, `CREATE SCHEMA ${session.schema}`);
-  // PARQUET and OPENX_JSON are the Hive formats whose serdes Glue declares: ParquetHiveSerDe and org.openx.data.jsonserde.JsonSerDe.
-  await queryTrino(session, createTable(TABLE, TABLE_COLUMNS, PARTITION_KEYS, 'PARQUET', `${bucket}${CURATED_PREFIX}`));
-  await queryTrino(session, createTable(`${TABLE}_quarantine`, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, 'OPENX_JSON', `${bucket}${QUARANTINE_PREFIX}`));
+  for (const table of tables) {
+    const name = table.name;
+    // PARQUET and OPENX_JSON are the Hive formats whose serdes Glue declares: ParquetHiveSerDe and org.openx.data.jsonserde.JsonSerDe.
+    await queryTrino(session, createTable(name, tableColumns(table), partitionKeys(table.partitionBy), 'PARQUET', `${bucket}${curatedPrefix(name)}`));
+    await queryTrino(session, createTable(`${name}_quarantine`, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, 'OPENX_JSON', `${bucket}${quarantinePrefix(name)}`));
 
-  const hours = new Map((await store.list(CURATED_PREFIX)).map(({ key }) => bucketOfKey(key)!).map((b) => [`${b.dt}/${b.hour}`, b]));
-  for (const { dt, hour } of hours.values()) {
-    const location = projectedLocation(CURATED_LOCATION_TEMPLATE, { dt, hour: String(hour).padStart(HOUR_DIGITS, '0') });
-    await registerPartition(session, TABLE, { dt, hour: String(hour) }, `${bucket}${location}`);
-  }
-  const days = new Set((await store.list(QUARANTINE_PREFIX)).map(({ key }) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)![1]!));
-  for (const dt of days) {
-    await registerPartition(session, `${TABLE}_quarantine`, { dt }, `${bucket}${projectedLocation(QUARANTINE_LOCATION_TEMPLATE, { dt })}`);
+    const buckets = new Map((await store.list(curatedPrefix(name))).map(({ key }) => bucketOfKey(key)!).map((b) => [`${b.dt}/${b.hour}`, b]));
+    for (const { dt, hour } of buckets.values()) {
+      const values = hour === undefined ? { dt } : { dt, hour: String(hour).padStart(HOUR_DIGITS, '0') };
+      await registerPartition(session, name, hour === undefined ? { dt } : { dt, hour: String(hour) }, `${bucket}${projectedLocation(curatedLocationTemplate(table), values)}`);
+    }
+    const days = new Set((await store.list(quarantinePrefix(name))).map(({ key }) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)![1]!));
+    for (const dt of days) {
+      await registerPartition(session, `${name}_quarantine`, { dt }, `${bucket}${projectedLocation(quarantineLocationTemplate(name), { dt })}`);
+    }
   }
 }
 
