@@ -1,7 +1,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { partitionForKey } from '../../lambdas/adapters/kafka-partitioner.ts';
-import { DeviceFleet } from '../../lambdas/core/generator.ts';
+import { DeviceFleet } from '../../lambdas/demo/device-fleet.ts';
 import type { OutgoingRecord, TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../lambdas/adapters/kafka-partitioner.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
-import { DeviceFleet } from '../../../lambdas/core/generator.ts';
+import { DeviceFleet } from '../../../lambdas/demo/device-fleet.ts';
 import type { OutgoingRecord } from '../../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { ClockError, readClock } from '../../../src/local/clock.ts';
