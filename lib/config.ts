@@ -5,11 +5,11 @@ import type { Codec } from '../lambdas/ports/parquet.ts';
  * runner, the README and the tests all read these values from here.
  */
 export interface PipelineConfig {
-  /** Kafka topic the generator writes and the compactor reads. @default DEFAULTS.topicName ('device-logs') */
+  /** Kafka topic of the local runner's embedded log; the stack takes each table's topic from its declaration. @default DEFAULTS.topicName ('device-logs') */
   readonly topicName: string;
-  /** Partitions of the topic: may grow, never shrink. @default DEFAULTS.partitions (6) */
+  /** Partitions of every table's topic: may grow, never shrink. @default DEFAULTS.partitions (6) */
   readonly partitions: number;
-  /** Consumer group of the compactor: names its checkpoint and committed offsets. @default DEFAULTS.consumerGroup ('streamlake-compactor') */
+  /** Consumer group of the compactors: names each table's checkpoint and the committed offsets of its topic. @default DEFAULTS.consumerGroup ('streamlake-compactor') */
   readonly consumerGroup: string;
 
   /** Simulated devices. @default DEFAULTS.devices (100) */
@@ -43,6 +43,8 @@ export interface PipelineConfig {
   readonly maxEventFutureMinutes: number;
 
   // ── Deployment (cdk deploy -c key=value) ──────────────────────────────────────────────────────
+  /** Directory of the table declarations the stack is built from (`<table>.schema.json`, `<table>/*.sql`, `tables.lock.json`), relative to the project root. @default DEFAULTS.tablesDir ('tables') */
+  readonly tablesDir: string;
   /** `prod` retains every bucket, table and the cluster on `cdk destroy`; `dev` deletes them with the stack. @default DEFAULTS.stage ('prod') */
   readonly stage: 'dev' | 'prod';
   /** `provisioned` brokers, or MSK `serverless` (topic created through the Kafka admin API). @default DEFAULTS.mskMode ('provisioned') */
@@ -125,6 +127,7 @@ export const DEFAULTS: PipelineConfig = {
   maxRecordBytes: 65_536,
   maxEventAgeHours: 168,
   maxEventFutureMinutes: 15,
+  tablesDir: 'tables',
   stage: 'prod',
   mskMode: 'provisioned',
   kafkaVersion: '3.9.x',
@@ -195,6 +198,7 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
   };
   for (const key of POSITIVE_INTEGERS) if (!Number.isInteger(config[key]) || config[key] < 1) fail(key, 'must be a positive integer');
   for (const key of DAYS_OR_OFF) if (!Number.isInteger(config[key]) || config[key] < 0) fail(key, 'must be a whole number of days, or 0 for off');
+  if (config.tablesDir.trim() === '') fail('tablesDir', 'must name the directory of the table declarations');
   if (!['dev', 'prod'].includes(config.stage)) fail('stage', 'must be dev or prod');
   if (!['provisioned', 'serverless'].includes(config.mskMode)) fail('mskMode', 'must be provisioned or serverless');
   if (!['snappy', 'zstd'].includes(config.codec)) fail('codec', 'must be snappy or zstd');

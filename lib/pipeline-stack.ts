@@ -1,31 +1,42 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import type { DeclaredTables } from '../lambdas/adapters/table-directory.ts';
 import type { PipelineConfig } from './config.ts';
 import { PipelineFunctions } from './functions/pipeline-functions.ts';
 import { LakeStorage } from './lake/lake-storage.ts';
 import { PipelineMonitoring } from './operations/pipeline-monitoring.ts';
 import { LakeCatalog } from './query/lake-catalog.ts';
+import { TableSchemaRegistry } from './query/table-schemas.ts';
 import { KafkaCluster } from './streaming/kafka-cluster.ts';
 import { PipelineNetwork } from './streaming/network.ts';
+import { DEMO_TABLE } from './tables.ts';
 
 export interface PipelineStackProps extends StackProps {
   /** Everything tunable. @default DEFAULTS, with CDK context applied by bin/streamlake.ts */
   readonly config: PipelineConfig;
+  /** The tables to land, from `deployableTables(config.tablesDir)`. Required. */
+  readonly tables: DeclaredTables;
 }
 
-/** The whole pipeline: network, MSK and its topic, the lake, the catalog, the scheduled Lambdas, and their monitoring. */
+/**
+ * The whole pipeline: network, MSK with a topic per declared table, the lake, the catalog and the
+ * schema registry of the tables, a compactor per table (and the demo fleet's generator), and their
+ * monitoring.
+ */
 export class PipelineStack extends Stack {
   readonly network: PipelineNetwork;
   readonly kafka: KafkaCluster;
   readonly lake: LakeStorage;
   readonly catalog: LakeCatalog;
+  readonly schemas: TableSchemaRegistry;
   readonly functions: PipelineFunctions;
   readonly monitoring: PipelineMonitoring;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const { tables, queries } = props.tables;
     // Only an explicit dev stage deletes data with the stack.
     const removalPolicy = config.stage === 'dev' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const encryptionKey = config.kmsEncryption ? new kms.Key(this, 'DataKey', { enableKeyRotation: true, removalPolicy, description: 'streamlake lake, results and broker storage' }) : undefined;
@@ -36,26 +47,43 @@ export class PipelineStack extends Stack {
     this.catalog = new LakeCatalog(this, 'Catalog', {
       lakeBucket: this.lake.lakeBucket,
       resultsBucket: this.lake.resultsBucket,
+      tables,
+      queries,
       databaseName: config.glueDatabase,
       workgroupName: config.athenaWorkgroup,
       bytesScannedCutoffMB: config.athenaBytesScannedCutoffMB,
       encryptionKey,
       removalPolicy,
     });
-    this.functions = new PipelineFunctions(this, 'Functions', { vpc: this.network.vpc, subnets: this.network.privateSubnets, cluster: this.kafka, lake: this.lake, config, removalPolicy });
+    this.schemas = new TableSchemaRegistry(this, 'Schemas', { tables, removalPolicy });
+    this.functions = new PipelineFunctions(this, 'Functions', {
+      vpc: this.network.vpc,
+      subnets: this.network.privateSubnets,
+      cluster: this.kafka,
+      lake: this.lake,
+      tables: tables.map((table) => ({ table, topic: this.kafka.addTopic(table.topic) })),
+      config,
+      removalPolicy,
+    });
     this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
       generator: this.functions.generator,
-      compactor: this.functions.compactor,
+      compactors: [...this.functions.compactors.values()].map(({ table, fn }) => ({
+        table: table.name,
+        fn,
+        // Three compactor periods of the demo fleet's traffic; other tables' traffic is unknown here,
+        // so they alarm when more is waiting than one run may read.
+        lagAlarmRecords: table.name === DEMO_TABLE ? 3 * config.compactorEveryMinutes * config.devices * config.eventsPerDevicePerMinute : config.maxRecordsPerRun,
+      })),
       deadLetterQueue: this.functions.deadLetterQueue,
       compactorTimeoutSeconds: config.compactorTimeoutSeconds,
       compactorEveryMinutes: config.compactorEveryMinutes,
-      lagAlarmRecords: 3 * config.compactorEveryMinutes * config.devices * config.eventsPerDevicePerMinute,
       alarmEmail: config.alarmEmail || undefined,
     });
 
-    new CfnOutput(this, 'LakeBucket', { value: this.lake.lakeBucket.bucketName, description: 'S3 bucket of the lake (curated/, quarantine/, checkpoints/)' });
-    new CfnOutput(this, 'AthenaWorkgroup', { value: config.athenaWorkgroup, description: 'Run: npx streamlake query --athena --workgroup <this> --named site_summary' });
+    new CfnOutput(this, 'LakeBucket', { value: this.lake.lakeBucket.bucketName, description: 'S3 bucket of the lake (curated/, quarantine/, checkpoints/, a folder per table in each)' });
+    new CfnOutput(this, 'AthenaWorkgroup', { value: config.athenaWorkgroup, description: 'Run: npx streamlake query --athena --workgroup <this> --named <query>' });
     new CfnOutput(this, 'GlueDatabase', { value: config.glueDatabase });
+    new CfnOutput(this, 'SchemaRegistry', { value: this.schemas.registry.name, description: 'Glue Schema Registry with the record schema of every table' });
     new CfnOutput(this, 'KafkaClusterArn', { value: this.kafka.clusterArn });
     new CfnOutput(this, 'AlarmTopic', { value: this.monitoring.alarmTopic.topicArn, description: 'Subscribe to get alarms' });
   }

@@ -33,3 +33,6 @@ export const NODE_FUNCTION_DEFAULTS = {
     forceDockerBundling: false,
   },
 } satisfies Partial<nodejs.NodejsFunctionProps>;
+
+/** Where a compactor's bundle holds its table's declaration (`/var/task` is the function's code). */
+export const BUNDLED_TABLES_DIR = '/var/task/tables';

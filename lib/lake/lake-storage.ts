@@ -1,14 +1,16 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CHECKPOINT_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../lambdas/core/lake-layout.ts';
-import { ENV } from '../../lambdas/handlers/environment.ts';
+import { checkpointPrefix, curatedPrefix, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
 
 /** Prefix of Athena's query results in the results bucket. */
 export const ATHENA_RESULTS_PREFIX = 'athena/';
+
+/** The areas of the lake bucket whose lifecycle differs; each holds one folder per table (`curatedPrefix(table)` and the like). */
+export const CURATED_AREA = 'curated/';
+export const QUARANTINE_AREA = 'quarantine/';
 
 export interface LakeStorageProps {
   /** @default DEFAULTS.curatedInfrequentAccessAfterDays; 0: off */
@@ -34,7 +36,8 @@ export interface LakeStorageProps {
 }
 
 /**
- * The lake: one bucket with `curated/` (Parquet), `quarantine/` (NDJSON) and `checkpoints/`, one
+ * The lake: one bucket with `curated/` (Parquet), `quarantine/` (NDJSON) and `checkpoints/`, each
+ * with a folder per table, one
  * bucket for Athena results, and one for the other two's server access logs. All versioned,
  * encrypted, private and TLS-only. Lifecycle rules move curated data to cheaper storage over time,
  * expire quarantine and query results, expire replaced versions and abort stale uploads.
@@ -76,14 +79,14 @@ export class LakeStorage extends Construct {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'lake/',
       lifecycleRules: [
-        { id: 'curated-storage-classes', prefix: CURATED_PREFIX, transitions: curatedTransitions(props) },
-        { id: 'expire-quarantine', prefix: QUARANTINE_PREFIX, expiration: Duration.days(props.quarantineExpireDays) },
+        { id: 'curated-storage-classes', prefix: CURATED_AREA, transitions: curatedTransitions(props) },
+        { id: 'expire-quarantine', prefix: QUARANTINE_AREA, expiration: Duration.days(props.quarantineExpireDays) },
         { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: noncurrent, abortIncompleteMultipartUploadAfter: abortUploads },
       ].filter((rule) => rule.transitions === undefined || rule.transitions.length > 0),
       ...(props.replicationBucketArn
         ? {
             replicationRules: [
-              { id: 'replicate-curated', priority: 1, filter: { prefix: CURATED_PREFIX }, destination: s3.Bucket.fromBucketArn(this, 'ReplicaBucket', props.replicationBucketArn), deleteMarkerReplication: false },
+              { id: 'replicate-curated', priority: 1, filter: { prefix: CURATED_AREA }, destination: s3.Bucket.fromBucketArn(this, 'ReplicaBucket', props.replicationBucketArn), deleteMarkerReplication: false },
             ],
           }
         : {}),
@@ -105,29 +108,27 @@ export class LakeStorage extends Construct {
   }
 
   /**
-   * Lets the compactor read and write objects under exactly its prefixes (curated, quarantine,
-   * checkpoints), and puts the bucket name in its environment.
+   * Lets the compactor of `table` read and write objects under exactly that table's prefixes
+   * (curated, quarantine, checkpoints), and nothing of the other tables'.
    */
-  grantCompactor(fn: lambda.Function): iam.Grant {
-    fn.addEnvironment(ENV.lakeBucket, this.lakeBucket.bucketName);
-    // SSE-KMS needs exactly these two: a data key to write, decryption to read.
-    this.lakeBucket.encryptionKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+  grantCompactor(grantee: iam.IGrantable, table: string): iam.Grant {
+    const prefixes = [curatedPrefix(table), quarantinePrefix(table), checkpointPrefix(table)];
+    if (Construct.isConstruct(grantee.grantPrincipal)) {
+      const bucketLogicalId = Stack.of(this).getLogicalId(this.lakeBucket.node.defaultChild as s3.CfnBucket);
+      for (const prefix of prefixes) {
+        Validations.of(grantee.grantPrincipal).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${prefix}*]`,
+          reason: `The compactor of ${table} writes run-named files under ${prefix}: the wildcard is scoped to that prefix.`,
+        });
+      }
+    }
     // ListBucket makes S3 answer 404 (not 403) for the checkpoint before the first run; S3 offers no
     // prefix condition that applies to that check, so it is granted on the bucket.
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [this.lakeBucket.bucketArn] });
-    const prefixes = [CURATED_PREFIX, QUARANTINE_PREFIX, CHECKPOINT_PREFIX];
-    const bucketLogicalId = Stack.of(this).getLogicalId(this.lakeBucket.node.defaultChild as s3.CfnBucket);
-    for (const prefix of prefixes) {
-      Validations.of(fn.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${prefix}*]`,
-        reason: `The compactor writes run-named files under ${prefix}: the wildcard is scoped to that prefix.`,
-      });
-    }
-    return iam.Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['s3:GetObject', 's3:PutObject'],
-      resourceArns: prefixes.map((prefix) => this.lakeBucket.arnForObjects(`${prefix}*`)),
-    });
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.lakeBucket.bucketArn] }).combine(
+      iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject', 's3:PutObject'], resourceArns: prefixes.map((prefix) => this.lakeBucket.arnForObjects(`${prefix}*`)) }),
+    );
+    // SSE-KMS needs exactly these two: a data key to write, decryption to read.
+    return this.lakeBucket.encryptionKey ? grant.combine(this.lakeBucket.encryptionKey.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt')) : grant;
   }
 }
 

@@ -7,30 +7,44 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lambdas/handlers/environment.ts';
+import { tableConstructId } from '../tables.ts';
+
+/** A table's compactor, as monitoring sees it. */
+export interface MonitoredCompactor {
+  readonly table: string;
+  readonly fn: lambda.IFunction;
+  /** Records behind the end of the table's topic above which its lag alarm fires. */
+  readonly lagAlarmRecords: number;
+}
 
 export interface PipelineMonitoringProps {
-  readonly generator: lambda.Function;
-  readonly compactor: lambda.Function;
+  /** The demo fleet's producer. @default none: no generator alarm */
+  readonly generator?: lambda.IFunction;
+  /** Every table's compactor. Required. */
+  readonly compactors: readonly MonitoredCompactor[];
   readonly deadLetterQueue: sqs.IQueue;
   /** @default DEFAULTS.compactorTimeoutSeconds */
   readonly compactorTimeoutSeconds: number;
   /** @default DEFAULTS.compactorEveryMinutes */
   readonly compactorEveryMinutes: number;
-  /** Records behind the topic's end above which the lag alarm fires. @default three compactor periods of the fleet's traffic */
-  readonly lagAlarmRecords: number;
   /** Subscribed to the alarm topic when set. @default none (DEFAULTS.alarmEmail '') */
   readonly alarmEmail?: string;
 }
 
-/** A metric the handlers publish as EMF. */
-export function pipelineMetric(metricName: string, service: 'compactor' | 'log-generator', statistic: string, period = Duration.minutes(5)): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service }, statistic, period });
+/** A metric the log-generator publishes as EMF. */
+export function generatorMetric(metricName: string, statistic: string, period = Duration.minutes(5)): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'log-generator' }, statistic, period });
+}
+
+/** A metric a table's compactor publishes as EMF, with the `Table` dimension. */
+export function tableMetric(table: string, metricName: string, statistic: string, period = Duration.minutes(5)): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'compactor', Table: table }, statistic, period });
 }
 
 /**
- * Alarms on everything that needs a person (generator or compactor errors, a compactor run near
- * its timeout, quarantined records, consumer lag, dead letters) sent to an SNS topic, and a
- * dashboard of the pipeline's flow.
+ * Alarms on everything that needs a person — per table: compactor errors, a run near its timeout,
+ * quarantined records, consumer lag, records lost to retention; and generator errors and dead
+ * letters — sent to an SNS topic, and a dashboard of every table's flow.
  */
 export class PipelineMonitoring extends Construct {
   readonly alarmTopic: sns.Topic;
@@ -43,30 +57,42 @@ export class PipelineMonitoring extends Construct {
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     const period = Duration.minutes(props.compactorEveryMinutes);
 
-    this.alarm('GeneratorErrors', props.generator.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 1, 'The log-generator failed: see its logs.');
-    this.alarm('CompactorErrors', props.compactor.metricErrors({ period, statistic: 'Sum' }), 1, 'A compactor run failed; the next run finishes its claim. See its logs.');
-    this.alarm(
-      'CompactorNearTimeout',
-      props.compactor.metricDuration({ period, statistic: 'Maximum' }),
-      props.compactorTimeoutSeconds * 1000 * 0.8,
-      'A compactor run used over 80% of its timeout: raise compactorMemoryMiB or lower maxRecordsPerRun.',
-    );
-    this.alarm('RecordsQuarantined', pipelineMetric('RecordsQuarantined', 'compactor', 'Sum', period), 1, 'Records failed validation: query device_logs_quarantine for their reasons.');
-    this.alarm('ConsumerLag', pipelineMetric('ConsumerLag', 'compactor', 'Maximum', period), props.lagAlarmRecords, 'The compactor is falling behind the topic.');
-    this.alarm('RetentionGaps', pipelineMetric('OffsetGapRecords', 'compactor', 'Sum', period), 1, 'Kafka retention deleted records before they were compacted: they are lost to the lake.');
+    if (props.generator) this.alarm('GeneratorErrors', props.generator.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 1, 'The log-generator failed: see its logs.');
+    for (const { table, fn, lagAlarmRecords } of props.compactors) {
+      const id = tableConstructId(table);
+      this.alarm(`${id}CompactorErrors`, fn.metricErrors({ period, statistic: 'Sum' }), 1, `A ${table} compactor run failed; the next run finishes its claim. See its logs.`);
+      this.alarm(
+        `${id}CompactorNearTimeout`,
+        fn.metricDuration({ period, statistic: 'Maximum' }),
+        props.compactorTimeoutSeconds * 1000 * 0.8,
+        `A ${table} compactor run used over 80% of its timeout: raise compactorMemoryMiB or lower maxRecordsPerRun.`,
+      );
+      this.alarm(`${id}RecordsQuarantined`, tableMetric(table, 'RecordsQuarantined', 'Sum', period), 1, `Records of ${table} failed validation: query ${table}_quarantine for their reasons.`);
+      this.alarm(`${id}ConsumerLag`, tableMetric(table, 'ConsumerLag', 'Maximum', period), lagAlarmRecords, `The ${table} compactor is falling behind its topic.`);
+      this.alarm(`${id}RetentionGaps`, tableMetric(table, 'OffsetGapRecords', 'Sum', period), 1, `Kafka retention deleted records of ${table} before they were compacted: they are lost to the lake.`);
+    }
     this.alarm('DeadLetters', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }), 1, 'Failed invocations are waiting in the dead-letter queue.');
 
+    // Labels only on the dashboard: an alarm on a labelled metric would become a metric-math alarm.
+    const perTable = (metricName: string, statistic: string) => props.compactors.map(({ table }) => tableMetric(table, metricName, statistic).with({ label: table }));
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
         [
-          new cloudwatch.GraphWidget({ title: 'Records produced / compacted / quarantined', left: [pipelineMetric('RecordsProduced', 'log-generator', 'Sum'), pipelineMetric('RowsWritten', 'compactor', 'Sum'), pipelineMetric('RecordsQuarantined', 'compactor', 'Sum')], width: 12 }),
-          new cloudwatch.GraphWidget({ title: 'Consumer lag (records)', left: [pipelineMetric('ConsumerLag', 'compactor', 'Maximum')], width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Rows written per table', left: perTable('RowsWritten', 'Sum'), width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Records quarantined per table', left: perTable('RecordsQuarantined', 'Sum'), width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Consumer lag per table (records)', left: perTable('ConsumerLag', 'Maximum'), width: 8 }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Errors', left: [props.generator.metricErrors(), props.compactor.metricErrors()], width: 8 }),
-          new cloudwatch.GraphWidget({ title: 'Compactor duration (ms)', left: [props.compactor.metricDuration({ statistic: 'Maximum' })], width: 8 }),
-          new cloudwatch.GraphWidget({ title: 'Parquet bytes written', left: [pipelineMetric('ParquetBytes', 'compactor', 'Sum')], width: 8 }),
+          new cloudwatch.GraphWidget({
+            title: 'Errors',
+            left: [...(props.generator ? [props.generator.metricErrors({ label: 'log-generator' })] : []), ...props.compactors.map(({ table, fn }) => fn.metricErrors({ label: table }))],
+            width: 6,
+          }),
+          new cloudwatch.GraphWidget({ title: 'Compactor duration (ms)', left: props.compactors.map(({ table, fn }) => fn.metricDuration({ statistic: 'Maximum', label: table })), width: 6 }),
+          new cloudwatch.GraphWidget({ title: 'Parquet bytes written', left: perTable('ParquetBytes', 'Sum'), width: 6 }),
+          new cloudwatch.GraphWidget({ title: 'Unknown fields kept in _extra', left: perTable('UnknownFields', 'Maximum'), width: 6 }),
         ],
+        ...(props.generator ? [[new cloudwatch.GraphWidget({ title: 'Records produced by the log-generator', left: [generatorMetric('RecordsProduced', 'Sum')], width: 24 })]] : []),
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
       ],
     });

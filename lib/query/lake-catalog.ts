@@ -4,10 +4,12 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CURATED_LOCATION_TEMPLATE, CURATED_PREFIX, HOUR_DIGITS, QUARANTINE_LOCATION_TEMPLATE, QUARANTINE_PREFIX, TABLE } from '../../lambdas/core/lake-layout.ts';
-import { NAMED_QUERIES } from '../../lambdas/core/queries.ts';
-import { glueType, PARTITION_KEYS, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, TABLE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
+import { curatedLocationTemplate, curatedPrefix, HOUR_DIGITS, partitionKeys, quarantineLocationTemplate, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
+import type { NamedQuery } from '../../lambdas/core/queries.ts';
+import { glueType, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, type ColumnSpec } from '../../lambdas/core/schema.ts';
+import { tableColumns, type TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { ATHENA_RESULTS_PREFIX } from '../lake/lake-storage.ts';
+import { tableConstructId } from '../tables.ts';
 
 /** First day partition projection offers: queries filter `dt` within [this, today]. */
 export const PROJECTION_FIRST_DAY = '2024-01-01';
@@ -15,6 +17,10 @@ export const PROJECTION_FIRST_DAY = '2024-01-01';
 export interface LakeCatalogProps {
   readonly lakeBucket: s3.IBucket;
   readonly resultsBucket: s3.IBucket;
+  /** The declared tables: each gets a Glue table and a quarantine table. Required. */
+  readonly tables: readonly TableSpec[];
+  /** The declared tables' named queries, each deployed as an Athena named query. Required. */
+  readonly queries: readonly NamedQuery[];
   /** @default DEFAULTS.glueDatabase */
   readonly databaseName: string;
   /** @default DEFAULTS.athenaWorkgroup */
@@ -27,7 +33,15 @@ export interface LakeCatalogProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Projection of the `dt` partition (yyyy-MM-dd, one per day), shared by both tables. */
+/** The Glue tables of one declared table. */
+export interface CatalogTables {
+  /** `<table>`: Parquet, partition projection on the event time. */
+  readonly table: glue.CfnTable;
+  /** `<table>_quarantine`: the records its compactor rejected, NDJSON. */
+  readonly quarantine: glue.CfnTable;
+}
+
+/** Projection of the `dt` partition (yyyy-MM-dd, one per day), shared by every table. */
 const DATE_PROJECTION = {
   EXTERNAL: 'TRUE',
   'projection.enabled': 'true',
@@ -38,88 +52,55 @@ const DATE_PROJECTION = {
   'projection.dt.interval.unit': 'DAYS',
 };
 
+const HOUR_PROJECTION = { 'projection.hour.type': 'integer', 'projection.hour.range': '0,23', 'projection.hour.digits': String(HOUR_DIGITS) };
+
+// Glue holds at most 255 characters of a column comment and 2048 of a table description.
+const COMMENT_CHARS = 255;
+const DESCRIPTION_CHARS = 2048;
+
+/** `text`, cut to `chars` characters (ending in an ellipsis) when longer. */
+export function clip(text: string, chars: number): string {
+  return text.length <= chars ? text : `${text.slice(0, chars - 1)}…`;
+}
+
 function columns(specs: readonly Pick<ColumnSpec, 'name' | 'type' | 'description'>[]): glue.CfnTable.ColumnProperty[] {
-  return specs.map((c) => ({ name: c.name, type: glueType(c.type), comment: c.description }));
+  return specs.map((column) => ({ name: column.name, type: glueType(column), comment: clip(column.description, COMMENT_CHARS) }));
 }
 
 /**
- * The catalog and query side: a Glue database with `device_logs` (Parquet, partition projection on
- * `dt`/`hour`, so new hours are queryable without any registration) and `device_logs_quarantine`
- * (NDJSON), an Athena engine v3 workgroup with enforced, encrypted results and a per-query scan
- * limit, and the shared named queries. Columns come from the one schema module; the location
- * template from the lake layout the compactor writes.
+ * The catalog and query side: a Glue database with, per declared table, `<table>` (Parquet,
+ * partition projection on `dt` and, for hourly tables, `hour`, so new partitions are queryable
+ * without any registration) and `<table>_quarantine` (NDJSON); an Athena engine v3 workgroup with
+ * enforced, encrypted results and a per-query scan limit; and the tables' named queries. Columns
+ * come from the declarations; location templates from the lake layout the compactors write.
  */
 export class LakeCatalog extends Construct {
   readonly database: glue.CfnDatabase;
-  readonly table: glue.CfnTable;
-  readonly quarantineTable: glue.CfnTable;
+  /** The Glue tables of each declared table, by table name. */
+  readonly tables: ReadonlyMap<string, CatalogTables>;
   readonly workgroup: athena.CfnWorkGroup;
 
   constructor(scope: Construct, id: string, props: LakeCatalogProps) {
     super(scope, id);
-    const bucketUrl = `s3://${props.lakeBucket.bucketName}/`;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.database = new glue.CfnDatabase(this, 'Database', {
       catalogId: Aws.ACCOUNT_ID,
-      databaseInput: { name: props.databaseName, description: 'streamlake: device events compacted from Kafka' },
+      databaseInput: { name: props.databaseName, description: 'streamlake: events compacted from Kafka, one table per declaration' },
     });
-    this.table = new glue.CfnTable(this, 'DeviceLogs', {
-      catalogId: Aws.ACCOUNT_ID,
-      databaseName: props.databaseName,
-      tableInput: {
-        name: TABLE,
-        description: 'Device events, one row per Kafka record; (kafka_partition, kafka_offset) is unique.',
-        tableType: 'EXTERNAL_TABLE',
-        partitionKeys: columns(PARTITION_KEYS),
-        parameters: {
-          classification: 'parquet',
-          ...DATE_PROJECTION,
-          'projection.hour.type': 'integer',
-          'projection.hour.range': '0,23',
-          'projection.hour.digits': String(HOUR_DIGITS),
-          'storage.location.template': `${bucketUrl}${CURATED_LOCATION_TEMPLATE}`,
-        },
-        storageDescriptor: {
-          columns: columns(TABLE_COLUMNS),
-          location: `${bucketUrl}${CURATED_PREFIX}`,
-          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-          serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
-        },
-      },
-    });
-    this.quarantineTable = new glue.CfnTable(this, 'DeviceLogsQuarantine', {
-      catalogId: Aws.ACCOUNT_ID,
-      databaseName: props.databaseName,
-      tableInput: {
-        name: `${TABLE}_quarantine`,
-        description: 'Records the compactor rejected, with the reason and their raw bytes (base64).',
-        tableType: 'EXTERNAL_TABLE',
-        partitionKeys: columns(QUARANTINE_PARTITION_KEYS),
-        parameters: {
-          classification: 'json',
-          ...DATE_PROJECTION,
-          'storage.location.template': `${bucketUrl}${QUARANTINE_LOCATION_TEMPLATE}`,
-        },
-        storageDescriptor: {
-          columns: columns(QUARANTINE_COLUMNS),
-          location: `${bucketUrl}${QUARANTINE_PREFIX}`,
-          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-          serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
-        },
-      },
-    });
-    this.database.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
-    for (const table of [this.table, this.quarantineTable]) {
-      table.node.addDependency(this.database);
-      table.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
+    this.database.applyRemovalPolicy(removalPolicy);
+    this.tables = new Map(props.tables.map((table) => [table.name, this.catalogTables(table, props)]));
+    for (const { table, quarantine } of this.tables.values()) {
+      for (const resource of [table, quarantine]) {
+        resource.node.addDependency(this.database);
+        resource.applyRemovalPolicy(removalPolicy);
+      }
     }
 
     this.workgroup = new athena.CfnWorkGroup(this, 'Workgroup', {
       name: props.workgroupName,
       description: 'streamlake queries: engine v3, encrypted results, per-query scan limit',
       state: 'ENABLED',
-      recursiveDeleteOption: props.removalPolicy === RemovalPolicy.DESTROY,
+      recursiveDeleteOption: removalPolicy === RemovalPolicy.DESTROY,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,
@@ -133,9 +114,10 @@ export class LakeCatalog extends Construct {
         },
       },
     });
-    this.workgroup.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
+    this.workgroup.applyRemovalPolicy(removalPolicy);
 
-    for (const query of NAMED_QUERIES) {
+    // Query names are unique in a deployment (loadTables checks), so a query keeps its ID when tables come and go.
+    for (const query of props.queries) {
       new athena.CfnNamedQuery(this, `Query-${query.name}`, {
         name: query.name,
         description: query.description,
@@ -144,5 +126,57 @@ export class LakeCatalog extends Construct {
         queryString: query.sql,
       });
     }
+  }
+
+  // The construct IDs derive from the table name: they pin the logical IDs of existing tables.
+  private catalogTables(spec: TableSpec, props: LakeCatalogProps): CatalogTables {
+    const bucketUrl = `s3://${props.lakeBucket.bucketName}/`;
+    const id = tableConstructId(spec.name);
+    const table = new glue.CfnTable(this, id, {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseName: props.databaseName,
+      tableInput: {
+        name: spec.name,
+        description: clip(`${spec.description ? `${spec.description} ` : ''}One row per Kafka record of topic ${spec.topic}; (kafka_partition, kafka_offset) is unique.`, DESCRIPTION_CHARS),
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: columns(partitionKeys(spec.partitionBy)),
+        parameters: {
+          classification: 'parquet',
+          ...DATE_PROJECTION,
+          ...(spec.partitionBy === 'hour' ? HOUR_PROJECTION : {}),
+          'storage.location.template': `${bucketUrl}${curatedLocationTemplate(spec)}`,
+        },
+        storageDescriptor: {
+          columns: columns(tableColumns(spec)),
+          location: `${bucketUrl}${curatedPrefix(spec.name)}`,
+          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+        },
+      },
+    });
+    const quarantine = new glue.CfnTable(this, `${id}Quarantine`, {
+      catalogId: Aws.ACCOUNT_ID,
+      databaseName: props.databaseName,
+      tableInput: {
+        name: `${spec.name}_quarantine`,
+        description: `Records of topic ${spec.topic} the compactor rejected, with the reason and their raw bytes (base64).`,
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: columns(QUARANTINE_PARTITION_KEYS),
+        parameters: {
+          classification: 'json',
+          ...DATE_PROJECTION,
+          'storage.location.template': `${bucketUrl}${quarantineLocationTemplate(spec.name)}`,
+        },
+        storageDescriptor: {
+          columns: columns(QUARANTINE_COLUMNS),
+          location: `${bucketUrl}${quarantinePrefix(spec.name)}`,
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+        },
+      },
+    });
+    return { table, quarantine };
   }
 }

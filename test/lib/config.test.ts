@@ -8,6 +8,11 @@ describe('configFromContext', () => {
     expect(configFromContext(context({}))).toEqual(DEFAULTS);
   });
 
+  it('builds the stack from tables/ unless -c tablesDir names another directory', () => {
+    expect(DEFAULTS.tablesDir).toBe('tables');
+    expect(configFromContext(context({ tablesDir: 'test/fixtures/tables-three' })).tablesDir).toBe('test/fixtures/tables-three');
+  });
+
   it('converts `-c key=value` strings to the type of each default', () => {
     const config = configFromContext(context({ partitions: '12', tracing: 'true', stage: 'dev', lateShare: '0.1', alarmEmail: 'ops@example.com' }));
     expect(config).toMatchObject({ partitions: 12, tracing: true, stage: 'dev', lateShare: 0.1, alarmEmail: 'ops@example.com' });
@@ -25,6 +30,7 @@ describe('configFromContext', () => {
     [{ minInsyncReplicas: '3' }, /minInsyncReplicas must not exceed replicationFactor/],
     [{ curatedGlacierInstantAfterDays: '10' }, /increasing order/],
     [{ compactorTimeoutSeconds: '400' }, /compactorTimeoutSeconds must be shorter than the compactor's schedule/],
+    [{ tablesDir: ' ' }, /tablesDir must name the directory of the table declarations/],
   ])('rejects %o with a message naming the key', (values, message) => {
     expect(() => configFromContext(context(values))).toThrow(ConfigError);
     expect(() => configFromContext(context(values))).toThrow(message);

@@ -2,17 +2,20 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import { DEFAULTS } from '../../lib/config.ts';
+import { BUNDLED_TABLES_DIR } from '../../lib/functions/lambda-defaults.ts';
 import { resourcesOf, synthStack } from '../helpers/synth.ts';
 
 const { template, stack } = synthStack();
+const generator = stack.functions.generator!;
+const compactor = stack.functions.compactors.get('device_logs')!.fn;
 const functionId = (fn: object) => stack.getLogicalId((fn as { node: { defaultChild: never } }).node.defaultChild);
 const props = (fn: object) => template.toJSON().Resources[functionId(fn)].Properties;
 
 describe('pipeline Lambdas', () => {
   it('run Node.js 24 on ARM64 in the private subnets, with JSON logs and the configured size', () => {
     for (const [fn, memory, timeout] of [
-      [stack.functions.generator, DEFAULTS.generatorMemoryMiB, DEFAULTS.generatorTimeoutSeconds],
-      [stack.functions.compactor, DEFAULTS.compactorMemoryMiB, DEFAULTS.compactorTimeoutSeconds],
+      [generator, DEFAULTS.generatorMemoryMiB, DEFAULTS.generatorTimeoutSeconds],
+      [compactor, DEFAULTS.compactorMemoryMiB, DEFAULTS.compactorTimeoutSeconds],
     ] as const) {
       expect(props(fn)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: memory, Timeout: timeout, LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }) });
       expect(props(fn).VpcConfig.SubnetIds).toHaveLength(2);
@@ -20,15 +23,25 @@ describe('pipeline Lambdas', () => {
   });
 
   it('run one compactor at a time', () => {
-    expect(props(stack.functions.compactor).ReservedConcurrentExecutions).toBe(1);
-    expect(props(stack.functions.generator).ReservedConcurrentExecutions).toBeUndefined();
+    expect(props(compactor).ReservedConcurrentExecutions).toBe(1);
+    expect(props(generator).ReservedConcurrentExecutions).toBeUndefined();
   });
 
   it('give each handler the environment it reads, by the shared names', () => {
-    const generatorEnv = props(stack.functions.generator).Environment.Variables;
-    const compactorEnv = props(stack.functions.compactor).Environment.Variables;
+    const generatorEnv = props(generator).Environment.Variables;
+    const compactorEnv = props(compactor).Environment.Variables;
     expect(generatorEnv).toMatchObject({ [ENV.devices]: '100', [ENV.seed]: '42', [ENV.topic]: 'device-logs', [ENV.bootstrapBrokers]: expect.anything() });
-    expect(compactorEnv).toMatchObject({ [ENV.codec]: 'snappy', [ENV.consumerGroup]: DEFAULTS.consumerGroup, [ENV.lakeBucket]: expect.anything(), [ENV.maxRecordsPerRun]: String(DEFAULTS.maxRecordsPerRun) });
+    expect(compactorEnv).toMatchObject({
+      [ENV.codec]: 'snappy',
+      [ENV.table]: 'device_logs',
+      [ENV.tablesDir]: BUNDLED_TABLES_DIR,
+      [ENV.consumerGroup]: DEFAULTS.consumerGroup,
+      [ENV.lakeBucket]: expect.anything(),
+      [ENV.bootstrapBrokers]: expect.anything(),
+      [ENV.maxRecordsPerRun]: String(DEFAULTS.maxRecordsPerRun),
+    });
+    // The compactor takes its topic from its table's declaration.
+    expect(compactorEnv[ENV.topic]).toBeUndefined();
     expect(compactorEnv[ENV.devices]).toBeUndefined();
   });
 
@@ -39,9 +52,10 @@ describe('pipeline Lambdas', () => {
   });
 
   it('trace with X-Ray only when asked, adding the X-Ray endpoint the private subnets need', () => {
-    expect(props(stack.functions.compactor).TracingConfig).toBeUndefined();
+    expect(props(compactor).TracingConfig).toBeUndefined();
     const traced = synthStack({ tracing: true });
-    expect(traced.template.toJSON().Resources[traced.stack.getLogicalId(traced.stack.functions.compactor.node.defaultChild as never)].Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    const tracedCompactor = traced.stack.functions.compactors.get('device_logs')!.fn;
+    expect(traced.template.toJSON().Resources[traced.stack.getLogicalId(tracedCompactor.node.defaultChild as never)].Properties.TracingConfig).toEqual({ Mode: 'Active' });
     traced.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Interface' });
   });
 });

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../lambdas/core/lake-layout.ts';
+import { checkpointPrefix, curatedPrefix, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
+import { CURATED_AREA, QUARANTINE_AREA } from '../../lib/lake/lake-storage.ts';
 import { policyStatements, resourcesOf, synthStack } from '../helpers/synth.ts';
 
 const { template, stack } = synthStack();
@@ -27,8 +28,15 @@ describe('lake buckets', () => {
     expect(tlsOnly).toHaveLength(3);
   });
 
+  it('keeps every table under the areas its lifecycle rules name', () => {
+    for (const table of ['device_logs', 'orders']) {
+      expect(curatedPrefix(table).startsWith(CURATED_AREA)).toBe(true);
+      expect(quarantinePrefix(table).startsWith(QUARANTINE_AREA)).toBe(true);
+    }
+  });
+
   it('moves curated data to Standard-IA at 30 days, Glacier IR at 90 and Deep Archive at 365', () => {
-    const curated = rulesOf(lakeId).find((r) => r.Prefix === CURATED_PREFIX)!;
+    const curated = rulesOf(lakeId).find((r) => r.Prefix === CURATED_AREA)!;
     expect(curated.Transitions).toEqual([
       { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
       { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
@@ -40,16 +48,16 @@ describe('lake buckets', () => {
   it('drops a curated transition set to 0 days, and the whole rule when all are off', () => {
     const { template: noGlacier, stack: s1 } = synthStack({ curatedGlacierInstantAfterDays: 0 });
     const rules = noGlacier.toJSON().Resources[s1.getLogicalId(s1.lake.lakeBucket.node.defaultChild as never)].Properties.LifecycleConfiguration.Rules;
-    expect(rules.find((r: any) => r.Prefix === CURATED_PREFIX).Transitions.map((t: any) => t.StorageClass)).toEqual(['STANDARD_IA', 'DEEP_ARCHIVE']);
+    expect(rules.find((r: any) => r.Prefix === CURATED_AREA).Transitions.map((t: any) => t.StorageClass)).toEqual(['STANDARD_IA', 'DEEP_ARCHIVE']);
     const { template: none, stack: s2 } = synthStack({ curatedInfrequentAccessAfterDays: 0, curatedGlacierInstantAfterDays: 0, curatedDeepArchiveAfterDays: 0 });
     const noneRules = none.toJSON().Resources[s2.getLogicalId(s2.lake.lakeBucket.node.defaultChild as never)].Properties.LifecycleConfiguration.Rules;
-    expect(noneRules.some((r: any) => r.Prefix === CURATED_PREFIX)).toBe(false);
+    expect(noneRules.some((r: any) => r.Prefix === CURATED_AREA)).toBe(false);
   });
 
   it('expires quarantine after 30 days, never the checkpoints, and replaced versions after 30', () => {
     const rules = rulesOf(lakeId);
-    expect(rules.find((r) => r.Prefix === QUARANTINE_PREFIX)).toMatchObject({ ExpirationInDays: 30, Status: 'Enabled' });
-    expect(rules.some((r) => r.Prefix === CHECKPOINT_PREFIX || (r.Prefix === undefined && r.ExpirationInDays !== undefined))).toBe(false);
+    expect(rules.find((r) => r.Prefix === QUARANTINE_AREA)).toMatchObject({ ExpirationInDays: 30, Status: 'Enabled' });
+    expect(rules.some((r) => r.Prefix?.startsWith('checkpoints/') || (r.Prefix === undefined && r.ExpirationInDays !== undefined))).toBe(false);
     expect(rules.find((r) => r.NoncurrentVersionExpiration)).toMatchObject({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } });
   });
 
@@ -66,7 +74,7 @@ describe('lake buckets', () => {
   it('replicates curated data to another bucket when asked', () => {
     const { template: replicated } = synthStack({ replicationBucketArn: 'arn:aws:s3:::backup-lake' });
     replicated.hasResourceProperties('AWS::S3::Bucket', {
-      ReplicationConfiguration: { Role: Match.anyValue(), Rules: [Match.objectLike({ Filter: { Prefix: CURATED_PREFIX }, Destination: Match.objectLike({ Bucket: 'arn:aws:s3:::backup-lake' }) })] },
+      ReplicationConfiguration: { Role: Match.anyValue(), Rules: [Match.objectLike({ Filter: { Prefix: CURATED_AREA }, Destination: Match.objectLike({ Bucket: 'arn:aws:s3:::backup-lake' }) })] },
     });
     expect(JSON.stringify(template.toJSON())).not.toContain('ReplicationConfiguration');
   });
@@ -82,7 +90,7 @@ describe('compactor S3 permissions', () => {
     const objects = s3Statements.find((s) => [s.Action].flat().includes('s3:PutObject'))!;
     expect([s3Statements.find((s) => [s.Action].flat().includes('s3:PutObject'))!.Action].flat().sort()).toEqual(['s3:GetObject', 's3:PutObject']);
     const resources = JSON.stringify(objects.Resource);
-    for (const prefix of [CURATED_PREFIX, QUARANTINE_PREFIX, CHECKPOINT_PREFIX]) expect(resources).toContain(`/${prefix}*`);
+    for (const prefix of [curatedPrefix('device_logs'), quarantinePrefix('device_logs'), checkpointPrefix('device_logs')]) expect(resources).toContain(`/${prefix}*`);
     expect((objects.Resource as unknown[]).length).toBe(3);
   });
 });

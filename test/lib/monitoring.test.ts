@@ -17,6 +17,12 @@ describe('monitoring', () => {
     expect(alarm('ApproximateNumberOfMessagesVisible')).toBeDefined();
   });
 
+  it('watches the compactor metrics of each table by its Table dimension', () => {
+    for (const metric of ['RecordsQuarantined', 'ConsumerLag', 'OffsetGapRecords']) {
+      expect(alarm(metric)!.Dimensions).toEqual(expect.arrayContaining([{ Name: 'service', Value: 'compactor' }, { Name: 'Table', Value: 'device_logs' }]));
+    }
+  });
+
   it('sends every alarm to the alarm topic, and mails it only when an address is configured', () => {
     for (const a of alarms) expect(a.AlarmActions).toHaveLength(1);
     template.resourceCountIs('AWS::SNS::Subscription', 0);

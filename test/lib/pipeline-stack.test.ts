@@ -4,7 +4,9 @@ import cdkNag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../lib/config.ts';
 import { PipelineStack } from '../../lib/pipeline-stack.ts';
+import { deployableTables } from '../../lib/tables.ts';
 import { CDK_CONTEXT, synthStack } from '../helpers/synth.ts';
+import { TABLES_DIR } from '../helpers/tables.ts';
 
 describe('pipeline stack', () => {
   const { template } = synthStack();
@@ -26,7 +28,7 @@ describe('pipeline stack', () => {
   });
 
   it('retains every stateful resource by default', () => {
-    for (const type of ['AWS::S3::Bucket', 'AWS::MSK::Cluster', 'AWS::MSK::Topic', 'AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Logs::LogGroup']) {
+    for (const type of ['AWS::S3::Bucket', 'AWS::MSK::Cluster', 'AWS::MSK::Topic', 'AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Glue::Registry', 'AWS::Glue::Schema', 'AWS::Glue::SchemaVersion', 'AWS::Logs::LogGroup']) {
       const ofType = Object.values(resources).filter((r) => r.Type === type);
       expect(ofType.length).toBeGreaterThan(0);
       for (const resource of ofType) expect(resource.DeletionPolicy, type).toBe('Retain');
@@ -41,14 +43,14 @@ describe('pipeline stack', () => {
 
   it.each(['provisioned', 'serverless'] as const)('has no unacknowledged cdk-nag AwsSolutions finding with MSK %s', (mskMode) => {
     const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-    new PipelineStack(app, 'streamlake', { config: { ...DEFAULTS, mskMode, kmsEncryption: mskMode === 'serverless', tracing: mskMode === 'serverless' } });
+    new PipelineStack(app, 'streamlake', { config: { ...DEFAULTS, mskMode, kmsEncryption: mskMode === 'serverless', tracing: mskMode === 'serverless' }, tables: deployableTables(TABLES_DIR) });
     Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });
 
   it('fails cdk-nag when a finding is not acknowledged', () => {
     const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-    const stack = new PipelineStack(app, 'streamlake', { config: DEFAULTS });
+    const stack = new PipelineStack(app, 'streamlake', { config: DEFAULTS, tables: deployableTables(TABLES_DIR) });
     // A queue without a dead-letter queue or TLS enforcement: AwsSolutions-SQS3 and SQS4.
     new sqs.Queue(stack, 'Unchecked');
     Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));

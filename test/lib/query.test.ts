@@ -1,14 +1,15 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bucketOfKey, CURATED_PREFIX, QUARANTINE_PREFIX } from '../../lambdas/core/lake-layout.ts';
-import { NAMED_QUERIES } from '../../lambdas/core/queries.ts';
-import { glueType, PARTITION_KEYS, QUARANTINE_COLUMNS, TABLE_COLUMNS } from '../../lambdas/core/schema.ts';
+import { bucketOfKey, curatedPrefix, partitionKeys, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
+import { glueType, QUARANTINE_COLUMNS } from '../../lambdas/core/schema.ts';
+import { tableColumns } from '../../lambdas/core/table-declaration.ts';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout } from '../../src/local/data-dir.ts';
 import { runLocal } from '../../src/local/runner.ts';
 import { resourcesOf, synthStack } from '../helpers/synth.ts';
 import { tempDir } from '../helpers/lake.ts';
+import { DECLARED, DEVICE_LOGS } from '../helpers/tables.ts';
 
 const { template } = synthStack();
 const tables = resourcesOf(template, 'AWS::Glue::Table').map(([, t]) => t.Properties.TableInput);
@@ -22,9 +23,9 @@ function withBucket(value: unknown): string {
 }
 
 describe('Glue tables', () => {
-  it('declare the columns of the one schema, with lineage, and dt/hour partitions', () => {
-    expect(deviceLogs.StorageDescriptor.Columns.map((c: any) => [c.Name, c.Type])).toEqual(TABLE_COLUMNS.map((c) => [c.name, glueType(c.type)]));
-    expect(deviceLogs.PartitionKeys.map((c: any) => [c.Name, c.Type])).toEqual(PARTITION_KEYS.map((c) => [c.name, glueType(c.type)]));
+  it('declare the columns of the declaration, with _extra and lineage, and dt/hour partitions', () => {
+    expect(deviceLogs.StorageDescriptor.Columns.map((c: any) => [c.Name, c.Type])).toEqual(tableColumns(DEVICE_LOGS).map((c) => [c.name, glueType(c.type)]));
+    expect(deviceLogs.PartitionKeys.map((c: any) => [c.Name, c.Type])).toEqual(partitionKeys('hour').map((c) => [c.name, glueType(c.type)]));
     expect(deviceLogs.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe');
     expect(quarantine.StorageDescriptor.Columns.map((c: any) => c.Name)).toEqual(QUARANTINE_COLUMNS.map((c) => c.name));
   });
@@ -39,8 +40,8 @@ describe('Glue tables', () => {
       'projection.hour.range': '0,23',
       'projection.hour.digits': '2',
     });
-    expect(withBucket(deviceLogs.Parameters['storage.location.template'])).toBe(`s3://lake/${CURATED_PREFIX}dt=\${dt}/hour=\${hour}/`);
-    expect(withBucket(quarantine.Parameters['storage.location.template'])).toBe(`s3://lake/${QUARANTINE_PREFIX}dt=\${dt}/`);
+    expect(withBucket(deviceLogs.Parameters['storage.location.template'])).toBe(`s3://lake/${curatedPrefix('device_logs')}dt=\${dt}/hour=\${hour}/`);
+    expect(withBucket(quarantine.Parameters['storage.location.template'])).toBe(`s3://lake/${quarantinePrefix('device_logs')}dt=\${dt}/`);
   });
 
   describe('against what the local run really writes', () => {
@@ -49,7 +50,7 @@ describe('Glue tables', () => {
 
     it('locates every file the compactor wrote under the projected partition of its rows', async () => {
       await runLocal({ dataDir: dir.path, minutes: 10, devices: 5, seed: 1, codec: 'snappy', start: Date.UTC(2026, 3, 5, 23, 55) });
-      const files = await new LocalDirectoryStore(dataDirLayout(dir.path).lakeDir).list(CURATED_PREFIX);
+      const files = await new LocalDirectoryStore(dataDirLayout(dir.path).lakeDir).list(curatedPrefix('device_logs'));
       expect(files.length).toBeGreaterThan(1);
       const template = withBucket(deviceLogs.Parameters['storage.location.template']);
       for (const { key } of files) {
@@ -76,8 +77,8 @@ describe('Athena workgroup', () => {
     });
   });
 
-  it('ships every named query of the shared module, verbatim', () => {
+  it('ships every named query of the declared tables, verbatim', () => {
     const deployed = resourcesOf(template, 'AWS::Athena::NamedQuery').map(([, q]) => q.Properties);
-    expect(deployed.map((q) => [q.Name, q.QueryString, q.Database])).toEqual(NAMED_QUERIES.map((q) => [q.name, q.sql, DEFAULTS.glueDatabase]));
+    expect(deployed.map((q) => [q.Name, q.QueryString, q.Database])).toEqual(DECLARED.queries.map((q) => [q.name, q.sql, DEFAULTS.glueDatabase]));
   });
 });

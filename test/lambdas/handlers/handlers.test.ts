@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
-import { checkpointKey, CURATED_PREFIX } from '../../../lambdas/core/lake-layout.ts';
+import { checkpointKey, curatedPrefix } from '../../../lambdas/core/lake-layout.ts';
 import { createCompactorHandler } from '../../../lambdas/handlers/compactor.ts';
 import { ENV } from '../../../lambdas/handlers/environment.ts';
 import { createGeneratorHandler } from '../../../lambdas/handlers/generator.ts';
@@ -15,13 +15,23 @@ import { compactorSettings, generatorSettings } from '../../../lib/functions/pip
 import { compactLocal } from '../../../src/local/runner.ts';
 import { FakeS3 } from '../../helpers/fake-s3.ts';
 import { tempDir } from '../../helpers/lake.ts';
+import { DEVICE_LOGS, TABLES_DIR } from '../../helpers/tables.ts';
 
 const BUCKET = 'streamlake-lake-test';
 const START = Date.UTC(2026, 6, 1, 8, 0);
 
-/** The environment the CDK gives each function, from the same config and setting builders. */
+/** The environment the CDK gives each function, from the same config and setting builders (the declarations from tables/ rather than the bundle's copy). */
 function deployedEnvironment(settings: Record<string, string>): NodeJS.ProcessEnv {
-  return { AWS_REGION: 'eu-west-1', [ENV.bootstrapBrokers]: 'b-1.example:9098,b-2.example:9098', [ENV.topic]: DEFAULTS.topicName, [ENV.consumerGroup]: DEFAULTS.consumerGroup, [ENV.lakeBucket]: BUCKET, ...settings };
+  return {
+    AWS_REGION: 'eu-west-1',
+    [ENV.bootstrapBrokers]: 'b-1.example:9098,b-2.example:9098',
+    [ENV.topic]: DEVICE_LOGS.topic,
+    [ENV.table]: DEVICE_LOGS.name,
+    [ENV.tablesDir]: TABLES_DIR,
+    [ENV.consumerGroup]: DEFAULTS.consumerGroup,
+    [ENV.lakeBucket]: BUCKET,
+    ...settings,
+  };
 }
 
 describe('handlers', () => {
@@ -52,7 +62,7 @@ describe('handlers', () => {
       const summary = await handler();
 
       expect(connections).toEqual([{ brokers: ['b-1.example:9098', 'b-2.example:9098'], topic: 'device-logs', clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: 'eu-west-1' }, tls: true }]);
-      const key = checkpointKey(DEFAULTS.consumerGroup);
+      const key = checkpointKey(DEVICE_LOGS.name, DEFAULTS.consumerGroup);
       expect(s3.mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: key }]);
       const puts = s3.mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
       const [claim, ...rest] = puts;
@@ -64,7 +74,7 @@ describe('handlers', () => {
       expect(rest.length).toBe(summary.files + summary.quarantineFiles);
       for (const file of rest) {
         expect(file).toMatchObject({ Bucket: BUCKET, IfNoneMatch: '*' });
-        expect(file.ContentType).toBe(file.Key!.startsWith(CURATED_PREFIX) ? 'application/vnd.apache.parquet' : 'application/x-ndjson');
+        expect(file.ContentType).toBe(file.Key!.startsWith(curatedPrefix(DEVICE_LOGS.name)) ? 'application/vnd.apache.parquet' : 'application/x-ndjson');
       }
       expect(summary.rowsWritten + summary.quarantined).toBe(600);
     });
@@ -75,7 +85,7 @@ describe('handlers', () => {
       await createCompactorHandler({ s3Client: () => s3.client, openReader: async () => log })();
 
       const local = new LocalDirectoryStore(join(dir.path, 'lake'));
-      await compactLocal(log, local, Date.now(), DEFAULTS.codec);
+      await compactLocal(DEVICE_LOGS, log, local, Date.now(), DEFAULTS.codec);
 
       const deployed = [...s3.objects].filter(([key]) => !key.startsWith('checkpoints/')).sort(([a], [b]) => a.localeCompare(b));
       const localFiles = (await local.list('')).filter((e) => !e.key.startsWith('checkpoints/'));

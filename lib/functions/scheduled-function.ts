@@ -1,0 +1,94 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { handlerEntry, NODE_FUNCTION_DEFAULTS } from './lambda-defaults.ts';
+
+export interface ScheduledFunctionOptions {
+  /** Handler file in lambdas/handlers/, without `.ts`. */
+  readonly handler: string;
+  readonly memoryMiB: number;
+  readonly timeoutSeconds: number;
+  /** Cadence of the schedule. */
+  readonly everyMinutes: number;
+  /** Whether the schedule is enabled. */
+  readonly enabled: boolean;
+  /** Reserved concurrency. @default none */
+  readonly concurrency?: number;
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  /** Where failed invocations and failed schedule deliveries go. */
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly logRetentionDays: number;
+  readonly tracing: boolean;
+  /** Bundling on top of NODE_FUNCTION_DEFAULTS. @default NODE_FUNCTION_DEFAULTS.bundling */
+  readonly bundling?: nodejs.BundlingOptions;
+  /** @default RemovalPolicy.RETAIN (of the log group) */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A pipeline Lambda and the EventBridge schedule that invokes it: `id` (the function), `<id>Logs`
+ * (its log group) and `scheduleId`, all in `scope`. An ARM64 Node.js 24 function bundled by the local
+ * esbuild, in the private subnets, with JSON logs, a log retention and failed invocations (and
+ * failed schedule deliveries) kept in the dead-letter queue.
+ */
+export function scheduledFunction(scope: Construct, id: string, scheduleId: string, options: ScheduledFunctionOptions): { fn: nodejs.NodejsFunction; schedule: scheduler.Schedule } {
+  const fn = new nodejs.NodejsFunction(scope, id, {
+    ...NODE_FUNCTION_DEFAULTS,
+    bundling: { ...NODE_FUNCTION_DEFAULTS.bundling, ...options.bundling },
+    entry: handlerEntry(options.handler),
+    memorySize: options.memoryMiB,
+    timeout: Duration.seconds(options.timeoutSeconds),
+    vpc: options.vpc,
+    vpcSubnets: options.subnets,
+    // Egress only where the function must go: the brokers (opened through the cluster's connections) and S3.
+    allowAllOutbound: false,
+    reservedConcurrentExecutions: options.concurrency,
+    logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention: options.logRetentionDays, removalPolicy: options.removalPolicy ?? RemovalPolicy.RETAIN }),
+    tracing: options.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+    // The schedule retries delivery; a failed run is not retried by Lambda (the next run catches up).
+    retryAttempts: 0,
+    onFailure: new SqsDestination(options.deadLetterQueue),
+  });
+  // The subnets have no route but the S3 gateway endpoint (and X-Ray's when tracing), so HTTPS egress reaches only those.
+  fn.connections.allowToAnyIpv4(ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
+  acknowledgeBasics(fn, options.tracing);
+
+  const schedule = new scheduler.Schedule(scope, scheduleId, {
+    schedule: scheduler.ScheduleExpression.rate(Duration.minutes(options.everyMinutes)),
+    description: `Invokes ${fn.node.path} every ${options.everyMinutes} minute(s)`,
+    enabled: options.enabled,
+    target: new targets.LambdaInvoke(fn, {
+      input: scheduler.ScheduleTargetInput.fromObject({ scheduledTime: scheduler.ContextAttribute.scheduledTime }),
+      retryAttempts: 2,
+      maxEventAge: Duration.minutes(options.everyMinutes),
+      deadLetterQueue: options.deadLetterQueue,
+    }),
+  });
+  return { fn, schedule };
+}
+
+function acknowledgeBasics(fn: nodejs.NodejsFunction, tracing: boolean): void {
+  for (const policy of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']) {
+    Validations.of(fn.role!).acknowledge({
+      id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+      reason: 'The AWS-maintained minimum for writing logs and attaching VPC network interfaces (which need Resource *).',
+    });
+  }
+  if (tracing) {
+    Validations.of(fn.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions.' });
+  }
+  // The scheduler's role may invoke the function and its versions: `<function arn>:*`.
+  const stack = Stack.of(fn);
+  Validations.of(stack).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+    reason: 'EventBridge Scheduler invokes only this function (and its qualified versions).',
+  });
+}

@@ -1,0 +1,100 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
+import { ENV } from '../../lambdas/handlers/environment.ts';
+import type { PipelineConfig } from '../config.ts';
+import type { LakeStorage } from '../lake/lake-storage.ts';
+import type { KafkaCluster } from '../streaming/kafka-cluster.ts';
+import type { KafkaTopic } from '../streaming/kafka-topic.ts';
+import { BUNDLED_TABLES_DIR } from './lambda-defaults.ts';
+import { scheduledFunction } from './scheduled-function.ts';
+
+export interface TableCompactorProps {
+  /** The table this compactor writes. Required. */
+  readonly table: TableSpec;
+  /** The table's topic. Required. */
+  readonly topic: KafkaTopic;
+  readonly cluster: KafkaCluster;
+  readonly lake: LakeStorage;
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Size, timeout, schedule and the settings the handler reads from its environment. @default DEFAULTS */
+  readonly config: PipelineConfig;
+  /** @default RemovalPolicy.RETAIN (of the log group) */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The compactor's settings as environment variables (brokers, table, group and bucket come with its wiring). */
+export function compactorSettings(config: PipelineConfig): Record<string, string> {
+  return {
+    [ENV.codec]: config.codec,
+    [ENV.maxRecordsPerRun]: String(config.maxRecordsPerRun),
+    [ENV.maxRecordBytes]: String(config.maxRecordBytes),
+    [ENV.maxEventAgeHours]: String(config.maxEventAgeHours),
+    [ENV.maxEventFutureMinutes]: String(config.maxEventFutureMinutes),
+  };
+}
+
+/** A path quoted for the shell that runs the bundling hooks. */
+function shellQuoted(path: string): string {
+  return `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * One table's compactor: its own Lambda, run every few minutes by its own schedule, one run at a
+ * time, with its table's declaration in its bundle (`STREAMLAKE_TABLES_DIR`). It may read only its
+ * table's topic, commit only the pipeline's consumer group, and read and write only its table's
+ * prefixes of the lake, so a table's failure, timeout or permissions never reach another's.
+ */
+export class TableCompactor extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+  readonly schedule: scheduler.Schedule;
+  readonly table: TableSpec;
+
+  constructor(scope: Construct, id: string, props: TableCompactorProps) {
+    super(scope, id);
+    const { config, table } = props;
+    this.table = table;
+    ({ fn: this.fn, schedule: this.schedule } = scheduledFunction(this, 'Compactor', 'CompactorSchedule', {
+      handler: 'compactor',
+      memoryMiB: config.compactorMemoryMiB,
+      timeoutSeconds: config.compactorTimeoutSeconds,
+      everyMinutes: config.compactorEveryMinutes,
+      enabled: config.schedulesEnabled,
+      // One run at a time: concurrent runs stay correct but would only redo the same work.
+      concurrency: 1,
+      vpc: props.vpc,
+      subnets: props.subnets,
+      deadLetterQueue: props.deadLetterQueue,
+      logRetentionDays: config.lambdaLogRetentionDays,
+      tracing: config.tracing,
+      removalPolicy: props.removalPolicy,
+      // The handler reads its table's declaration at run time: only this table's, so another table's change leaves this bundle as it is.
+      bundling: {
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => [`mkdir -p ${shellQuoted(`${outputDir}/tables`)}`, `cp ${shellQuoted(table.source)} ${shellQuoted(`${outputDir}/tables/`)}`],
+        },
+      },
+    }));
+
+    const settings = {
+      ...compactorSettings(config),
+      [ENV.table]: table.name,
+      [ENV.tablesDir]: BUNDLED_TABLES_DIR,
+      [ENV.bootstrapBrokers]: props.cluster.bootstrapBrokers,
+      [ENV.consumerGroup]: config.consumerGroup,
+      [ENV.lakeBucket]: props.lake.lakeBucket.bucketName,
+    };
+    for (const [name, value] of Object.entries(settings)) this.fn.addEnvironment(name, value);
+    props.cluster.connections.allowDefaultPortFrom(this.fn, `Kafka over IAM/TLS from the ${table.name} compactor`);
+    props.topic.grantConsume(this.fn, config.consumerGroup);
+    props.lake.grantCompactor(this.fn, table.name);
+  }
+}
