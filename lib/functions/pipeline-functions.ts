@@ -18,14 +18,20 @@ export { compactorSettings } from './table-compactor.ts';
 
 /** A declared table and its topic. */
 export interface TableTopic {
+  /** The table's declaration. */
   readonly table: TableSpec;
+  /** The topic it declares, made by `KafkaCluster.addTopic`. */
   readonly topic: KafkaTopic;
 }
 
 export interface PipelineFunctionsProps {
+  /** The network the functions run in. Required. */
   readonly vpc: ec2.IVpc;
+  /** Their subnets. Required. */
   readonly subnets: ec2.SubnetSelection;
+  /** The brokers they produce to and read from. Required. */
   readonly cluster: KafkaCluster;
+  /** The lake the compactors write. Required. */
   readonly lake: LakeStorage;
   /** The declared tables with their topics: each gets its compactor. Required. */
   readonly tables: readonly TableTopic[];

@@ -13,7 +13,9 @@ import { handlerEntry, NODE_FUNCTION_DEFAULTS } from './lambda-defaults.ts';
 export interface ScheduledFunctionOptions {
   /** Handler file in lambdas/handlers/, without `.ts`. */
   readonly handler: string;
+  /** Memory, MiB. */
   readonly memoryMiB: number;
+  /** Timeout, seconds. */
   readonly timeoutSeconds: number;
   /** Cadence of the schedule. */
   readonly everyMinutes: number;
@@ -21,11 +23,15 @@ export interface ScheduledFunctionOptions {
   readonly enabled: boolean;
   /** Reserved concurrency. @default none */
   readonly concurrency?: number;
+  /** The network it runs in. */
   readonly vpc: ec2.IVpc;
+  /** Its subnets, private. */
   readonly subnets: ec2.SubnetSelection;
   /** Where failed invocations and failed schedule deliveries go. */
   readonly deadLetterQueue: sqs.IQueue;
+  /** Retention of its log group, days. */
   readonly logRetentionDays: number;
+  /** X-Ray active tracing. */
   readonly tracing: boolean;
   /** Bundling on top of NODE_FUNCTION_DEFAULTS. @default NODE_FUNCTION_DEFAULTS.bundling */
   readonly bundling?: nodejs.BundlingOptions;

@@ -18,10 +18,15 @@ export interface TableCompactorProps {
   readonly table: TableSpec;
   /** The table's topic. Required. */
   readonly topic: KafkaTopic;
+  /** The brokers it reads from. Required. */
   readonly cluster: KafkaCluster;
+  /** The lake it writes to. Required. */
   readonly lake: LakeStorage;
+  /** The network it runs in. Required. */
   readonly vpc: ec2.IVpc;
+  /** Its subnets. Required. */
   readonly subnets: ec2.SubnetSelection;
+  /** Where its failed invocations and failed schedule deliveries go. Required. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Size, timeout, schedule and the settings the handler reads from its environment. @default DEFAULTS */
   readonly config: PipelineConfig;

@@ -11,7 +11,9 @@ import { tableConstructId } from '../tables.ts';
 
 /** A table's compactor, as monitoring sees it. */
 export interface MonitoredCompactor {
+  /** The table it writes: the `Table` dimension of its metrics. */
   readonly table: string;
+  /** Its function. */
   readonly fn: lambda.IFunction;
   /** Records behind the end of the table's topic above which its lag alarm fires. */
   readonly lagAlarmRecords: number;
@@ -22,6 +24,7 @@ export interface PipelineMonitoringProps {
   readonly generator?: lambda.IFunction;
   /** Every table's compactor. Required. */
   readonly compactors: readonly MonitoredCompactor[];
+  /** The functions' dead-letter queue. Required. */
   readonly deadLetterQueue: sqs.IQueue;
   /** @default DEFAULTS.compactorTimeoutSeconds */
   readonly compactorTimeoutSeconds: number;

@@ -5,7 +5,9 @@ import { Construct } from 'constructs';
 import type { KafkaCluster } from './kafka-cluster.ts';
 
 export interface KafkaTopicProps {
+  /** The cluster the topic lives on. Required. */
   readonly cluster: KafkaCluster;
+  /** The topic's name, from its table's declaration. Required. */
   readonly topicName: string;
   /** @default DEFAULTS.partitions */
   readonly partitions: number;

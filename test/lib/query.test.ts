@@ -5,6 +5,7 @@ import { glueType, QUARANTINE_COLUMNS } from '../../lambdas/core/schema.ts';
 import { tableColumns } from '../../lambdas/core/table-declaration.ts';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { DEFAULTS } from '../../lib/config.ts';
+import { clip } from '../../lib/query/lake-catalog.ts';
 import { dataDirLayout } from '../../src/local/data-dir.ts';
 import { runLocal } from '../../src/local/runner.ts';
 import { resourcesOf, synthStack } from '../helpers/synth.ts';
@@ -60,6 +61,14 @@ describe('Glue tables', () => {
         expect(`s3://lake/${key}`.startsWith(location)).toBe(true);
       }
     });
+  });
+});
+
+describe('Glue descriptions', () => {
+  it('are cut to what Glue holds, so a long field description never fails the deploy', () => {
+    expect(clip('x'.repeat(300), 255)).toHaveLength(255);
+    expect(clip('x'.repeat(300), 255).endsWith('…')).toBe(true);
+    expect(clip('short enough', 255)).toBe('short enough');
   });
 });
 
