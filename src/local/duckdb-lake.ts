@@ -20,11 +20,11 @@ function hasFiles(dir: string, suffix: string): boolean {
 }
 
 function selectList(columns: readonly ColumnSpec[]): string {
-  return columns.map((c) => `CAST(${c.name} AS ${duckdbType(c.type)}) AS ${c.name}`).join(', ');
+  return columns.map((c) => `CAST(${c.name} AS ${duckdbType(c)}) AS ${c.name}`).join(', ');
 }
 
 function emptyView(columns: readonly ColumnSpec[], extra: readonly { name: string; type: ColumnSpec['type'] }[]): string {
-  return `SELECT ${[...columns, ...extra].map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS ${c.name}`).join(', ')} WHERE false`;
+  return `SELECT ${[...columns, ...extra].map((c) => `CAST(NULL AS ${duckdbType(c)}) AS ${c.name}`).join(', ')} WHERE false`;
 }
 
 /**
@@ -79,8 +79,10 @@ function curatedView(lakeDir: string, table: TableSpec): string {
   if (!hasFiles(curated, '.parquet')) return emptyView(columns, keys);
   const glob = join(curated, ...keys.map(() => '*'), '*.parquet');
   const hiveTypes = `{${keys.map((key) => `${literal(key.name)}: ${literal(duckdbType(key.type))}`).join(', ')}}`;
-  // union_by_name: files written before a field was added read it as NULL.
-  return `SELECT ${selectList(columns)}, ${keys.map((k) => k.name).join(', ')} FROM read_parquet(${literal(glob)}, hive_partitioning = true, hive_types = ${hiveTypes}, union_by_name = true)`;
+  const files = `SELECT * FROM read_parquet(${literal(glob)}, hive_partitioning = true, hive_types = ${hiveTypes}, union_by_name = true)`;
+  // Files written before a field was added read it as NULL (union_by_name), and so does every file
+  // while none has it yet (the union by name with an empty row of every column).
+  return `SELECT ${selectList(columns)}, ${keys.map((k) => k.name).join(', ')} FROM (${files} UNION ALL BY NAME ${emptyView(columns, keys)})`;
 }
 
 function quarantineView(lakeDir: string, table: string): string {

@@ -1,38 +1,45 @@
 import { mkdir } from 'node:fs/promises';
-import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
+import { loadTables } from '../../lambdas/adapters/table-directory.ts';
 import { compact, type CompactionReport, type CompactorOptions } from '../../lambdas/core/compactor.ts';
-import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { validationLimits } from '../../lambdas/core/decode.ts';
+import { curatedPrefix } from '../../lambdas/core/lake-layout.ts';
+import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
-import { CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
-import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
-import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
+import type { Codec } from '../../lambdas/ports/parquet.ts';
+import type { TopicReader } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS, type PipelineConfig } from '../../lib/config.ts';
+import { DEMO_TABLE } from '../../lib/tables.ts';
 import { ClockError, finishInterruptedMinute, highWatermarks, readClock, saveClock } from './clock.ts';
-import { bindTopicSource, dataDirLayout, openDataDir } from './data-dir.ts';
+import { dataDirLayout } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
+import { DEFAULT_TABLES_DIR } from './tables-dir.ts';
+import { openTopic, openTopicReader, type TopicAccess } from './topics.ts';
 
 const MINUTE_MS = 60_000;
 
-export interface LocalRunOptions {
-  readonly dataDir: string;
+/** `streamlake local` needs the fleet's table, and it is not declared; the message says what to use instead. */
+export class FleetTableError extends Error {
+  override name = 'FleetTableError';
+}
+
+/** What `streamlake local` runs: the fleet's traffic, where its topics are, and when to stop. */
+export interface LocalRunOptions extends TopicAccess {
   /** Simulated minutes of traffic. */
   readonly minutes: number;
   readonly devices: number;
   readonly seed: number;
-  readonly partitions?: number;
   readonly codec: Codec;
+  /**
+   * The declared tables: the fleet produces `device_logs`, and every table is compacted on the
+   * schedule. @default the tables declared in the project's `tables/` directory
+   */
+  readonly tables?: readonly TableSpec[];
   /** First simulated minute (epoch ms); default: where the last run stopped, or `minutes` before now. */
   readonly start?: number;
-  /**
-   * Bootstrap brokers (`host:port`) of an Apache Kafka cluster to use instead of the embedded log:
-   * its topic is created with `partitions` if absent. The lake stays in the data directory.
-   */
-  readonly kafka?: readonly string[];
-  /** Called after every simulated minute and compaction. */
+  /** Called after every simulated minute, with the compactions it ran. */
   readonly onProgress?: (progress: LocalProgress) => void;
   /**
    * Stops the run at the end of the minute being produced, without the compactions still due: the
@@ -41,14 +48,33 @@ export interface LocalRunOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One compactor run of one table. */
+export interface TableCompaction {
+  readonly table: string;
+  readonly report: CompactionReport;
+}
+
+/** How far a local run has got, reported after every simulated minute and every compaction after the last one. */
 export interface LocalProgress {
   readonly minute: number;
   readonly minutes: number;
   readonly produced: number;
-  readonly compaction?: CompactionReport;
+  /** The compactor runs of this step, one per table when compaction was due; empty otherwise. */
+  readonly compactions: readonly TableCompaction[];
 }
 
-/** What a local run did and what the lake holds after it. */
+/** What the lake holds of one table after a local run. */
+export interface TableSummary {
+  readonly table: string;
+  readonly lakeRows: number;
+  readonly quarantined: number;
+  readonly files: number;
+  readonly parquetBytes: number;
+  /** Compactor runs of this table in this run. */
+  readonly compactions: number;
+}
+
+/** What a local run did and what the lake holds after it; the lake figures are the fleet table's, `tables` has every table's. */
 export interface LocalRunSummary {
   readonly dataDir: string;
   readonly start: string;
@@ -65,6 +91,7 @@ export interface LocalRunSummary {
   readonly files: number;
   readonly parquetBytes: number;
   readonly quarantined: number;
+  readonly tables: readonly TableSummary[];
 }
 
 /** Compactor settings of a table from the pipeline config: the same values the deployed Lambda gets. */
@@ -72,32 +99,51 @@ export function compactorOptions(config: PipelineConfig, table: TableSpec, codec
   return { table, group: config.consumerGroup, codec, maxRecordsPerRun: config.maxRecordsPerRun, limits: validationLimits(config) };
 }
 
-/** One compactor run over the local log and lake directory. */
-export function compactLocal(topic: TopicReader, store: ObjectStore, now: number, codec: Codec, onProgress?: (read: number, planned: number) => void) {
-  return compact({ topic, store, encoder: parquetEncoder(), clock: { now: () => now }, onProgress }, compactorOptions(DEFAULTS, codec));
+/** One compactor run of `table` from its topic into the local lake directory. */
+export function compactLocal(table: TableSpec, topic: TopicReader, store: ObjectStore, now: number, codec: Codec, onProgress?: (read: number, planned: number) => void) {
+  return compact({ topic, store, encoder: parquetEncoder(), clock: { now: () => now }, onProgress }, compactorOptions(DEFAULTS, table, codec));
 }
 
 /**
- * The whole pipeline on one machine, on simulated time: the generator every simulated minute and
- * the compactor every `compactorEveryMinutes`, as the cloud schedules run them, then a last
- * compaction so the lake holds everything produced. The clock is saved after every minute, so a
- * run stopped at any point, even killed, is continued by the next one without a reading repeated
- * or skipped (see {@link finishInterruptedMinute}).
+ * The whole pipeline on one machine, on simulated time: the device fleet produces `device_logs`
+ * every simulated minute and every declared table is compacted every `compactorEveryMinutes`, as
+ * the cloud schedules run them, then until its lake holds everything produced. The clock is saved
+ * after every minute, so a run stopped at any point, even killed, is continued by the next one
+ * without a reading repeated or skipped (see {@link finishInterruptedMinute}).
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummary> {
+  const tables = options.tables ?? loadTables(DEFAULT_TABLES_DIR).tables;
+  const fleetTable = tables.find((table) => table.name === DEMO_TABLE);
+  if (!fleetTable) {
+    throw new FleetTableError(
+      `no table ${DEMO_TABLE} is declared (tables: ${tables.map((t) => t.name).join(', ')}): \`streamlake local\` runs the simulated device fleet, which produces ${DEMO_TABLE}. ` +
+        'Produce and compact your own tables with `streamlake produce --table NAME` and `streamlake compact`, or add tables/device_logs.schema.json to your --tables directory.',
+    );
+  }
   await mkdir(options.dataDir, { recursive: true });
   const layout = dataDirLayout(options.dataDir);
   const store = new LocalDirectoryStore(layout.lakeDir);
-  const topic = options.kafka ? await openKafkaTopic(options.dataDir, options.kafka, options.partitions) : await openEmbeddedTopic(options.dataDir, options.partitions);
+  const topic = await openTopic(fleetTable, options);
+  const readers = new Map<TableSpec, TopicReader>([[fleetTable, topic.reader]]);
   const fleet = new DeviceFleet({ ...DEFAULTS, devices: options.devices, seed: options.seed });
   const stopped = () => options.signal?.aborted === true;
+  const runs = new Map(tables.map((table) => [table.name, 0]));
   let produced = 0;
   let producedBytes = 0;
-  let compactions = 0;
   let minutes = 0;
   let start: number;
   let resumedRecords = 0;
+  const compactAll = async (now: number, only: readonly TableSpec[]): Promise<TableCompaction[]> => {
+    const done: TableCompaction[] = [];
+    for (const table of only) {
+      if (stopped()) break;
+      done.push({ table: table.name, report: await compactLocal(table, readers.get(table)!, store, now, options.codec) });
+    }
+    return done;
+  };
+  const count = (compactions: readonly TableCompaction[]) => compactions.forEach(({ table }) => runs.set(table, runs.get(table)! + 1));
   try {
+    for (const table of tables) if (table !== fleetTable) readers.set(table, await openTopicReader(table, options));
     const saved = await readClock(layout.clockFile);
     const resumed = saved && (await finishInterruptedMinute(layout.clockFile, saved, topic));
     if (resumed && options.start !== undefined && options.start < resumed.nextStart) {
@@ -121,75 +167,61 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
       minutes = minute;
       produced += sent.records;
       producedBytes += sent.bytes;
-      let compaction: CompactionReport | undefined;
-      if (minute % DEFAULTS.compactorEveryMinutes === 0 && !stopped()) {
-        compaction = await compactLocal(topic.reader, store, now, options.codec);
-        compactions++;
-      }
-      options.onProgress?.({ minute, minutes: options.minutes, produced, compaction });
+      const compactions = minute % DEFAULTS.compactorEveryMinutes === 0 ? await compactAll(now, tables) : [];
+      count(compactions);
+      options.onProgress?.({ minute, minutes: options.minutes, produced, compactions });
     }
-    while (!stopped()) {
-      const compaction = await compactLocal(topic.reader, store, start + minutes * MINUTE_MS, options.codec);
-      if (compaction.runId === null) break;
-      compactions++;
-      options.onProgress?.({ minute: minutes, minutes: options.minutes, produced, compaction });
+    // Then each table until a run finds nothing left, so the lake holds everything produced.
+    for (let busy = tables; busy.length > 0 && !stopped(); ) {
+      const compactions = await compactAll(start + minutes * MINUTE_MS, busy);
+      const working = compactions.filter((c) => c.report.runId !== null);
+      busy = tables.filter((table) => working.some((c) => c.table === table.name));
+      count(working);
+      if (working.length > 0) options.onProgress?.({ minute: minutes, minutes: options.minutes, produced, compactions: working });
     }
   } finally {
+    await Promise.all([...readers.values()].filter((reader) => reader !== topic.reader).map((reader) => reader.close()));
     await topic.close();
   }
-  const files = await store.list(CURATED_PREFIX);
-  const lake = await DuckDbLake.open(layout.lakeDir);
+  const summaries = await summarizeTables(layout.lakeDir, store, tables, runs);
+  const fleetSummary = summaries.find((s) => s.table === DEMO_TABLE)!;
+  return {
+    dataDir: layout.root,
+    start: new Date(start).toISOString(),
+    end: new Date(start + minutes * MINUTE_MS).toISOString(),
+    minutes,
+    interrupted: minutes < options.minutes || stopped(),
+    resumedRecords,
+    produced,
+    producedBytes,
+    compactions: fleetSummary.compactions,
+    lakeRows: fleetSummary.lakeRows,
+    files: fleetSummary.files,
+    parquetBytes: fleetSummary.parquetBytes,
+    quarantined: fleetSummary.quarantined,
+    tables: summaries,
+  };
+}
+
+/** Every table's rows, quarantined records and files, counted in the lake itself. */
+async function summarizeTables(lakeDir: string, store: ObjectStore, tables: readonly TableSpec[], runs: ReadonlyMap<string, number>): Promise<TableSummary[]> {
+  const lake = await DuckDbLake.open(lakeDir, tables);
   try {
-    const [counts] = (await lake.query('SELECT (SELECT count(*) FROM device_logs) AS rows, (SELECT count(*) FROM device_logs_quarantine) AS quarantined')).rows;
-    return {
-      dataDir: layout.root,
-      start: new Date(start).toISOString(),
-      end: new Date(start + minutes * MINUTE_MS).toISOString(),
-      minutes,
-      interrupted: minutes < options.minutes || stopped(),
-      resumedRecords,
-      produced,
-      producedBytes,
-      compactions,
-      lakeRows: counts!.rows as number,
-      files: files.length,
-      parquetBytes: files.reduce((sum, f) => sum + f.size, 0),
-      quarantined: counts!.quarantined as number,
-    };
+    const summaries: TableSummary[] = [];
+    for (const table of tables) {
+      const files = await store.list(curatedPrefix(table.name));
+      const [counts] = (await lake.query(`SELECT (SELECT count(*) FROM ${table.name}) AS rows, (SELECT count(*) FROM ${table.name}_quarantine) AS quarantined`)).rows;
+      summaries.push({
+        table: table.name,
+        lakeRows: counts!.rows as number,
+        quarantined: counts!.quarantined as number,
+        files: files.length,
+        parquetBytes: files.reduce((sum, f) => sum + f.size, 0),
+        compactions: runs.get(table.name)!,
+      });
+    }
+    return summaries;
   } finally {
     lake.close();
-  }
-}
-
-/** The topic a local run produces to and compacts from. */
-interface LocalTopic {
-  readonly writer: TopicWriter;
-  readonly reader: TopicReader;
-  close(): Promise<void>;
-}
-
-async function openEmbeddedTopic(dataDir: string, partitions: number | undefined): Promise<LocalTopic> {
-  const { log } = await openDataDir(dataDir, partitions);
-  // Producing nothing takes the writer lock and trims what a crash left half written: the log's end is then final.
-  await log.produce([]);
-  return { writer: log, reader: log, close: () => log.close() };
-}
-
-/** The Kafka connection of `streamlake local --kafka`: no authentication, no TLS, the configured topic. */
-function localKafkaConnection(brokers: readonly string[]): KafkaConnection {
-  return { brokers, topic: DEFAULTS.topicName, clientId: 'streamlake-local', auth: { mechanism: 'none' }, tls: false };
-}
-
-async function openKafkaTopic(dataDir: string, brokers: readonly string[], partitions: number | undefined): Promise<LocalTopic> {
-  const connection = localKafkaConnection(brokers);
-  const { clusterId } = await ensureKafkaTopic(connection, { partitions, defaultPartitions: DEFAULTS.partitions });
-  await bindTopicSource(dataDir, { kind: 'kafka', clusterId, topic: connection.topic });
-  const writer = await openKafkaWriter(connection);
-  try {
-    const reader = await openKafkaReader(connection);
-    return { writer, reader, close: async () => void (await Promise.all([writer.close(), reader.close()])) };
-  } catch (error) {
-    await writer.close();
-    throw error;
   }
 }

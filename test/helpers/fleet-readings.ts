@@ -1,5 +1,6 @@
 import { DEFAULTS } from '../../lib/config.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
+import { DECLARED } from './tables.ts';
 
 /** The simulated fleet's readings in the lake (devices `dev-…`), checked with SQL. */
 export interface FleetReadings {
@@ -27,7 +28,7 @@ export interface FleetReadings {
  */
 export async function fleetReadings(lakeDir: string): Promise<FleetReadings> {
   const perMinute = DEFAULTS.eventsPerDevicePerMinute;
-  const lake = await DuckDbLake.open(lakeDir);
+  const lake = await DuckDbLake.open(lakeDir, DECLARED.tables);
   try {
     const { rows } = await lake.query(`
       WITH quarantined AS (

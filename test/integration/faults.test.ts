@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
-import { CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
+import { curatedPrefix } from '../../lambdas/core/lake-layout.ts';
 import type { CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import type { OutgoingRecord, TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
@@ -13,6 +13,7 @@ import { FakeS3 } from '../helpers/fake-s3.ts';
 import { FaultyStore, InjectedCrash, type FaultPlan } from '../helpers/faulty-store.ts';
 import { freshKafkaTopic, onTestBroker, topicOffsets, watchSaslSessions, type SaslSessions } from '../helpers/kafka.ts';
 import { auditLake, tempDir } from '../helpers/lake.ts';
+import { DECLARED, DEVICE_LOGS } from '../helpers/tables.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const MINUTE_MS = 60_000;
@@ -68,7 +69,7 @@ describe('compactor faults on Apache Kafka', () => {
     await produceMinutes(30);
     const crashBeforeCommit: FaultPlan = (op, _key, nth) => (op === 'compareAndSwap' && nth === 2 ? 'before' : undefined);
     await expect(compactOnce(await reader(), new FaultyStore(store, crashBeforeCommit))).rejects.toThrow(InjectedCrash);
-    const uploaded = (await store.list(CURATED_PREFIX)).map((entry) => entry.key);
+    const uploaded = (await store.list(curatedPrefix(DEVICE_LOGS.name))).map((entry) => entry.key);
     expect(uploaded.length).toBeGreaterThan(0);
 
     await produceMinutes(5); // the topic moves on before the next run
@@ -169,7 +170,7 @@ function reauthenticatingBetweenBatches(reader: TopicReader, sessions: SaslSessi
 }
 
 async function queryLake(lakeDir: string, sql: string): Promise<Record<string, unknown>[]> {
-  const lake = await DuckDbLake.open(lakeDir);
+  const lake = await DuckDbLake.open(lakeDir, DECLARED.tables);
   try {
     return (await lake.query(sql)).rows;
   } finally {

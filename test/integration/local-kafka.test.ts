@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openKafkaReader } from '../../lambdas/adapters/kafka.ts';
@@ -6,8 +7,11 @@ import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout, DataDirError } from '../../src/local/data-dir.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
 import { runLocal, type LocalRunSummary } from '../../src/local/runner.ts';
+import { streamlake } from '../helpers/cli.ts';
 import { kafkaConnection } from '../helpers/kafka.ts';
 import { auditLake, tempDir } from '../helpers/lake.ts';
+import { DECLARED } from '../helpers/tables.ts';
+import { copyTables } from '../helpers/tables-dir.ts';
 
 const MINUTE_MS = 60_000;
 // Recent past: Kafka refuses record timestamps more than an hour ahead of its clock.
@@ -45,7 +49,7 @@ describe('streamlake local --kafka', () => {
   });
 
   it('keeps each device in one partition and its events in the order it sent them', async () => {
-    const lake = await DuckDbLake.open(dataDirLayout(dir.path).lakeDir);
+    const lake = await DuckDbLake.open(dataDirLayout(dir.path).lakeDir, DECLARED.tables);
     try {
       const { rows } = await lake.query(`SELECT
         (SELECT max(n) FROM (SELECT count(DISTINCT kafka_partition) AS n FROM device_logs GROUP BY device_id)) AS partitions_per_device,
@@ -82,9 +86,35 @@ describe('streamlake local --kafka', () => {
     try {
       await runLocal({ ...options, dataDir: embedded.path, kafka: undefined, minutes: 1 });
       await expect(runLocal({ ...options, dataDir: embedded.path, minutes: 1 })).rejects.toThrow(DataDirError);
-      await expect(runLocal({ ...options, kafka: undefined, minutes: 1 })).rejects.toThrow(/built from topic device-logs of Kafka cluster .*, not from the embedded log/);
+      await expect(runLocal({ ...options, kafka: undefined, minutes: 1 })).rejects.toThrow(/built from Kafka cluster .*, not from the embedded logs/);
     } finally {
       embedded.remove();
     }
+  });
+});
+
+describe('streamlake produce and compact --kafka', () => {
+  const dir = tempDir();
+  const tables = copyTables(join(dir.path, 'tables'), { orders: true });
+  const dataDir = join(dir.path, 'data');
+  const kafka = inject('kafka').bootstrap;
+  afterAll(() => dir.remove());
+
+  it("produce --kafka creates the table's topic on the cluster, compact --kafka lands it, and the data directory stays bound to that cluster", async () => {
+    const placedAt = Math.floor(Date.now() / 1000) - 60;
+    const orders = ['o-1', 'o-2', 'o-3'].map((id) => JSON.stringify({ order_id: id, placed_at: placedAt, quantity: 1, channel: 'web' }));
+    const produced = await streamlake(['produce', '--kafka', kafka, '--table', 'orders', '--partitions', '3', '--tables', tables, '--data-dir', dataDir, '--json'], { input: orders.join('\n') });
+    expect(produced.stderr).toBe('');
+    expect(JSON.parse(produced.stdout)).toMatchObject({ topic: 'shop.orders', partitions: 3, produced: 3, unkeyed: 0 });
+
+    const compacted = await streamlake(['compact', '--kafka', kafka, '--table', 'orders', '--tables', tables, '--data-dir', dataDir, '--json']);
+    expect(compacted.code).toBe(0);
+    expect(JSON.parse(compacted.stdout)).toMatchObject({ orders: { rowsWritten: 3, quarantined: 0 } });
+    const rows = await streamlake(['query', '--tables', tables, '--data-dir', dataDir, '--json', 'SELECT order_id FROM orders ORDER BY order_id']);
+    expect(JSON.parse(rows.stdout)).toEqual([{ order_id: 'o-1' }, { order_id: 'o-2' }, { order_id: 'o-3' }]);
+
+    const embedded = await streamlake(['compact', '--table', 'orders', '--tables', tables, '--data-dir', dataDir]);
+    expect(embedded.code).toBe(2);
+    expect(embedded.stderr).toMatch(/holds a lake built from Kafka cluster .*, not from the embedded logs.*pass --kafka with that cluster/);
   });
 });

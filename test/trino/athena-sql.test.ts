@@ -171,7 +171,7 @@ describe('the Athena SQL on Trino', () => {
     });
 
     it('read event_time and kafka_timestamp as the epoch milliseconds of the source records, with no time-zone shift', async () => {
-      const log = await LocalLog.open({ dir: dataDirLayout(dir.path).topicDir, topic: DEFAULTS.topicName });
+      const log = await LocalLog.open({ dir: dataDirLayout(dir.path).topicDir(DEVICE_LOGS.topic), topic: DEVICE_LOGS.topic });
       const source = new Map<string, TopicRecord>();
       try {
         for (const { partition, highWatermark } of await log.offsets()) {

@@ -14,6 +14,7 @@ import { compactorOptions } from '../../../src/local/runner.ts';
 import { conditionalConflict, FakeS3, noSuchKey, objectBody, preconditionFailed, s3Error } from '../../helpers/fake-s3.ts';
 import { FaultyStore, InjectedCrash } from '../../helpers/faulty-store.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
 
 const BUCKET = 'lake-bucket';
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -236,7 +237,7 @@ describe('S3ObjectStore over an in-memory S3', () => {
     }
 
     function run(target: ObjectStore): Promise<CompactionReport> {
-      return compact({ topic: log, store: target, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } }, compactorOptions(DEFAULTS));
+      return compact({ topic: log, store: target, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } }, compactorOptions(DEFAULTS, DEVICE_LOGS));
     }
 
     async function contents(target: ObjectStore): Promise<Map<string, Uint8Array>> {

@@ -12,6 +12,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { namedQuery } from '../../../lambdas/core/queries.ts';
+import { DECLARED } from '../../helpers/tables.ts';
 import {
   AthenaAccessError,
   athenaCostUsd,
@@ -80,7 +81,7 @@ describe('runAthenaQuery', () => {
   afterAll(() => athena.restore());
 
   it('starts the query with the exact SQL, workgroup and database', async () => {
-    const sql = namedQuery('site_summary').sql;
+    const sql = namedQuery(DECLARED.queries, 'site_summary').sql;
     succeedWith(resultsPage(SITE_COLUMNS, [['site', 'readings']]));
 
     await runAthenaQuery(new AthenaClient({}), request({ sql, workgroup: 'analytics', database: 'lake_db' }));

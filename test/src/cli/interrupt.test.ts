@@ -7,6 +7,7 @@ import { dataDirLayout } from '../../../src/local/data-dir.ts';
 import { startStreamlake, type CliExit } from '../../helpers/cli-process.ts';
 import { fleetReadings } from '../../helpers/fleet-readings.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
 
 const DEVICES = 6;
 
@@ -40,7 +41,7 @@ describe('streamlake local, interrupted and run again', () => {
     expect(last.code).toBe(0);
 
     const layout = dataDirLayout(dataDir);
-    const log = await LocalLog.open({ dir: layout.topicDir, topic: DEFAULTS.topicName });
+    const log = await LocalLog.open({ dir: layout.topicDir(DEVICE_LOGS.topic), topic: DEVICE_LOGS.topic });
     const inLog = (await log.offsets()).reduce((sum, o) => sum + o.highWatermark, 0);
     expect(await fleetReadings(layout.lakeDir)).toEqual({ devices: DEVICES, readings: inLog, repeated: 0, repeatedInQuarantine: 0, misplaced: 0, devicesWithGaps: 0 });
     expect(await auditLake(layout.lakeDir, await log.offsets())).toMatchObject({ duplicates: 0, incompletePartitions: [] });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { namedQuery } from '../../../lambdas/core/queries.ts';
+import { DECLARED } from '../../helpers/tables.ts';
 import { streamlake } from '../../helpers/cli.ts';
 import { startFakeAthena, type AthenaCall, type AthenaReply, type FakeAthena } from '../../helpers/fake-athena.ts';
 import { tempDir } from '../../helpers/lake.ts';
@@ -84,7 +85,7 @@ describe('streamlake query --athena', () => {
     expect(result.stderr).not.toContain('streamlake:');
     expect(result.code).toBe(0);
     expect(started()).toEqual([
-      { QueryString: namedQuery('site_summary').sql, WorkGroup: 'streamlake', QueryExecutionContext: { Database: 'streamlake' }, ClientRequestToken: expect.any(String) },
+      { QueryString: namedQuery(DECLARED.queries, 'site_summary').sql, WorkGroup: 'streamlake', QueryExecutionContext: { Database: 'streamlake' }, ClientRequestToken: expect.any(String) },
     ]);
     expect(result.stdout.split('\n').slice(0, 4)).toEqual([
       'site        devices  avg_temperature_c  not_ok_pct',

@@ -10,6 +10,7 @@ import { dataDirLayout } from '../../../src/local/data-dir.ts';
 import { runLocal } from '../../../src/local/runner.ts';
 import { fleetReadings } from '../../helpers/fleet-readings.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
 
 const MINUTE_MS = 60_000;
 const START = Date.UTC(2026, 4, 10, 8, 0);
@@ -52,7 +53,7 @@ describe('streamlake local, stopped and run again', () => {
     const inLog = records.filter((record) => reached(record, partitionForKey(record.key!, DEFAULTS.partitions), shares));
     expect(shares[0]!.length).toBeGreaterThan(1); // so that half of partition 0 is neither none nor all of it
     // The stopped run's writer, as far as it got; then maybe another producer.
-    const log = await LocalLog.open({ dir: layout.topicDir, topic: DEFAULTS.topicName });
+    const log = await LocalLog.open({ dir: layout.topicDir(DEVICE_LOGS.topic), topic: DEVICE_LOGS.topic });
     await log.produce(inLog);
     if (foreign) await log.produce([{ key: 'lab-1', value: new TextEncoder().encode('{"not":"the fleet"}'), timestamp: minute }]);
     await log.close();
@@ -67,7 +68,7 @@ describe('streamlake local, stopped and run again', () => {
     const minutes = FIRST_MINUTES + (resumed ? 2 : 1);
     const readings = await fleetReadings(layout.lakeDir);
     expect(readings).toEqual({ devices: DEVICES, readings: minutes * DEVICES, repeated: 0, repeatedInQuarantine: 0, misplaced: 0, devicesWithGaps: 0 });
-    const reader = await LocalLog.open({ dir: layout.topicDir, topic: DEFAULTS.topicName });
+    const reader = await LocalLog.open({ dir: layout.topicDir(DEVICE_LOGS.topic), topic: DEVICE_LOGS.topic });
     const audit = await auditLake(layout.lakeDir, await reader.offsets());
     expect(audit).toMatchObject({ duplicates: 0, incompletePartitions: [] });
     expect((await readClock(layout.clockFile))!.nextStart).toBe(START + minutes * MINUTE_MS);
@@ -81,7 +82,7 @@ describe('streamlake local, stopped and run again', () => {
     // Stopped before its first minute: what a kill in the middle of that minute leaves, less the records.
     expect(await runLocal({ ...options, signal: AbortSignal.abort() })).toMatchObject({ minutes: 0, interrupted: true, produced: 0 });
     const records = new DeviceFleet({ ...DEFAULTS, devices: DEVICES, seed: options.seed }).recordsForMinute(START, START + MINUTE_MS);
-    const log = await LocalLog.open({ dir: layout.topicDir, topic: DEFAULTS.topicName });
+    const log = await LocalLog.open({ dir: layout.topicDir(DEVICE_LOGS.topic), topic: DEVICE_LOGS.topic });
     await log.produce(records.slice(0, DEVICES / 2));
     await log.close();
 
@@ -115,7 +116,7 @@ describe('streamlake local, stopped and run again', () => {
 
   it('refuses to continue a clock on a log that holds less than when the clock was saved', async () => {
     const { options, layout } = await firstRun();
-    rmSync(layout.topicDir, { recursive: true });
+    rmSync(layout.topicDir(DEVICE_LOGS.topic), { recursive: true });
     await expect(runLocal({ ...options, start: undefined, minutes: 1 })).rejects.toThrow(/not the log the clock belongs to\. Delete .*local-clock\.json/);
   });
 });

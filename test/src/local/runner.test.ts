@@ -1,10 +1,15 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
+import { loadTables, tableNamed } from '../../../lambdas/adapters/table-directory.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { dataDirLayout } from '../../../src/local/data-dir.ts';
 import { DuckDbLake } from '../../../src/local/duckdb-lake.ts';
-import { runLocal, type LocalRunSummary } from '../../../src/local/runner.ts';
+import { FleetTableError, runLocal, type LocalRunSummary } from '../../../src/local/runner.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
+import { DECLARED, DEVICE_LOGS } from '../../helpers/tables.ts';
+import { copyTables } from '../../helpers/tables-dir.ts';
 
 const START = Date.UTC(2026, 2, 1, 22, 40); // crosses midnight: two dates, several hours
 
@@ -16,7 +21,7 @@ describe('streamlake local', () => {
 
   beforeAll(async () => {
     first = await runLocal(options);
-    lake = await DuckDbLake.open(dataDirLayout(dir.path).lakeDir);
+    lake = await DuckDbLake.open(dataDirLayout(dir.path).lakeDir, DECLARED.tables);
   });
 
   afterAll(() => {
@@ -30,7 +35,7 @@ describe('streamlake local', () => {
   }
 
   it('puts every produced record in the lake or in quarantine exactly once', async () => {
-    const log = await LocalLog.open({ dir: dataDirLayout(dir.path).topicDir, topic: DEFAULTS.topicName });
+    const log = await LocalLog.open({ dir: dataDirLayout(dir.path).topicDir(DEVICE_LOGS.topic), topic: DEVICE_LOGS.topic });
     const offsets = await log.offsets();
     const audit = await auditLake(dataDirLayout(dir.path).lakeDir, offsets);
     expect(first.produced).toBe(90 * 40);
@@ -69,9 +74,40 @@ describe('streamlake local', () => {
     const second = await runLocal({ ...options, start: undefined, minutes: 10 });
     expect(second.start).toBe(first.end);
     expect(second.lakeRows + second.quarantined).toBe(first.produced + second.produced);
-    const log = await LocalLog.open({ dir: dataDirLayout(dir.path).topicDir, topic: DEFAULTS.topicName });
+    const log = await LocalLog.open({ dir: dataDirLayout(dir.path).topicDir(DEVICE_LOGS.topic), topic: DEVICE_LOGS.topic });
     const audit = await auditLake(dataDirLayout(dir.path).lakeDir, await log.offsets());
     expect(audit.duplicates).toBe(0);
     expect(audit.incompletePartitions).toEqual([]);
+  });
+});
+
+describe('streamlake local with another declared table', () => {
+  const dir = tempDir();
+  const tablesDir = copyTables(join(dir.path, 'tables'), { orders: true });
+  const declared = loadTables(tablesDir);
+  const { tables } = declared;
+  const orders = tableNamed(declared, 'orders');
+  afterAll(() => dir.remove());
+
+  it("keeps one embedded log per table's topic and compacts every table on the schedule, the fleet producing device_logs only", async () => {
+    const dataDir = join(dir.path, 'data');
+    const placedAt = Math.floor(START / 1000) + 30;
+    const log = await LocalLog.open({ dir: dataDirLayout(dataDir).topicDir(orders.topic), topic: orders.topic, partitions: 2 });
+    const value = (id: string) => new TextEncoder().encode(JSON.stringify({ order_id: id, placed_at: placedAt, quantity: 1, channel: 'app' }));
+    await log.produce([{ key: 'o-1', value: value('o-1'), timestamp: START }, { key: 'o-2', value: value('o-2'), timestamp: START }]);
+    await log.close();
+
+    const summary = await runLocal({ dataDir, minutes: 10, devices: 4, seed: 1, codec: 'snappy', start: START, tables });
+    expect(readdirSync(dataDirLayout(dataDir).topicsDir).sort()).toEqual(['device-logs', 'shop.orders']);
+    expect(summary.tables.map(({ table, lakeRows, quarantined, compactions }) => ({ table, lakeRows, quarantined, compactions }))).toEqual([
+      { table: 'device_logs', lakeRows: summary.lakeRows, quarantined: summary.quarantined, compactions: 2 },
+      { table: 'orders', lakeRows: 2, quarantined: 0, compactions: 2 },
+    ]);
+    expect(summary.lakeRows + summary.quarantined).toBe(40);
+  });
+
+  it('refuses to run without a device_logs table, and says what to use instead', async () => {
+    await expect(runLocal({ dataDir: join(dir.path, 'no-fleet'), minutes: 1, devices: 1, seed: 1, codec: 'snappy', tables: [orders] })).rejects.toThrow(FleetTableError);
+    expect(existsSync(join(dir.path, 'no-fleet'))).toBe(false);
   });
 });

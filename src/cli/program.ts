@@ -1,0 +1,118 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { PARTITION_BY } from '../../lambdas/core/table-declaration.ts';
+import { CODECS } from '../../lambdas/ports/parquet.ts';
+import { DEFAULTS } from '../../lib/config.ts';
+import { DEFAULT_DATA_DIR } from '../local/data-dir.ts';
+import { DEFAULT_TABLES_DIR } from '../local/tables-dir.ts';
+import { localCommand } from './local-command.ts';
+import { queriesCommand, queryCommand } from './query-commands.ts';
+import { schemaCheckCommand, schemaInferCommand, schemaLockCommand, tablesCommand } from './table-commands.ts';
+import { compactCommand, produceCommand } from './topic-commands.ts';
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer.');
+  return parsed;
+}
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed)) throw new InvalidArgumentError('must be an integer.');
+  return parsed;
+}
+
+function brokers(value: string): string[] {
+  const list = value.split(',').map((broker) => broker.trim());
+  if (!list.every((broker) => /^[^\s:]+:\d+$/.test(broker))) throw new InvalidArgumentError('must be host:port, or several separated by commas, e.g. localhost:9092.');
+  return list;
+}
+
+function instant(value: string): number {
+  const parsed = Date.parse(value);
+  if (Number.isNaN(parsed) || parsed % 60_000 !== 0) throw new InvalidArgumentError('must be an ISO-8601 UTC minute, e.g. 2026-01-31T12:00Z.');
+  return parsed;
+}
+
+const dataDirOption = () => new Option('--data-dir <dir>', 'data directory of the local pipeline').default(DEFAULT_DATA_DIR);
+const tablesOption = () => new Option('--tables <dir>', 'directory of the table declarations (<table>.schema.json, <table>/*.sql, tables.lock.json)').default(DEFAULT_TABLES_DIR, "the project's tables/");
+const codecOption = () => new Option('--codec <codec>', 'Parquet compression').choices(CODECS).default(DEFAULTS.codec);
+const kafkaOption = () =>
+  new Option('--kafka <host:port>', "use this Apache Kafka (bootstrap brokers, comma-separated) instead of the embedded logs; creates each table's topic if absent").argParser(brokers);
+const partitionsOption = () => new Option('--partitions <n>', 'partitions of a topic created now (an existing topic can grow, never shrink)').argParser(positiveInt);
+
+/** The `streamlake` command line: every command, its flags and their parsers. */
+export function buildProgram(): Command {
+  const program = new Command('streamlake')
+    .description('Kafka topics into an analytics-ready Parquet lake: run the pipeline locally, or query it locally and on Athena.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('local')
+    .description('run the pipeline on simulated time: the device fleet produces device_logs every minute, every declared table is compacted every 5 minutes, then the lake is queried; stop it at any time and run it again to continue')
+    .option('--minutes <n>', 'simulated minutes of traffic', positiveInt, 60)
+    .option('--devices <n>', 'simulated devices', positiveInt, DEFAULTS.devices)
+    .option('--seed <n>', 'seed of the simulated fleet', integer, DEFAULTS.seed)
+    .addOption(partitionsOption())
+    .option('--start <iso>', 'first simulated minute, not before the saved clock (default: where the last run stopped, or --minutes before now)', instant)
+    .addOption(kafkaOption())
+    .addOption(dataDirOption())
+    .addOption(tablesOption())
+    .addOption(codecOption())
+    .option('--json', 'print only a JSON summary')
+    .action(localCommand);
+
+  program
+    .command('produce')
+    .description("append records to a table's topic: each line of the file (or stdin) becomes one record value, keyed by the declaration's x-streamlake.key field")
+    .option('--table <name>', 'the table the records are for (may be left out when one table is declared)')
+    .option('--file <path>', 'read lines from this file instead of stdin')
+    .addOption(kafkaOption())
+    .addOption(partitionsOption())
+    .addOption(dataDirOption())
+    .addOption(tablesOption())
+    .option('--json', 'print a JSON summary')
+    .action(produceCommand);
+
+  program
+    .command('compact')
+    .description('run the compactor once per table: topic → Parquet in the lake, bad records → quarantine')
+    .option('--table <name>', 'compact only this table (default: every declared table)')
+    .addOption(kafkaOption())
+    .addOption(dataDirOption())
+    .addOption(tablesOption())
+    .addOption(codecOption())
+    .option('--json', 'print the run reports as JSON, by table')
+    .action(compactCommand);
+
+  program
+    .command('query')
+    .description('run SQL (or a named query) on the lake: a view per declared table and per quarantine table, locally on DuckDB or with --athena on AWS')
+    .argument('[sql]', 'the SQL to run')
+    .addOption(dataDirOption())
+    .addOption(tablesOption())
+    .option('--named <name>', 'run a named query (see `streamlake queries`)')
+    .option('--athena', 'run on Athena against the deployed lake (AWS credentials and region from the environment)')
+    .option('--workgroup <name>', `Athena workgroup, with --athena (default: ${DEFAULTS.athenaWorkgroup})`)
+    .option('--database <name>', `Glue database, with --athena (default: ${DEFAULTS.glueDatabase})`)
+    .option('--json', 'print rows as JSON')
+    .action(queryCommand);
+
+  program.command('queries').description("list every table's named queries").addOption(tablesOption()).option('--json', 'print as JSON').action(queriesCommand);
+  program.command('tables').description('list the declared tables with their topic, key, event time, partitioning and columns').addOption(tablesOption()).option('--json', 'print as JSON').action(tablesCommand);
+
+  const schema = program.command('schema').description('check, lock or infer table declarations');
+  schema.command('check').description('check the declarations against tables.lock.json: exit 0 when compatible, 1 with the reasons when not').addOption(tablesOption()).action(schemaCheckCommand);
+  schema.command('lock').description('record the declared shape of every table in tables.lock.json, after the same check; run it before deploying a changed declaration').addOption(tablesOption()).action(schemaLockCommand);
+  schema
+    .command('infer')
+    .description('print a starting declaration for sample records, with the types DuckDB detects in them')
+    .requiredOption('--file <path>', 'sample records, one JSON object per line')
+    .requiredOption('--table <name>', 'the table name')
+    .requiredOption('--topic <topic>', 'the Kafka topic its records come from')
+    .option('--event-time <field>', 'the event-time field (default: the first field that is a date-time in every record)')
+    .option('--key <field>', 'the record-key field')
+    .addOption(new Option('--partition-by <unit>', 'partition the table by hour or day').choices(PARTITION_BY).default('hour'))
+    .action(schemaInferCommand);
+  return program;
+}

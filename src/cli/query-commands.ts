@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { loadTables } from '../../lambdas/adapters/table-directory.ts';
+import { namedQuery } from '../../lambdas/core/queries.ts';
+import { DEFAULTS } from '../../lib/config.ts';
+import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
+import { DuckDbLake } from '../local/duckdb-lake.ts';
+import { UsageError } from './errors.ts';
+import { endProgress, print, printJson, printRows, progressLine } from './output.ts';
+import { formatBytes, formatTable, formatUsd } from './table.ts';
+
+/** The flags of `streamlake query`. */
+export interface QueryFlags {
+  dataDir: string;
+  tables: string;
+  named?: string;
+  json?: boolean;
+  athena?: boolean;
+  workgroup?: string;
+  database?: string;
+}
+
+/**
+ * `streamlake query`: SQL, or a named query of any declared table, on DuckDB over the local lake
+ * (a view per table and per quarantine table) or with `--athena` on the deployed lake.
+ */
+export async function queryCommand(sql: string | undefined, flags: QueryFlags, command: Command): Promise<void> {
+  if ((sql === undefined) === (flags.named === undefined)) throw new UsageError('pass either SQL or --named <name>, e.g. streamlake query "SELECT count(*) FROM device_logs"');
+  const declared = loadTables(flags.tables);
+  const text = flags.named === undefined ? sql! : namedQuery(declared.queries, flags.named).sql;
+  if (flags.athena) {
+    if (command.getOptionValueSource('dataDir') === 'cli') throw new UsageError('--data-dir names a local lake: drop it to query Athena, or drop --athena to query locally');
+    await athenaQueryCommand(text, flags);
+    return;
+  }
+  if (flags.workgroup !== undefined || flags.database !== undefined) throw new UsageError('--workgroup and --database choose where Athena runs: add --athena');
+  requireDataDir(flags.dataDir);
+  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir, declared.tables);
+  try {
+    const result = await lake.query(text);
+    printRows(result.columns, result.rows, flags.json);
+  } finally {
+    lake.close();
+  }
+}
+
+async function athenaQueryCommand(sql: string, flags: QueryFlags): Promise<void> {
+  // Loaded only here: the AWS SDK would slow every local command's start.
+  const [{ AthenaClient }, { ATHENA_MINIMUM_BILLED_MB, runAthenaQuery }] = await Promise.all([import('@aws-sdk/client-athena'), import('../athena/athena-query.ts')]);
+  let lastState = '';
+  const result = await runAthenaQuery(new AthenaClient({}), {
+    sql,
+    workgroup: flags.workgroup ?? DEFAULTS.athenaWorkgroup,
+    database: flags.database ?? DEFAULTS.glueDatabase,
+    onProgress: ({ executionId, state, elapsedMs }) => {
+      progressLine(`Athena query ${executionId}: ${state.toLowerCase()} after ${(elapsedMs / 1000).toFixed(1)} s`, state !== lastState);
+      lastState = state;
+    },
+  }).finally(endProgress);
+  printRows(result.columns, result.rows, flags.json);
+  process.stderr.write(`scanned ${formatBytes(result.dataScannedBytes)}, cost ${formatUsd(result.costUsd)} (Athena bills at least ${ATHENA_MINIMUM_BILLED_MB} MB per query)\n`);
+}
+
+/** `streamlake queries`: every declared table's named queries, with their table. */
+export function queriesCommand(flags: { tables: string; json?: boolean }): void {
+  const { queries } = loadTables(flags.tables);
+  if (flags.json) printJson(queries);
+  else print(formatTable(['name', 'table', 'description'], queries.map(({ name, table, description }) => ({ name, table, description }))));
+}

@@ -1,0 +1,122 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
+import { tableNamed, type DeclaredTables } from '../../lambdas/adapters/table-directory.ts';
+import type { CompactionReport } from '../../lambdas/core/compactor.ts';
+import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
+import type { Codec } from '../../lambdas/ports/parquet.ts';
+import type { OutgoingRecord } from '../../lambdas/ports/topic.ts';
+import { deployableTables } from '../../lib/tables.ts';
+import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
+import { compactLocal } from '../local/runner.ts';
+import { openTopic, openTopicReader } from '../local/topics.ts';
+import { UsageError } from './errors.ts';
+import { describeCompaction, endProgress, print, printJson, progressLine } from './output.ts';
+
+const PRODUCE_BATCH = 10_000;
+
+/** The flags of `streamlake produce`. */
+export interface ProduceFlags {
+  dataDir: string;
+  tables: string;
+  table?: string;
+  file?: string;
+  kafka?: string[];
+  partitions?: number;
+  json?: boolean;
+}
+
+/** The table `--table` names; the only one declared when it is left out. */
+function tableToProduce(declared: DeclaredTables, name: string | undefined): TableSpec {
+  if (name !== undefined) return tableNamed(declared, name);
+  if (declared.tables.length === 1) return declared.tables[0]!;
+  throw new UsageError(`${declared.dir} declares ${declared.tables.length} tables (${declared.tables.map((t) => t.name).join(', ')}): pass --table NAME to say which one the records are for`);
+}
+
+/**
+ * `streamlake produce`: each line of the file (or stdin) becomes one record value on the table's
+ * topic, keyed by the declaration's `x-streamlake.key` field. Lines that are not JSON objects or
+ * lack the key are produced without a key, so that they reach quarantine as any producer's would.
+ */
+export async function produceCommand(flags: ProduceFlags): Promise<void> {
+  if (flags.file !== undefined && !(existsSync(flags.file) && statSync(flags.file).isFile())) throw new UsageError(`no file ${flags.file}; pass an existing file to --file or pipe the lines to stdin`);
+  if (flags.file === undefined && process.stdin.isTTY) throw new UsageError('nothing to produce: pass --file <path> or pipe lines to stdin');
+  const table = tableToProduce(deployableTables(flags.tables), flags.table);
+  const topic = await openTopic(table, flags);
+  const lines = createInterface({ input: flags.file === undefined ? process.stdin : createReadStream(flags.file), crlfDelay: Infinity });
+  const encoder = new TextEncoder();
+  let batch: OutgoingRecord[] = [];
+  let produced = 0;
+  let unkeyed = 0;
+  try {
+    for await (const line of lines) {
+      if (line.length === 0) continue;
+      const key = table.key === undefined ? null : keyOf(line, table.key);
+      if (table.key !== undefined && key === null) unkeyed++;
+      batch.push({ key, value: encoder.encode(line), timestamp: Date.now() });
+      if (batch.length === PRODUCE_BATCH) {
+        await topic.writer.produce(batch);
+        produced += batch.length;
+        batch = [];
+        progressLine(`${produced} records produced`, false);
+      }
+    }
+    await topic.writer.produce(batch);
+    produced += batch.length;
+  } finally {
+    await topic.close();
+  }
+  endProgress();
+  const summary = { table: table.name, topic: topic.name, partitions: topic.partitions, produced, unkeyed, dataDir: dataDirLayout(flags.dataDir).root };
+  if (flags.json) printJson(summary);
+  else print(`produced ${produced} records to topic ${topic.name} (table ${table.name}, ${topic.partitions} partitions)${unkeyed ? `, ${unkeyed} without a ${table.key} key (spread round-robin)` : ''}`);
+}
+
+function keyOf(line: string, field: string): string | null {
+  try {
+    const value = (JSON.parse(line) as Record<string, unknown>)[field];
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
+  } catch {
+    return null; // not JSON: produced unkeyed, and the compactor will quarantine it
+  }
+}
+
+/** The flags of `streamlake compact`. */
+export interface CompactFlags {
+  dataDir: string;
+  tables: string;
+  table?: string;
+  kafka?: string[];
+  codec: Codec;
+  json?: boolean;
+}
+
+/**
+ * `streamlake compact`: one compactor run per table (`--table`, or every declared table), each
+ * from its topic into the lake. `--json` prints `{ "<table>": <CompactionReport>, … }`.
+ */
+export async function compactCommand(flags: CompactFlags): Promise<void> {
+  requireDataDir(flags.dataDir);
+  const declared = deployableTables(flags.tables);
+  const tables = flags.table === undefined ? declared.tables : [tableNamed(declared, flags.table)];
+  const store = new LocalDirectoryStore(dataDirLayout(flags.dataDir).lakeDir);
+  const reports: Record<string, CompactionReport> = {};
+  for (const table of tables) {
+    const reader = await openTopicReader(table, flags);
+    try {
+      reports[table.name] = await compactLocal(table, reader, store, Date.now(), flags.codec, (read, planned) => progressLine(`${table.name}: read ${read}/${planned} records`, false));
+    } finally {
+      await reader.close();
+    }
+  }
+  endProgress();
+  if (flags.json) printJson(reports);
+  else print(Object.entries(reports).map(([table, report]) => describeRun(table, report)).join('\n'));
+}
+
+function describeRun(table: string, report: CompactionReport): string {
+  if (report.runId === null) return `${table}: nothing to compact, the lake is up to date with its topic`;
+  const lines = [`${describeCompaction({ table, report })}${report.resumed ? ' (finished an interrupted run)' : ''}`, ...[...report.files, ...report.quarantineFiles].map((f) => `  ${f}`)];
+  if (report.unknownFields.length > 0) lines.push(`  fields ${table} does not declare, kept in its _extra column: ${report.unknownFields.join(', ')}`);
+  return lines.join('\n');
+}
