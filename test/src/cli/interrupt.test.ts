@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
-import { DEFAULTS } from '../../../lib/config.ts';
 import { dataDirLayout } from '../../../src/local/data-dir.ts';
 import { startStreamlake, type CliExit } from '../../helpers/cli-process.ts';
 import { fleetReadings } from '../../helpers/fleet-readings.ts';
