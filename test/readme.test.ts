@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NAMED_QUERIES } from '../lambdas/core/queries.ts';
+import { DECLARED } from './helpers/tables.ts';
 import { QUARANTINE_REASONS } from '../lambdas/core/decode.ts';
 import { DEFAULTS } from '../lib/config.ts';
 
@@ -12,7 +12,7 @@ describe('README', () => {
     expect(readme).toContain(`\`${key}\``);
   });
 
-  it.each(NAMED_QUERIES.map((q) => q.name))('lists the named query %s', (name) => {
+  it.each(DECLARED.queries.map((q) => q.name))('lists the named query %s', (name) => {
     expect(readme).toContain(`\`${name}\``);
   });
 

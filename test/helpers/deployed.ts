@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { createCompactorHandler, type CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
@@ -7,24 +10,37 @@ import type { PipelineConfig } from '../../lib/config.ts';
 import { compactorSettings, generatorSettings } from '../../lib/functions/pipeline-functions.ts';
 import type { FakeS3 } from './fake-s3.ts';
 import { onTestBroker } from './kafka.ts';
+import { DEVICE_LOGS, TABLES_DIR } from './tables.ts';
 
 /** Bootstrap brokers as MSK would give them: the handlers' factories swap them for the test broker. */
 export const MSK_BROKERS = 'b-1.streamlake.kafka.eu-west-1.amazonaws.com:9098,b-2.streamlake.kafka.eu-west-1.amazonaws.com:9098';
 
 /**
  * The environment the CDK gives the two functions, built by the same setting builders, for one
- * topic and lake bucket. Merge it into `process.env` before a handler's first invocation.
+ * topic and lake bucket: the compactor's bundled declarations are the shipped `device_logs`, read
+ * from that topic. Merge it into `process.env` before a handler's first invocation.
  */
 export function lambdaEnvironment(config: PipelineConfig, topic: string, bucket: string): Record<string, string> {
   return {
     AWS_REGION: 'eu-west-1',
     [ENV.bootstrapBrokers]: MSK_BROKERS,
     [ENV.topic]: topic,
+    [ENV.table]: DEVICE_LOGS.name,
+    [ENV.tablesDir]: declarationsReading(topic),
     [ENV.consumerGroup]: config.consumerGroup,
     [ENV.lakeBucket]: bucket,
     ...generatorSettings(config),
     ...compactorSettings(config),
   };
+}
+
+/** A directory holding the `device_logs` declaration with its topic set to `topic`, as a compactor bundle holds its table's. */
+function declarationsReading(topic: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'streamlake-tables-'));
+  const declaration = JSON.parse(readFileSync(join(TABLES_DIR, `${DEVICE_LOGS.name}.schema.json`), 'utf8')) as { 'x-streamlake': { topic: string } };
+  declaration['x-streamlake'].topic = topic;
+  writeFileSync(join(dir, `${DEVICE_LOGS.name}.schema.json`), JSON.stringify(declaration));
+  return dir;
 }
 
 export type GeneratorHandler = (event: { scheduledTime?: string }) => Promise<GeneratorReport>;

@@ -36,8 +36,10 @@ export async function declareLake(session: LakeSession, lakeDir: string, tables:
 
     const buckets = new Map((await store.list(curatedPrefix(name))).map(({ key }) => bucketOfKey(key)!).map((b) => [`${b.dt}/${b.hour}`, b]));
     for (const { dt, hour } of buckets.values()) {
-      const values = hour === undefined ? { dt } : { dt, hour: String(hour).padStart(HOUR_DIGITS, '0') };
-      await registerPartition(session, name, hour === undefined ? { dt } : { dt, hour: String(hour) }, `${bucket}${projectedLocation(curatedLocationTemplate(table), values)}`);
+      // Partition values as Hive keeps them (`hour` 9), located where projection puts them (`hour=09/`).
+      const values: Record<string, string> = hour === undefined ? { dt } : { dt, hour: String(hour) };
+      const projected: Record<string, string> = hour === undefined ? { dt } : { dt, hour: String(hour).padStart(HOUR_DIGITS, '0') };
+      await registerPartition(session, name, values, `${bucket}${projectedLocation(curatedLocationTemplate(table), projected)}`);
     }
     const days = new Set((await store.list(quarantinePrefix(name))).map(({ key }) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)![1]!));
     for (const dt of days) {
