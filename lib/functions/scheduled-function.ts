@@ -21,8 +21,6 @@ export interface ScheduledFunctionOptions {
   readonly everyMinutes: number;
   /** Whether the schedule is enabled. */
   readonly enabled: boolean;
-  /** Reserved concurrency. @default none */
-  readonly concurrency?: number;
   /** The network it runs in. */
   readonly vpc: ec2.IVpc;
   /** Its subnets, private. */
@@ -56,7 +54,6 @@ export function scheduledFunction(scope: Construct, id: string, scheduleId: stri
     vpcSubnets: options.subnets,
     // Egress only where the function must go: the brokers (opened through the cluster's connections) and S3.
     allowAllOutbound: false,
-    reservedConcurrentExecutions: options.concurrency,
     logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention: options.logRetentionDays, removalPolicy: options.removalPolicy ?? RemovalPolicy.RETAIN }),
     tracing: options.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
     // The schedule retries delivery; a failed run is not retried by Lambda (the next run catches up).

@@ -71,8 +71,8 @@ export class TableCompactor extends Construct {
       timeoutSeconds: config.compactorTimeoutSeconds,
       everyMinutes: config.compactorEveryMinutes,
       enabled: config.schedulesEnabled,
-      // One run at a time: concurrent runs stay correct but would only redo the same work.
-      concurrency: 1,
+      // No reserved concurrency: reserving it fails function creation in accounts whose concurrency
+      // quota is 10, and concurrent runs are safe anyway (they race for one claim and finish one run).
       vpc: props.vpc,
       subnets: props.subnets,
       deadLetterQueue: props.deadLetterQueue,

@@ -82,7 +82,7 @@ describe('a stack built from three declared tables', () => {
     const { fn, schedule } = stack.functions.compactors.get(name)!;
     const props = resources[logicalId(fn)]!.Properties;
     expect(props.Environment.Variables).toMatchObject({ [ENV.table]: name, [ENV.tablesDir]: BUNDLED_TABLES_DIR, [ENV.consumerGroup]: DEFAULTS.consumerGroup });
-    expect(props.ReservedConcurrentExecutions).toBe(1);
+    expect(props.ReservedConcurrentExecutions).toBeUndefined();
     const target = resources[logicalId(schedule)]!.Properties;
     expect(target.ScheduleExpression).toBe(`rate(${DEFAULTS.compactorEveryMinutes} minutes)`);
     expect(target.Target.Arn).toEqual({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] });
