@@ -1,41 +1,46 @@
 import type { ColumnBatch, ColumnValues } from '../ports/parquet.ts';
-import type { ColumnSpec } from './schema.ts';
-import type { StringDictionary } from './string-dictionary.ts';
+import { heldAsValue, type ColumnSpec } from './schema.ts';
+import { StringDictionary } from './string-dictionary.ts';
 import { grown } from './typed-arrays.ts';
+import type { ValueList } from './value-list.ts';
+
+/** Where the slot of a string, decimal or nested column points: its strings, or its values in read order. */
+export type ColumnStore = StringDictionary | ValueList;
 
 /**
  * Rows collected straight into typed columns: strings as ids into their column's
- * `StringDictionary`, numbers (timestamps as epoch milliseconds) in Float64Arrays. No per-row
- * object is kept, which is what makes compaction cheap in CPU and memory.
+ * `StringDictionary`, numbers (timestamps as epoch milliseconds) in Float64Arrays, decimal and
+ * nested values as indices into their column's `ValueList`. A flat table keeps no per-row object,
+ * which is what makes compaction cheap in CPU and memory.
  */
 export class ColumnBatchBuilder {
   readonly columns: readonly ColumnSpec[];
-  private readonly dictionaries: readonly (StringDictionary | undefined)[];
+  private readonly stores: readonly (ColumnStore | undefined)[];
   private ids: (Int32Array | undefined)[];
   private numbers: (Float64Array | undefined)[];
   private rows = 0;
 
   /**
-   * `dictionaries[i]`: where the ids of string column `i` point.
+   * `stores[i]`: where the ids of column `i` point, if it is a string, decimal or nested column.
    * `capacity`: the rows expected; more are taken, at the cost of a copy.
    */
-  constructor(columns: readonly ColumnSpec[], dictionaries: readonly (StringDictionary | undefined)[], capacity: number) {
+  constructor(columns: readonly ColumnSpec[], stores: readonly (ColumnStore | undefined)[], capacity: number) {
     this.columns = columns;
-    this.dictionaries = dictionaries;
+    this.stores = stores;
     const size = Math.max(1, capacity);
     this.ids = columns.map((column, i) => {
-      if (column.type !== 'string') return undefined;
-      if (!dictionaries[i]) throw new Error(`string column ${column.name} needs a dictionary`);
+      if (column.type !== 'string' && !heldAsValue(column.type)) return undefined;
+      if (!stores[i]) throw new TypeError(`${column.type} column ${column.name} needs a store for its values`);
       return new Int32Array(size);
     });
-    this.numbers = columns.map((column) => (column.type === 'string' ? undefined : new Float64Array(size)));
+    this.numbers = columns.map((_, i) => (this.ids[i] ? undefined : new Float64Array(size)));
   }
 
   get rowCount(): number {
     return this.rows;
   }
 
-  /** Appends one row, a slot per column: a dictionary id for a string, the number otherwise, NaN for null. The row is copied. */
+  /** Appends one row, a slot per column: an id into its store for a string, decimal or nested value, the number otherwise, NaN for null. The row is copied. */
   append(row: Float64Array): void {
     if (this.rows === (this.ids[0] ?? this.numbers[0])!.length) this.grow();
     const at = this.rows;
@@ -52,8 +57,11 @@ export class ColumnBatchBuilder {
   batch(selection?: Int32Array): ColumnBatch {
     const values = this.columns.map((_, i): ColumnValues => {
       const ids = this.ids[i];
-      if (ids !== undefined) return { kind: 'strings', distinct: this.dictionaries[i]!.values, indices: pick(ids.subarray(0, this.rows), selection) };
-      return { kind: 'numbers', values: pick(this.numbers[i]!.subarray(0, this.rows), selection) };
+      if (ids === undefined) return { kind: 'numbers', values: pick(this.numbers[i]!.subarray(0, this.rows), selection) };
+      const store = this.stores[i]!;
+      const picked = pick(ids.subarray(0, this.rows), selection);
+      if (store instanceof StringDictionary) return { kind: 'strings', distinct: store.values, indices: picked };
+      return { kind: 'values', values: Array.from(picked, (id) => (id < 0 ? null : store.values[id]!)) };
     });
     return { columns: this.columns, values, rowCount: selection?.length ?? this.rows };
   }

@@ -5,9 +5,9 @@
  */
 
 /** Logical column types, named after the Glue/Athena type each maps to. */
-export type ColumnType = 'string' | 'double' | 'int' | 'bigint' | 'boolean' | 'date' | 'timestamp';
+export type ColumnType = 'string' | 'double' | 'int' | 'bigint' | 'boolean' | 'date' | 'timestamp' | 'decimal' | 'struct' | 'array' | 'map';
 
-/** One column of the table. */
+/** One column of the table, or one part of a nested column (a struct's field, an array's element, a map's value). */
 export interface ColumnSpec {
   readonly name: string;
   readonly type: ColumnType;
@@ -23,6 +23,33 @@ export interface ColumnSpec {
   readonly maximum?: number;
   /** How a timestamp field is written in the record value. */
   readonly timestampInput?: TimestampInput;
+  /** Digits of a decimal in all, 1-38. */
+  readonly precision?: number;
+  /** Digits of a decimal after the point, 0 to `precision`. */
+  readonly scale?: number;
+  /** How a decimal is written in the record value. */
+  readonly decimalInput?: DecimalInput;
+  /** The fields of a struct, in declaration order. */
+  readonly fields?: readonly ColumnSpec[];
+  /** The element of an array, named `element`. */
+  readonly items?: ColumnSpec;
+  /** The value of a map, named `value`; map keys are the object's property names, strings. */
+  readonly values?: ColumnSpec;
+}
+
+/** How a decimal arrives: a JSON number (read from its exact text), a string of digits, or either. */
+export type DecimalInput = 'number' | 'string' | 'number-or-string';
+
+/** What decides a column's SQL type: its type and, for decimals and nested columns, their details. */
+export type ColumnShape = Pick<ColumnSpec, 'type' | 'precision' | 'scale' | 'fields' | 'items' | 'values'>;
+
+/**
+ * Whether values of `type` are kept as JS values (decimals as unscaled bigints, nested values as
+ * objects and arrays) rather than as one number per row: they take the JSON.parse path when
+ * decoded and hyparquet-writer's nested-column machinery when written.
+ */
+export function heldAsValue(type: ColumnType): boolean {
+  return type === 'decimal' || type === 'struct' || type === 'array' || type === 'map';
 }
 
 /**
@@ -63,7 +90,10 @@ export const QUARANTINE_PARTITION_KEYS = [
   { name: 'dt', type: 'string', description: 'UTC date of the Kafka timestamp, yyyy-MM-dd.' },
 ] as const satisfies readonly Pick<ColumnSpec, 'name' | 'type' | 'description'>[];
 
-const DUCKDB_TYPES: Record<ColumnType, string> = {
+/** The column types a row slot holds as one number or string id. */
+export type ScalarType = Exclude<ColumnType, 'decimal' | 'struct' | 'array' | 'map'>;
+
+const DUCKDB_TYPES: Record<ScalarType, string> = {
   string: 'VARCHAR',
   double: 'DOUBLE',
   int: 'INTEGER',
@@ -73,17 +103,7 @@ const DUCKDB_TYPES: Record<ColumnType, string> = {
   timestamp: 'TIMESTAMP',
 };
 
-/** The DuckDB SQL type of a column. */
-export function duckdbType(type: ColumnType): string {
-  return DUCKDB_TYPES[type];
-}
-
-/** The Glue/Athena (Hive DDL) type of a column: the logical type names were chosen to be exactly these. */
-export function glueType(type: ColumnType): string {
-  return type;
-}
-
-const TRINO_TYPES: Record<ColumnType, string> = {
+const TRINO_TYPES: Record<ScalarType, string> = {
   string: 'varchar',
   double: 'double',
   int: 'integer',
@@ -93,7 +113,78 @@ const TRINO_TYPES: Record<ColumnType, string> = {
   timestamp: 'timestamp(3)',
 };
 
-/** The type Athena (Trino) reads a column of Glue type {@link glueType} as: Hive `string` is `varchar`, `timestamp` has millisecond precision. */
-export function trinoType(type: ColumnType): string {
-  return TRINO_TYPES[type];
+/** How one engine spells types: its scalar names and how it composes the others. */
+interface TypeSyntax {
+  scalar(type: ScalarType): string;
+  decimal(precision: number, scale: number): string;
+  struct(fields: readonly (readonly [name: string, type: string])[]): string;
+  array(element: string): string;
+  map(value: string): string;
+}
+
+const DUCKDB: TypeSyntax = {
+  scalar: (type) => DUCKDB_TYPES[type],
+  decimal: (precision, scale) => `DECIMAL(${precision},${scale})`,
+  // Quoted: a field may be named like a keyword ("order").
+  struct: (fields) => `STRUCT(${fields.map(([name, type]) => `"${name}" ${type}`).join(', ')})`,
+  array: (element) => `${element}[]`,
+  map: (value) => `MAP(VARCHAR, ${value})`,
+};
+
+// Hive DDL, as Glue stores it: the logical type names were chosen to be exactly its scalars.
+const GLUE: TypeSyntax = {
+  scalar: (type) => type,
+  decimal: (precision, scale) => `decimal(${precision},${scale})`,
+  struct: (fields) => `struct<${fields.map(([name, type]) => `${name}:${type}`).join(',')}>`,
+  array: (element) => `array<${element}>`,
+  map: (value) => `map<string,${value}>`,
+};
+
+// As Trino 435 (Athena's engine) prints the types it reads Glue's as: row field names bare, in lowercase as the metastore keeps them.
+const TRINO: TypeSyntax = {
+  scalar: (type) => TRINO_TYPES[type],
+  decimal: (precision, scale) => `decimal(${precision},${scale})`,
+  struct: (fields) => `row(${fields.map(([name, type]) => `${name.toLowerCase()} ${type}`).join(', ')})`,
+  array: (element) => `array(${element})`,
+  map: (value) => `map(varchar, ${value})`,
+};
+
+function typeIn(syntax: TypeSyntax, column: ColumnShape | ColumnType, caller: string): string {
+  const shape = typeof column === 'string' ? { type: column } : column;
+  const missing = (detail: string): never => {
+    throw new TypeError(`${caller}(${JSON.stringify(shape.type)}) needs the column's ${detail}: pass the column spec, not its type name`);
+  };
+  switch (shape.type) {
+    case 'decimal':
+      return shape.precision === undefined || shape.scale === undefined ? missing('precision and scale') : syntax.decimal(shape.precision, shape.scale);
+    case 'struct':
+      return shape.fields ? syntax.struct(shape.fields.map((field) => [field.name, typeIn(syntax, field, caller)] as const)) : missing('fields');
+    case 'array':
+      return shape.items ? syntax.array(typeIn(syntax, shape.items, caller)) : missing('items');
+    case 'map':
+      return shape.values ? syntax.map(typeIn(syntax, shape.values, caller)) : missing('values');
+    default:
+      return syntax.scalar(shape.type);
+  }
+}
+
+/**
+ * The DuckDB SQL type of a column, e.g. `STRUCT("city" VARCHAR, "zip" VARCHAR)` or `DECIMAL(19,2)`.
+ * A bare type name is still taken for scalar types while callers move to passing the column.
+ */
+export function duckdbType(column: ColumnShape | ColumnType): string {
+  return typeIn(DUCKDB, column, 'duckdbType');
+}
+
+/** The Glue/Athena (Hive DDL) type of a column, e.g. `struct<city:string,zip:string>`, `array<int>` or `decimal(19,2)`. */
+export function glueType(column: ColumnShape | ColumnType): string {
+  return typeIn(GLUE, column, 'glueType');
+}
+
+/**
+ * The type Athena (Trino) reads a column of Glue type {@link glueType} as: Hive `string` is
+ * `varchar`, `timestamp` has millisecond precision, a struct is a `row(…)`.
+ */
+export function trinoType(column: ColumnShape | ColumnType): string {
+  return typeIn(TRINO, column, 'trinoType');
 }

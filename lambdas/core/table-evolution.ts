@@ -1,4 +1,4 @@
-import type { ColumnSpec, ColumnType, TimestampInput } from './schema.ts';
+import type { ColumnSpec, ColumnType, DecimalInput, TimestampInput } from './schema.ts';
 import type { PartitionBy, TableSpec } from './table-declaration.ts';
 
 /**
@@ -7,7 +7,7 @@ import type { PartitionBy, TableSpec } from './table-declaration.ts';
  * written still understands (columns resolve by name, so old files read NULL for a new column).
  */
 
-/** A field as recorded in the lock file: what decides its column and its verdicts. */
+/** A field as recorded in the lock file: what decides its column and its verdicts, nested fields included. */
 export interface LockedField {
   readonly name: string;
   readonly type: ColumnType;
@@ -17,6 +17,12 @@ export interface LockedField {
   readonly minimum?: number;
   readonly maximum?: number;
   readonly timestampInput?: TimestampInput;
+  readonly precision?: number;
+  readonly scale?: number;
+  readonly decimalInput?: DecimalInput;
+  readonly fields?: readonly LockedField[];
+  readonly items?: LockedField;
+  readonly values?: LockedField;
 }
 
 /** A table as deployed. */
@@ -45,14 +51,21 @@ function lockedTableOf(table: TableSpec): LockedTable {
   return { topic: table.topic, key: table.key ?? null, eventTime: table.eventTime, partitionBy: table.partitionBy, fields: table.fields.map(lockedFieldOf) };
 }
 
-function lockedFieldOf({ name, type, nullable, allowed, minLength, minimum, maximum, timestampInput }: ColumnSpec): LockedField {
-  return { name, type, nullable, ...(allowed && { allowed }), ...(minLength !== undefined && { minLength }), ...(minimum !== undefined && { minimum }), ...(maximum !== undefined && { maximum }), ...(timestampInput && { timestampInput }) };
+// Only the keys a field has are written, so the lock of a flat table reads as it always did.
+function lockedFieldOf(field: ColumnSpec): LockedField {
+  const { name, type, nullable, allowed, minLength, minimum, maximum, timestampInput, precision, scale, decimalInput, fields, items, values } = field;
+  return {
+    name, type, nullable, ...(allowed && { allowed }), ...(minLength !== undefined && { minLength }), ...(minimum !== undefined && { minimum }), ...(maximum !== undefined && { maximum }),
+    ...(timestampInput && { timestampInput }), ...(precision !== undefined && { precision, scale, decimalInput }),
+    ...(fields && { fields: fields.map(lockedFieldOf) }), ...(items && { items: lockedFieldOf(items) }), ...(values && { values: lockedFieldOf(values) }),
+  };
 }
 
 // Types a column may widen to: every value the old type held reads the same as the new.
 const WIDENINGS: Readonly<Partial<Record<ColumnType, readonly ColumnType[]>>> = { int: ['bigint'] };
-// Timestamp inputs that accept everything another accepts.
+// Timestamp and decimal inputs that accept everything another accepts.
 const INPUT_WIDENINGS: Readonly<Partial<Record<TimestampInput, readonly TimestampInput[]>>> = { iso: ['iso-or-epoch-millis'], 'epoch-millis': ['iso-or-epoch-millis'] };
+const DECIMAL_INPUT_WIDENINGS: Readonly<Partial<Record<DecimalInput, readonly DecimalInput[]>>> = { number: ['number-or-string'], string: ['number-or-string'] };
 
 /**
  * Why the declared tables cannot replace the locked ones, one sentence each naming the table, the
@@ -79,37 +92,67 @@ function tableProblems(locked: LockedTable, declared: LockedTable, table: string
       problems.push(`table ${table}: x-streamlake.${setting} changed from ${JSON.stringify(locked[setting])} to ${JSON.stringify(declared[setting])}, which the files already written cannot follow; declare a new table instead`);
     }
   }
-  for (const old of locked.fields) {
-    const field = declared.fields.find((f) => f.name === old.name);
+  problems.push(...fieldsProblems(locked.fields, declared.fields, '').map((problem) => `table ${table}: ${problem}`));
+  return problems;
+}
+
+/** What changed among the fields of an object (the table, or a struct at `prefix`) that rows already written cannot follow. */
+function fieldsProblems(locked: readonly LockedField[], declared: readonly LockedField[], prefix: string): string[] {
+  const problems: string[] = [];
+  const pathOf = (name: string) => (prefix === '' ? name : `${prefix}.${name}`);
+  for (const old of locked) {
+    const field = declared.find((f) => f.name === old.name);
     if (!field) {
-      problems.push(`table ${table}: field ${old.name} was removed or renamed, which would hide its column in every file already written; keep it (make it optional), or add the new name as a new optional field`);
+      problems.push(`field ${pathOf(old.name)} was removed or renamed, which would hide its ${prefix === '' ? 'column' : 'values'} in every file already written; keep it (make it optional), or add the new name as a new optional field`);
       continue;
     }
-    problems.push(...fieldProblems(old, field).map((problem) => `table ${table}: field ${old.name} ${problem}`));
+    problems.push(...fieldProblems(old, field, pathOf(old.name)));
   }
-  for (const field of declared.fields) {
-    if (!locked.fields.some((f) => f.name === field.name) && !field.nullable) {
-      problems.push(`table ${table}: new field ${field.name} is required, but the rows already written have no value for it; add it as optional (leave it out of "required")`);
+  for (const field of declared) {
+    if (!locked.some((f) => f.name === field.name) && !field.nullable) {
+      problems.push(`new field ${pathOf(field.name)} is required, but the rows already written have no value for it; add it as optional (leave it out of "required")`);
     }
   }
   return problems;
 }
 
-function fieldProblems(old: LockedField, field: LockedField): string[] {
+/** What changed in one field at `path` (`total`, `address.city`, `items[*].sku`), recursively for nested fields. */
+function fieldProblems(old: LockedField, field: LockedField, path: string): string[] {
   const problems: string[] = [];
+  const problem = (text: string) => problems.push(`field ${path} ${text}`);
   if (old.type !== field.type && !WIDENINGS[old.type]?.includes(field.type)) {
-    problems.push(`changed type from ${old.type} to ${field.type}, which only widening allows (int to bigint); add a new field of the new type instead`);
+    problem(`changed type from ${old.type} to ${field.type}, which only widening allows (int to bigint, a decimal's precision at the same scale); add a new field of the new type instead`);
   }
   if (old.type === 'timestamp' && field.type === 'timestamp' && old.timestampInput !== field.timestampInput && !INPUT_WIDENINGS[old.timestampInput ?? 'iso']?.includes(field.timestampInput ?? 'iso')) {
-    problems.push(`changed how its timestamps are written from ${old.timestampInput} to ${field.timestampInput}, which would refuse records valid today; accept both forms ("type": ["string", "integer"]) or add a new field`);
+    problem(`changed how its timestamps are written from ${old.timestampInput} to ${field.timestampInput}, which would refuse records valid today; accept both forms ("type": ["string", "integer"]) or add a new field`);
   }
-  if (old.nullable && !field.nullable) problems.push('became required, but rows already written may hold null; keep it optional');
+  if (old.type === 'decimal' && field.type === 'decimal') problems.push(...decimalProblems(old, field).map((text) => `field ${path} ${text}`));
+  if (old.nullable && !field.nullable) problem('became required, but rows already written may hold null; keep it optional');
   if (field.allowed && (!old.allowed || old.allowed.some((value) => !field.allowed!.includes(value)))) {
     const dropped = old.allowed ? old.allowed.filter((value) => !field.allowed!.includes(value)) : ['any value'];
-    problems.push(`no longer accepts ${dropped.map((value) => JSON.stringify(value)).join(', ')}; enum values can be added, never removed`);
+    problem(`no longer accepts ${dropped.map((value) => JSON.stringify(value)).join(', ')}; enum values can be added, never removed`);
   }
-  if ((field.minLength ?? 0) > (old.minLength ?? 0)) problems.push(`raised minLength from ${old.minLength ?? 0} to ${field.minLength}; constraints can be loosened, never tightened`);
-  if (field.minimum !== undefined && (old.minimum === undefined || field.minimum > old.minimum)) problems.push(`raised its minimum to ${field.minimum}; constraints can be loosened, never tightened`);
-  if (field.maximum !== undefined && (old.maximum === undefined || field.maximum < old.maximum)) problems.push(`lowered its maximum to ${field.maximum}; constraints can be loosened, never tightened`);
+  if ((field.minLength ?? 0) > (old.minLength ?? 0)) problem(`raised minLength from ${old.minLength ?? 0} to ${field.minLength}; constraints can be loosened, never tightened`);
+  if (field.minimum !== undefined && (old.minimum === undefined || field.minimum > old.minimum)) problem(`raised its minimum to ${field.minimum}; constraints can be loosened, never tightened`);
+  if (field.maximum !== undefined && (old.maximum === undefined || field.maximum < old.maximum)) problem(`lowered its maximum to ${field.maximum}; constraints can be loosened, never tightened`);
+  if (old.type !== field.type) return problems;
+  // The same nested type: what it holds follows the same rules, by path.
+  if (old.fields && field.fields) problems.push(...fieldsProblems(old.fields, field.fields, path));
+  if (old.items && field.items) problems.push(...fieldProblems(old.items, field.items, `${path}[*]`));
+  if (old.values && field.values) problems.push(...fieldProblems(old.values, field.values, `${path}[*]`));
+  return problems;
+}
+
+// A decimal widens by precision at the same scale: every value written before reads the same. Any
+// other change would read old values as other numbers, or refuse values valid today.
+function decimalProblems(old: LockedField, field: LockedField): string[] {
+  const problems: string[] = [];
+  const was = `decimal(${old.precision},${old.scale})`;
+  const is = `decimal(${field.precision},${field.scale})`;
+  if (old.scale !== field.scale) problems.push(`changed scale from ${was} to ${is}, which would change what the values already written mean; keep the scale (raise the precision), or add a new field`);
+  else if (field.precision! < old.precision!) problems.push(`narrowed from ${was} to ${is}, which values already written may not fit; keep or raise the precision`);
+  if (old.decimalInput !== field.decimalInput && !DECIMAL_INPUT_WIDENINGS[old.decimalInput!]?.includes(field.decimalInput!)) {
+    problems.push(`changed how its decimals are written from ${old.decimalInput} to ${field.decimalInput}, which would refuse records valid today; accept both ("type": ["number", "string"]) or add a new field`);
+  }
   return problems;
 }
