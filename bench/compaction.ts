@@ -98,7 +98,7 @@ async function duckdbConvert(ndjson: string, output: string): Promise<number> {
   try {
     await connection.run("SET TimeZone = 'UTC'");
     // The same columns as the compactor writes, `_extra` (all null here) included.
-    const columns = tableColumns(TABLE).map((c) => `'${c.name}': '${c.name === 'kafka_timestamp' ? 'BIGINT' : duckdbType(c.type)}'`).join(', ');
+    const columns = tableColumns(TABLE).map((c) => `'${c.name}': '${c.name === 'kafka_timestamp' ? 'BIGINT' : duckdbType(c)}'`).join(', ');
     const select = tableColumns(TABLE).map((c) => (c.name === 'kafka_timestamp' ? 'epoch_ms(kafka_timestamp) AS kafka_timestamp' : c.name)).join(', ');
     await connection.run(`COPY (SELECT ${select} FROM read_ndjson('${ndjson}', columns = {${columns}})) TO '${output}' (FORMAT parquet, COMPRESSION ${codec})`);
     return statSync(output).size;

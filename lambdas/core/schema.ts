@@ -149,10 +149,9 @@ const TRINO: TypeSyntax = {
   map: (value) => `map(varchar, ${value})`,
 };
 
-function typeIn(syntax: TypeSyntax, column: ColumnShape | ColumnType, caller: string): string {
-  const shape = typeof column === 'string' ? { type: column } : column;
+function typeIn(syntax: TypeSyntax, shape: ColumnShape, caller: string): string {
   const missing = (detail: string): never => {
-    throw new TypeError(`${caller}(${JSON.stringify(shape.type)}) needs the column's ${detail}: pass the column spec, not its type name`);
+    throw new TypeError(`${caller}: a ${shape.type} column needs its ${detail}`);
   };
   switch (shape.type) {
     case 'decimal':
@@ -170,14 +169,13 @@ function typeIn(syntax: TypeSyntax, column: ColumnShape | ColumnType, caller: st
 
 /**
  * The DuckDB SQL type of a column, e.g. `STRUCT("city" VARCHAR, "zip" VARCHAR)` or `DECIMAL(19,2)`.
- * A bare type name is still taken for scalar types while callers move to passing the column.
  */
-export function duckdbType(column: ColumnShape | ColumnType): string {
+export function duckdbType(column: ColumnShape): string {
   return typeIn(DUCKDB, column, 'duckdbType');
 }
 
 /** The Glue/Athena (Hive DDL) type of a column, e.g. `struct<city:string,zip:string>`, `array<int>` or `decimal(19,2)`. */
-export function glueType(column: ColumnShape | ColumnType): string {
+export function glueType(column: ColumnShape): string {
   return typeIn(GLUE, column, 'glueType');
 }
 
@@ -185,6 +183,6 @@ export function glueType(column: ColumnShape | ColumnType): string {
  * The type Athena (Trino) reads a column of Glue type {@link glueType} as: Hive `string` is
  * `varchar`, `timestamp` has millisecond precision, a struct is a `row(…)`.
  */
-export function trinoType(column: ColumnShape | ColumnType): string {
+export function trinoType(column: ColumnShape): string {
   return typeIn(TRINO, column, 'trinoType');
 }

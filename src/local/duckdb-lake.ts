@@ -78,7 +78,7 @@ function curatedView(lakeDir: string, table: TableSpec): string {
   const curated = join(lakeDir, curatedPrefix(table.name));
   if (!hasFiles(curated, '.parquet')) return emptyView(columns, keys);
   const glob = join(curated, ...keys.map(() => '*'), '*.parquet');
-  const hiveTypes = `{${keys.map((key) => `${literal(key.name)}: ${literal(duckdbType(key.type))}`).join(', ')}}`;
+  const hiveTypes = `{${keys.map((key) => `${literal(key.name)}: ${literal(duckdbType(key))}`).join(', ')}}`;
   const files = `SELECT * FROM read_parquet(${literal(glob)}, hive_partitioning = true, hive_types = ${hiveTypes}, union_by_name = true)`;
   // Files written before a field was added read it as NULL (union_by_name), and so does every file
   // while none has it yet (the union by name with an empty row of every column).
@@ -88,7 +88,7 @@ function curatedView(lakeDir: string, table: TableSpec): string {
 function quarantineView(lakeDir: string, table: string): string {
   const quarantine = join(lakeDir, quarantinePrefix(table));
   if (!hasFiles(quarantine, '.ndjson')) return emptyView(QUARANTINE_COLUMNS, [{ name: 'dt', type: 'string' }]);
-  const jsonColumns = `{${QUARANTINE_COLUMNS.map((c) => `${literal(c.name)}: ${literal(duckdbType(c.type))}`).join(', ')}}`;
+  const jsonColumns = `{${QUARANTINE_COLUMNS.map((c) => `${literal(c.name)}: ${literal(duckdbType(c))}`).join(', ')}}`;
   return `SELECT * FROM read_json(${literal(join(quarantine, '*/*.ndjson'))}, format = 'newline_delimited', columns = ${jsonColumns}, hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`;
 }
 

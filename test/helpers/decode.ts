@@ -1,10 +1,11 @@
 import { RecordDecoder, type QuarantineReason, type ValidationLimits } from '../../lambdas/core/decode.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
+import type { NestedValue } from '../../lambdas/ports/parquet.ts';
 import { DEVICE_LOGS } from './tables.ts';
 
 /** `RecordDecoder`'s verdict as one value, with the record as an object by field name (and `_extra`), for assertions. */
 export type DecodeResult =
-  | { readonly ok: true; readonly event: Record<string, string | number | null> }
+  | { readonly ok: true; readonly event: Record<string, NestedValue> }
   | { readonly ok: false; readonly reason: QuarantineReason; readonly detail: string };
 
 const decoders = new Map<TableSpec, Map<ValidationLimits, RecordDecoder>>();
@@ -22,7 +23,7 @@ export function decodeRecord(value: Uint8Array, kafkaTimestamp: number, limits: 
   return { ok: true, event: Object.fromEntries(names.map((name, i) => [name, valueOf(decoder, i, row[i]!)])) };
 }
 
-function valueOf(decoder: RecordDecoder, field: number, slot: number): string | number | null {
+function valueOf(decoder: RecordDecoder, field: number, slot: number): NestedValue {
   if (Number.isNaN(slot)) return null;
   const dictionary = decoder.dictionaries[field];
   return dictionary ? dictionary.values[slot]! : slot;

@@ -25,8 +25,8 @@ function withBucket(value: unknown): string {
 
 describe('Glue tables', () => {
   it('declare the columns of the declaration, with _extra and lineage, and dt/hour partitions', () => {
-    expect(deviceLogs.StorageDescriptor.Columns.map((c: any) => [c.Name, c.Type])).toEqual(tableColumns(DEVICE_LOGS).map((c) => [c.name, glueType(c.type)]));
-    expect(deviceLogs.PartitionKeys.map((c: any) => [c.Name, c.Type])).toEqual(partitionKeys('hour').map((c) => [c.name, glueType(c.type)]));
+    expect(deviceLogs.StorageDescriptor.Columns.map((c: any) => [c.Name, c.Type])).toEqual(tableColumns(DEVICE_LOGS).map((c) => [c.name, glueType(c)]));
+    expect(deviceLogs.PartitionKeys.map((c: any) => [c.Name, c.Type])).toEqual(partitionKeys('hour').map((c) => [c.name, glueType(c)]));
     expect(deviceLogs.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe');
     expect(quarantine.StorageDescriptor.Columns.map((c: any) => c.Name)).toEqual(QUARANTINE_COLUMNS.map((c) => c.name));
   });

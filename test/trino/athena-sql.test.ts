@@ -156,7 +156,7 @@ describe('the Athena SQL on Trino', () => {
     });
 
     it('read every Parquet column as the type Athena gives its Glue type', async () => {
-      const declared = [...tableColumns(DEVICE_LOGS), ...partitionKeys(DEVICE_LOGS.partitionBy)].map((c) => [c.name, trinoType(c.type)]);
+      const declared = [...tableColumns(DEVICE_LOGS), ...partitionKeys(DEVICE_LOGS.partitionBy)].map((c) => [c.name, trinoType(c)]);
       const { rows } = await queryTrino(session, `DESCRIBE ${DEVICE_LOGS.name}`);
       expect(rows.map(([name, type]) => [name, type])).toEqual(declared);
       const { columns } = await queryTrino(session, `SELECT * FROM ${DEVICE_LOGS.name} LIMIT 1`);

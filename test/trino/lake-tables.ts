@@ -8,12 +8,12 @@ import {
   quarantineLocationTemplate,
   quarantinePrefix,
 } from '../../lambdas/core/lake-layout.ts';
-import { QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, trinoType, type ColumnType } from '../../lambdas/core/schema.ts';
+import { QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, trinoType, type ColumnShape } from '../../lambdas/core/schema.ts';
 import { tableColumns, type TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { queryTrino, type TrinoSession } from '../../tools/trino/client.ts';
 import { localLocation } from '../../tools/trino/server.ts';
 
-type Column = { readonly name: string; readonly type: ColumnType };
+type Column = ColumnShape & { readonly name: string };
 /** A session whose schema is the Glue database. */
 type LakeSession = TrinoSession & { readonly schema: string };
 
@@ -50,7 +50,7 @@ export async function declareLake(session: LakeSession, lakeDir: string, tables:
 
 function createTable(name: string, columns: readonly Column[], partitionKeys: readonly Column[], format: string, location: string): string {
   return `CREATE TABLE ${name} (
-  ${[...columns, ...partitionKeys].map((c) => `${c.name} ${trinoType(c.type)}`).join(',\n  ')}
+  ${[...columns, ...partitionKeys].map((c) => `${c.name} ${trinoType(c)}`).join(',\n  ')}
 ) WITH (
   format = '${format}',
   partitioned_by = ARRAY[${partitionKeys.map((k) => `'${k.name}'`).join(', ')}],

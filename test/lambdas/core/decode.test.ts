@@ -43,9 +43,10 @@ function decode(value: unknown, kafkaTimestamp = KAFKA_TIMESTAMP): DecodeResult 
   return decodeRecord(json(value), kafkaTimestamp, LIMITS);
 }
 
+// The device table's columns are flat: strings, numbers or null.
 function decoded(result: DecodeResult): Record<string, string | number | null> {
   if (!result.ok) throw new Error(`expected the event to decode, got ${result.reason}: ${result.detail}`);
-  return result.event;
+  return result.event as Record<string, string | number | null>;
 }
 
 interface RejectionCase {

@@ -157,9 +157,9 @@ describe('parseTableDeclaration with nested and decimal fields', () => {
     expect([glueType(mixedCase), trinoType(mixedCase)]).toEqual(['struct<ZipCode:string>', 'row(zipcode varchar)']);
   });
 
-  it('still takes a bare scalar type name, and refuses one that needs the column', () => {
-    expect([glueType('int'), duckdbType('timestamp'), trinoType('timestamp')]).toEqual(['int', 'TIMESTAMP', 'timestamp(3)']);
-    expect(() => glueType('struct')).toThrow(/glueType\("struct"\) needs the column's fields: pass the column spec/);
+  it('refuses a nested or decimal column spec without its details', () => {
+    expect([glueType({ type: 'int' }), duckdbType({ type: 'timestamp' }), trinoType({ type: 'timestamp' })]).toEqual(['int', 'TIMESTAMP', 'timestamp(3)']);
+    expect(() => glueType({ type: 'struct' })).toThrow('glueType: a struct column needs its fields');
   });
 
   it('changes its fingerprint with the nested and decimal details that decide a verdict', () => {
