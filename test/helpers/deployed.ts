@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { createCompactorHandler, type CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
@@ -8,7 +9,6 @@ import { createGeneratorHandler } from '../../lambdas/handlers/generator.ts';
 import type { GeneratorReport } from '../../lambdas/demo/device-fleet.ts';
 import type { PipelineConfig } from '../../lib/config.ts';
 import { compactorSettings, generatorSettings } from '../../lib/functions/pipeline-functions.ts';
-import type { FakeS3 } from './fake-s3.ts';
 import { onTestBroker } from './kafka.ts';
 import { DEVICE_LOGS, TABLES_DIR } from './tables.ts';
 
@@ -47,21 +47,30 @@ export type GeneratorHandler = (event: { scheduledTime?: string }) => Promise<Ge
 export type CompactorHandler = () => Promise<CompactorSummary>;
 
 /**
+ * Where the handlers' S3 client comes from: a FakeS3 bucket (its mocked client), or any S3Client,
+ * e.g. one of the run's S3-compatible server.
+ */
+export interface LakeS3 {
+  readonly client: S3Client;
+}
+
+/**
  * The two Lambdas as deployed (`createGeneratorHandler` / `createCompactorHandler`, configured
  * from `process.env`), with factories that open the real Kafka adapter on a test broker's SASL
- * listener instead of MSK, and the lake in a FakeS3 bucket. Each handler stands for one Lambda
- * container and keeps its clients between invocations. Records the connections the handlers
- * asked for; `close()` closes every client they opened.
+ * listener instead of MSK, and the lake through the given S3 client (a FakeS3 bucket, or a real
+ * S3-compatible server). Each handler stands for one Lambda container and keeps its clients
+ * between invocations. Records the connections the handlers asked for; `close()` closes every
+ * client they opened.
  */
 export class DeployedHandlers {
   /** The connections the handlers built from their environment, before the swap to the test broker. */
   readonly requested: KafkaConnection[] = [];
   private readonly clients: { close(): Promise<void> }[] = [];
   private readonly saslBootstrap: string;
-  private readonly s3: FakeS3;
+  private readonly s3: LakeS3;
   private readonly tokenLifetimeMs: number | undefined;
 
-  constructor(saslBootstrap: string, s3: FakeS3, options: { tokenLifetimeMs?: number } = {}) {
+  constructor(saslBootstrap: string, s3: LakeS3, options: { tokenLifetimeMs?: number } = {}) {
     this.saslBootstrap = saslBootstrap;
     this.s3 = s3;
     this.tokenLifetimeMs = options.tokenLifetimeMs;
@@ -72,9 +81,9 @@ export class DeployedHandlers {
     return createGeneratorHandler({ openWriter: (connection) => this.open(connection, openKafkaWriter) });
   }
 
-  /** A new compactor container. */
-  compactor(): CompactorHandler {
-    return createCompactorHandler({ s3Client: () => this.s3.client, openReader: (connection) => this.open(connection, openKafkaReader) });
+  /** A new compactor container; `s3` replaces the handlers' S3 client for this container only (to inject a fault, say). */
+  compactor(s3: LakeS3 = this.s3): CompactorHandler {
+    return createCompactorHandler({ s3Client: () => s3.client, openReader: (connection) => this.open(connection, openKafkaReader) });
   }
 
   async close(): Promise<void> {

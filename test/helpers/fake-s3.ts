@@ -22,14 +22,18 @@ import {
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 
-/** An S3 error as the SDK builds it from S3's XML error reply. */
-export function s3Error(code: string, httpStatusCode: number, message = code): S3ServiceException {
-  return new S3ServiceException({ name: code, message, $fault: 'client', $metadata: { httpStatusCode } });
+/**
+ * An S3 error as the SDK builds it from S3's XML error reply. `attempts` is how many times the
+ * SDK sent the request before this reply (more than 1 when its retry strategy resent it, e.g.
+ * after a lost response), as the SDK records it on the error.
+ */
+export function s3Error(code: string, httpStatusCode: number, message = code, attempts = 1): S3ServiceException {
+  return new S3ServiceException({ name: code, message, $fault: 'client', $metadata: { httpStatusCode, attempts } });
 }
 
-export const preconditionFailed = () => s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
-export const conditionalConflict = () => s3Error('ConditionalRequestConflict', 409, 'A conflicting operation occurred');
-export const noSuchKey = () => new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
+export const preconditionFailed = (attempts = 1) => s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', attempts);
+export const conditionalConflict = (attempts = 1) => s3Error('ConditionalRequestConflict', 409, 'A conflicting operation occurred', attempts);
+export const noSuchKey = (attempts = 1) => new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404, attempts } });
 
 /** A GetObject body as the SDK returns it: a stream with the SDK's `transformTo…` helpers. */
 export function objectBody(bytes: Uint8Array): GetObjectCommandOutput['Body'] {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore, LocalStoreError } from '../../../lambdas/adapters/local-directory-store.ts';
+import { objectStoreContract } from '../../helpers/object-store-contract.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -204,5 +205,12 @@ describe('LocalDirectoryStore', () => {
       expect(fs.readdirSync(root)).toEqual([]);
       expect(fs.existsSync(join(root, '..', 'x'))).toBe(false);
     });
+  });
+});
+
+describe('object store port on a local directory', () => {
+  objectStoreContract(async () => {
+    const dir = fs.mkdtempSync(join(os.tmpdir(), 'streamlake-contract-'));
+    return { store: new LocalDirectoryStore(dir), close: async () => fs.rmSync(dir, { recursive: true, force: true }) };
   });
 });

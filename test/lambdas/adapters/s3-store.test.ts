@@ -106,10 +106,75 @@ describe('S3ObjectStore', () => {
       expect(await store.compareAndSwap('cp.json', bytes('x'), expected)).toEqual({ ok: false });
       expect(putInputs()).toHaveLength(1);
     });
+  });
 
-    it('fails loudly when the bucket does not exist', async () => {
-      s3.on(PutObjectCommand).rejects(s3Error('NoSuchBucket', 404));
-      await expect(store.compareAndSwap('cp.json', bytes('x'), '"old"')).rejects.toThrow('NoSuchBucket');
+  // The SDK resends a request whose response was lost (a reset connection, a timeout); when the
+  // first attempt was applied, the resent conditional write fails its condition on its own object.
+  describe('after the SDK resent a conditional write', () => {
+    const getInputs = () => s3.commandCalls(GetObjectCommand).map((call) => call.args[0].input);
+
+    it('answers created when the 412 came on a resent create-once write and the object holds its bytes', async () => {
+      s3.on(PutObjectCommand).rejects(preconditionFailed(2)).on(GetObjectCommand).resolves({ Body: objectBody(bytes('mine')), ETag: '"e1"' });
+      expect(await store.putIfAbsent('a.parquet', bytes('mine'))).toBe('created');
+      expect(getInputs()).toEqual([{ Bucket: BUCKET, Key: 'a.parquet' }]);
+    });
+
+    it('answers exists when the object holds other bytes: another writer created it', async () => {
+      s3.on(PutObjectCommand).rejects(preconditionFailed(3)).on(GetObjectCommand).resolves({ Body: objectBody(bytes('theirs')), ETag: '"e1"' });
+      expect(await store.putIfAbsent('a.parquet', bytes('mine'))).toBe('exists');
+    });
+
+    it('answers exists without reading the object when the 412 came on the first attempt', async () => {
+      s3.on(PutObjectCommand).rejects(preconditionFailed(1));
+      expect(await store.putIfAbsent('a.parquet', bytes('mine'))).toBe('exists');
+      expect(getInputs()).toEqual([]);
+    });
+
+    it('remembers a resend across its own retries after a 409: a later 412 is checked against the object', async () => {
+      s3.on(PutObjectCommand).rejectsOnce(conditionalConflict(2)).rejects(preconditionFailed(1)).on(GetObjectCommand).resolves({ Body: objectBody(bytes('mine')), ETag: '"e1"' });
+      expect(await store.putIfAbsent('a.parquet', bytes('mine'))).toBe('created');
+      expect(putInputs()).toHaveLength(2);
+    });
+
+    it.each([
+      { reply: '412 PreconditionFailed', error: () => preconditionFailed(2), expected: '"old"' },
+      { reply: '412 PreconditionFailed', error: () => preconditionFailed(2), expected: null },
+      { reply: '409 ConditionalRequestConflict', error: () => conditionalConflict(2), expected: '"old"' },
+    ])('swaps with the ETag the object has when $reply came on a resent swap (expected $expected) and the object holds its bytes', async ({ error, expected }) => {
+      s3.on(PutObjectCommand).rejects(error()).on(GetObjectCommand).resolves({ Body: objectBody(bytes('{"sequence":2}')), ETag: '"landed"' });
+      expect(await store.compareAndSwap('cp.json', bytes('{"sequence":2}'), expected)).toEqual({ ok: true, etag: '"landed"' });
+      expect(getInputs()).toEqual([{ Bucket: BUCKET, Key: 'cp.json' }]);
+    });
+
+    it('reports a conflict when a resent swap finds other bytes, or no object at all', async () => {
+      s3.on(PutObjectCommand).rejects(preconditionFailed(2)).on(GetObjectCommand).resolvesOnce({ Body: objectBody(bytes('{"sequence":3}')), ETag: '"theirs"' }).rejects(noSuchKey());
+      expect(await store.compareAndSwap('cp.json', bytes('{"sequence":2}'), '"old"')).toEqual({ ok: false });
+      expect(await store.compareAndSwap('cp.json', bytes('{"sequence":2}'), '"old"')).toEqual({ ok: false });
+      expect(getInputs()).toHaveLength(2);
+    });
+
+    it('reports a conflict without reading the object when the 412 came on the first attempt', async () => {
+      s3.on(PutObjectCommand).rejects(preconditionFailed(1));
+      expect(await store.compareAndSwap('cp.json', bytes('x'), '"old"')).toEqual({ ok: false });
+      expect(getInputs()).toEqual([]);
+    });
+  });
+
+  // Not read as a missing object (NoSuchKey), which a 404 of GetObject would otherwise suggest.
+  describe('a missing bucket', () => {
+    it.each([
+      ['putIfAbsent', (target: S3ObjectStore) => target.putIfAbsent('a.json', bytes('x'))],
+      ['compareAndSwap', (target: S3ObjectStore) => target.compareAndSwap('a.json', bytes('x'), null)],
+      ['get', (target: S3ObjectStore) => target.get('a.json')],
+      ['list', (target: S3ObjectStore) => target.list('a/')],
+      ['delete', (target: S3ObjectStore) => target.delete('a.json')],
+    ])('fails %s with an S3StoreError that names the bucket and what to check', async (_op, call) => {
+      const noBucket = s3Error('NoSuchBucket', 404, 'The specified bucket does not exist');
+      s3.on(PutObjectCommand).rejects(noBucket).on(GetObjectCommand).rejects(noBucket).on(ListObjectsV2Command).rejects(noBucket).on(DeleteObjectCommand).rejects(noBucket);
+      const failure = call(store);
+      await expect(failure).rejects.toBeInstanceOf(S3StoreError);
+      await expect(failure).rejects.toThrow(`the bucket ${BUCKET} does not exist (NoSuchBucket); check the bucket name`);
+      await expect(failure).rejects.toMatchObject({ cause: noBucket });
     });
   });
 
@@ -124,11 +189,6 @@ describe('S3ObjectStore', () => {
     it('returns undefined for NoSuchKey', async () => {
       s3.on(GetObjectCommand).rejects(noSuchKey());
       expect(await store.get('missing.json')).toBeUndefined();
-    });
-
-    it('fails on a missing bucket instead of reading it as a missing object', async () => {
-      s3.on(GetObjectCommand).rejects(s3Error('NoSuchBucket', 404));
-      await expect(store.get('cp.json')).rejects.toThrow('NoSuchBucket');
     });
 
     it('fails with S3StoreError when S3 returns no ETag', async () => {
