@@ -5,7 +5,7 @@ import { Admin } from '@platformatic/kafka';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-store.ts';
-import { CHECKPOINT_PREFIX, CURATED_PREFIX } from '../../lambdas/core/lake-layout.ts';
+import { checkpointPrefix, curatedPrefix } from '../../lambdas/core/lake-layout.ts';
 import type { CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
@@ -15,6 +15,10 @@ import { DeployedHandlers, lambdaEnvironment, type CompactorHandler } from '../h
 import { InjectedCrash } from '../helpers/faulty-store.ts';
 import { freshKafkaTopic, topicOffsets } from '../helpers/kafka.ts';
 import { auditLake, deviceOrder, tempDir } from '../helpers/lake.ts';
+import { DEVICE_LOGS } from '../helpers/tables.ts';
+
+const CURATED_PREFIX = curatedPrefix(DEVICE_LOGS.name);
+const CHECKPOINT_PREFIX = checkpointPrefix(DEVICE_LOGS.name);
 
 const MINUTE_MS = 60_000;
 // Recent past: Kafka refuses record timestamps more than an hour ahead of its clock.
