@@ -192,6 +192,14 @@ const POSITIVE_INTEGERS = [
 const DAYS_OR_OFF = ['curatedInfrequentAccessAfterDays', 'curatedGlacierInstantAfterDays', 'curatedDeepArchiveAfterDays'] as const;
 
 /** Checks a config, failing with a message that names the key and says what to pass. */
+/** Whether an MSK Kafka version (`3.9.x`, `3.6.0`, `4.1.x.kraft`, …) is at least `major.minor`. */
+function kafkaVersionAtLeast(version: string, major: number, minor: number): boolean {
+  const match = /^(\d+)\.(\d+)/.exec(version);
+  if (!match) return false;
+  const [found, foundMinor] = [Number(match[1]), Number(match[2])];
+  return found > major || (found === major && foundMinor >= minor);
+}
+
 export function validateConfig(config: PipelineConfig): PipelineConfig {
   const fail = (key: keyof PipelineConfig, rule: string) => {
     throw new ConfigError(`${key} ${rule}, got ${JSON.stringify(config[key])} (set it in lib/config.ts or with cdk deploy -c ${key}=…)`);
@@ -208,6 +216,8 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
         `Keep partitions >= ${config.partitionFloor}, or deploy under a new topicName.`,
     );
   }
+  // AWS::MSK::Topic, which creates the tables' topics on a provisioned cluster, needs Kafka 3.6 or later.
+  if (config.mskMode === 'provisioned' && !kafkaVersionAtLeast(config.kafkaVersion, 3, 6)) fail('kafkaVersion', 'must be 3.6 or later with mskMode=provisioned (AWS::MSK::Topic needs it), e.g. 3.9.x');
   if (config.minInsyncReplicas > config.replicationFactor) fail('minInsyncReplicas', `must not exceed replicationFactor (${config.replicationFactor})`);
   if (config.mskMode === 'provisioned' && config.replicationFactor > config.brokerNodes) fail('replicationFactor', `must not exceed brokerNodes (${config.brokerNodes})`);
   const transitions = DAYS_OR_OFF.map((key) => config[key]).filter((days) => days > 0);

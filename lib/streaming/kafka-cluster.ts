@@ -143,7 +143,8 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
         encryptionInTransit: { clientBroker: 'TLS', inCluster: true },
         ...(props.encryptionKey ? { encryptionAtRest: { dataVolumeKmsKeyId: props.encryptionKey.keyArn } } : {}),
       },
-      configurationInfo: { arn: configuration.attrArn, revision: 1 },
+      // The latest revision, so a changed server property reaches the cluster.
+      configurationInfo: { arn: configuration.attrArn, revision: configuration.attrLatestRevisionRevision },
       loggingInfo: { brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } } },
       enhancedMonitoring: 'DEFAULT',
     });

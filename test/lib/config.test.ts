@@ -31,6 +31,8 @@ describe('configFromContext', () => {
     [{ curatedGlacierInstantAfterDays: '10' }, /increasing order/],
     [{ compactorTimeoutSeconds: '400' }, /compactorTimeoutSeconds must be shorter than the compactor's schedule/],
     [{ tablesDir: ' ' }, /tablesDir must name the directory of the table declarations/],
+    [{ kafkaVersion: '3.5.1' }, /kafkaVersion must be 3.6 or later with mskMode=provisioned \(AWS::MSK::Topic needs it\)/],
+    [{ kafkaVersion: '2.8.2.tiered' }, /kafkaVersion must be 3.6 or later/],
   ])('rejects %o with a message naming the key', (values, message) => {
     expect(() => configFromContext(context(values))).toThrow(ConfigError);
     expect(() => configFromContext(context(values))).toThrow(message);
@@ -40,6 +42,11 @@ describe('configFromContext', () => {
     expect(() => configFromContext(context({ partitions: '4' }))).toThrow(/below the 6 partitions already deployed.*never shrink/);
     expect(configFromContext(context({ partitions: '12', partitionFloor: '12' })).partitions).toBe(12);
     expect(() => configFromContext(context({ partitions: '8', partitionFloor: '12' }))).toThrow(/never shrink/);
+  });
+
+  it('takes any Kafka version from 3.6 on a provisioned cluster, and any on serverless (which has none to choose)', () => {
+    for (const kafkaVersion of ['3.6.0', '3.9.x', '4.1.x.kraft']) expect(configFromContext(context({ kafkaVersion })).kafkaVersion).toBe(kafkaVersion);
+    expect(configFromContext(context({ kafkaVersion: '3.5.1', mskMode: 'serverless' })).mskMode).toBe('serverless');
   });
 
   it('turns a curated transition off with 0 days', () => {

@@ -41,6 +41,13 @@ describe('MSK cluster', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: DEFAULTS.brokerLogRetentionDays });
   });
 
+  it('runs the latest revision of its broker configuration, so a changed property reaches the brokers', () => {
+    const [[configurationId]] = resourcesOf(template, 'AWS::MSK::Configuration');
+    template.hasResourceProperties('AWS::MSK::Cluster', {
+      ConfigurationInfo: { Arn: { 'Fn::GetAtt': [configurationId, 'Arn'] }, Revision: { 'Fn::GetAtt': [configurationId, 'LatestRevision.Revision'] } },
+    });
+  });
+
   it('encrypts broker storage with the customer key when kmsEncryption is on', () => {
     const kms = synthStack({ kmsEncryption: true }).template;
     kms.hasResourceProperties('AWS::MSK::Cluster', { EncryptionInfo: Match.objectLike({ EncryptionAtRest: { DataVolumeKMSKeyId: Match.anyValue() } }) });
