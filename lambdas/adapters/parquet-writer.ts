@@ -1,3 +1,4 @@
+import packageJson from '../../package.json' with { type: 'json' };
 import type { ColumnChunk, Encoding, FileMetaData } from 'hyparquet';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
@@ -10,6 +11,9 @@ import { writeNestedColumn } from './parquet-nested.ts';
 import { CODEC_NAME, page, presentNumbers, resetPage, writeDefinitionLevels, writePage, writePlainValues, type FlatValues } from './parquet-page.ts';
 import { physicalOf, schemaOf, type Physical } from './parquet-schema.ts';
 import { statisticsOf } from './parquet-statistics.ts';
+
+// In the form parquet-mr parses (`<app> version <semver> (build <id>)`), so its tools trust the statistics.
+const CREATED_BY = `streamlake version ${packageJson.version} (build none)`;
 
 const MAGIC = 0x31524150; // "PAR1", little-endian
 
@@ -66,7 +70,7 @@ export function parquetEncoder(layout: ParquetLayout = {}): ParquetEncoder {
           total_compressed_size: BigInt(writer.offset - groupStart),
         });
       }
-      writeMetadata(writer, { version: 1, schema, num_rows: BigInt(batch.rowCount), row_groups: rowGroups, created_by: 'streamlake', metadata_length: 0 });
+      writeMetadata(writer, { version: 1, schema, num_rows: BigInt(batch.rowCount), row_groups: rowGroups, created_by: CREATED_BY, metadata_length: 0 });
       writer.appendUint32(MAGIC);
       return writer.getBytes();
     },

@@ -42,7 +42,7 @@ describe('MSK cluster', () => {
   });
 
   it('runs the latest revision of its broker configuration, so a changed property reaches the brokers', () => {
-    const [[configurationId]] = resourcesOf(template, 'AWS::MSK::Configuration');
+    const configurationId = resourcesOf(template, 'AWS::MSK::Configuration')[0]![0];
     template.hasResourceProperties('AWS::MSK::Cluster', {
       ConfigurationInfo: { Arn: { 'Fn::GetAtt': [configurationId, 'Arn'] }, Revision: { 'Fn::GetAtt': [configurationId, 'LatestRevision.Revision'] } },
     });
