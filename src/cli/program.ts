@@ -1,3 +1,4 @@
+import packageJson from '../../package.json' with { type: 'json' };
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PARTITION_BY } from '../../lambdas/core/table-declaration.ts';
 import { CODECS } from '../../lambdas/ports/parquet.ts';
@@ -44,6 +45,7 @@ const partitionsOption = () => new Option('--partitions <n>', 'partitions of a t
 export function buildProgram(): Command {
   const program = new Command('streamlake')
     .description('Kafka topics into an analytics-ready Parquet lake: run the pipeline locally, or query it locally and on Athena.')
+    .version(packageJson.version, '-V, --version', 'print the streamlake version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 

@@ -1,3 +1,4 @@
+import packageJson from '../../../package.json' with { type: 'json' };
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,11 @@ describe('streamlake command', () => {
   const dir = tempDir();
   const dataDir = join(dir.path, 'data');
   afterAll(() => dir.remove());
+
+  it('prints its version', async () => {
+    const result = await streamlake(['--version']);
+    expect(result).toMatchObject({ code: 0, stdout: `${packageJson.version}\n` });
+  });
 
   it('runs the local pipeline and prints only a JSON summary with --json', async () => {
     const result = await streamlake(['local', '--minutes', '10', '--devices', '5', '--data-dir', dataDir, '--start', '2026-05-01T10:00Z', '--json']);
