@@ -2,10 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cacheDirOf, freePort, isAlive, requireJava, terminate } from '../jvm.ts';
+import { cacheDirOf, freePort, requireJava } from '../jvm.ts';
+import { KafkaNode, type ClusterNode } from './cluster-node.ts';
 import { clusterState, type ClusterState, type PartitionState } from './cluster-state.ts';
-import { BrokerError, formatStorage, KAFKA_VERSION, kafkaClasspath, launchNode, randomClusterId, writeNodeConfig, type NodePorts } from './server.ts';
+import { BrokerError, formatStorage, KAFKA_VERSION, kafkaClasspath, randomClusterId, writeNodeConfig, type NodePorts } from './server.ts';
 
+export type { ClusterNode } from './cluster-node.ts';
 export type { PartitionState } from './cluster-state.ts';
 
 /**
@@ -80,27 +82,6 @@ export interface ClusterTimings {
   readonly startMs: number;
 }
 
-/** One node of the cluster: a broker and a controller in one JVM. */
-export interface ClusterNode {
-  /** `node.id`: what partition metadata calls leaders and replicas. */
-  readonly id: number;
-  /** PLAINTEXT listener, `localhost:<port>`. */
-  readonly bootstrap: string;
-  /** SASL_PLAINTEXT listener (OAUTHBEARER, unsecured JWT validator), `localhost:<port>`. */
-  readonly saslBootstrap: string;
-  /** The node's configuration, data and `broker.log`. */
-  readonly dir: string;
-  /** The JVM's pid; undefined while the node is down. */
-  readonly pid: number | undefined;
-  readonly running: boolean;
-  /** Crashes the node (SIGKILL: no controlled shutdown, no flush); resolves once the process is gone. */
-  kill(): Promise<void>;
-  /** Shuts the node down cleanly (SIGTERM: controlled shutdown moves its leaderships first). */
-  stop(): Promise<void>;
-  /** Starts the node again on the same ports and data; resolves once it answers (it may still be catching up: see `waitHealthy`). */
-  start(): Promise<void>;
-}
-
 /** A running cluster. */
 export interface Cluster {
   /** Every node's PLAINTEXT listener, comma-separated (`--kafka` takes it as is). */
@@ -136,7 +117,7 @@ export interface Cluster {
 /**
  * Starts a fresh three-node cluster: fetches the jars once into the cache, formats the nodes'
  * storage with one random cluster id, launches the three JVMs on free loopback ports and resolves
- * once the cluster is healthy. The nodes are stopped when this process exits.
+ * once the cluster is healthy. The nodes are killed, and their data deleted, when this process exits.
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   await requireJava(`Kafka ${KAFKA_VERSION}`, BrokerError);
@@ -149,7 +130,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   for (let i = 0; i < NODES; i++) ports.push({ plaintext: await freePort(), sasl: await freePort(), controller: await freePort() });
   const voters = ports.map((p, i) => `${i + 1}@localhost:${p.controller}`).join(',');
   const timeoutMs = options.startTimeoutMs ?? 90_000;
-  const nodes = ports.map((p, i) => new Node(i + 1, p, join(dir, `node-${i + 1}`), dir, classpath, timeoutMs));
+  const nodes = ports.map((p, i) => new KafkaNode({ id: i + 1, ports: p, dir: join(dir, `node-${i + 1}`), ownerDir: dir, classpath, jvmOptions: JVM_OPTIONS, timeoutMs }));
   await Promise.all(nodes.map((n) => writeNodeConfig({ nodeId: n.id, ports: n.ports, voters, dir: n.dir, saslSessionMs: options.saslSessionMs, settings: CLUSTER_SETTINGS })));
   started = Date.now();
   const id = randomClusterId();
@@ -175,81 +156,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return cluster;
 }
 
-class Node implements ClusterNode {
-  readonly id: number;
-  readonly ports: NodePorts;
-  readonly dir: string;
-  private readonly ownerDir: string;
-  private readonly classpath: string;
-  private readonly timeoutMs: number;
-  private current: number | undefined;
-
-  constructor(id: number, ports: NodePorts, dir: string, ownerDir: string, classpath: string, timeoutMs: number) {
-    this.id = id;
-    this.ports = ports;
-    this.dir = dir;
-    this.ownerDir = ownerDir;
-    this.classpath = classpath;
-    this.timeoutMs = timeoutMs;
-  }
-
-  get bootstrap(): string {
-    return `localhost:${this.ports.plaintext}`;
-  }
-
-  get saslBootstrap(): string {
-    return `localhost:${this.ports.sasl}`;
-  }
-
-  get pid(): number | undefined {
-    return this.current;
-  }
-
-  get running(): boolean {
-    return this.current !== undefined && isAlive(this.current);
-  }
-
-  async kill(): Promise<void> {
-    const pid = this.current;
-    if (pid === undefined) return;
-    this.current = undefined;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    while (isAlive(pid)) await sleep(20);
-    await terminate(pid); // the process is gone: this only drops it from the JVMs killed on exit
-  }
-
-  async stop(): Promise<void> {
-    const pid = this.current;
-    if (pid === undefined) return;
-    this.current = undefined;
-    await terminate(pid);
-  }
-
-  async start(): Promise<void> {
-    if (this.running) throw new BrokerError(`node ${this.id} is already running (pid ${this.current})`);
-    this.current = await launchNode({
-      classpath: this.classpath,
-      dir: this.dir,
-      ownerDir: this.ownerDir,
-      jvmOptions: JVM_OPTIONS,
-      bootstrap: this.bootstrap,
-      product: `Kafka cluster node ${this.id}`,
-      timeoutMs: this.timeoutMs,
-      detached: false,
-    });
-  }
-}
-
 class KafkaCluster implements Cluster {
-  readonly nodes: readonly Node[];
+  readonly nodes: readonly KafkaNode[];
   readonly dir: string;
   timings: ClusterTimings;
 
-  constructor(nodes: readonly Node[], dir: string, timings: ClusterTimings) {
+  constructor(nodes: readonly KafkaNode[], dir: string, timings: ClusterTimings) {
     this.nodes = nodes;
     this.dir = dir;
     this.timings = timings;
@@ -267,14 +179,14 @@ class KafkaCluster implements Cluster {
     return this.brokers.join(',');
   }
 
-  node(id: number): Node {
+  node(id: number): KafkaNode {
     const found = this.nodes.find((n) => n.id === id);
     if (!found) throw new BrokerError(`the cluster has no node ${id}; its nodes are ${this.nodes.map((n) => n.id).join(', ')}`);
     return found;
   }
 
   /** The cluster as the running nodes see it. */
-  private state(topics?: readonly string[]): Promise<ClusterState> {
+  private async state(topics?: readonly string[]): Promise<ClusterState> {
     const running = this.nodes.filter((n) => n.running).map((n) => n.bootstrap);
     if (running.length === 0) throw new BrokerError('every node of the cluster is down');
     return clusterState(running, topics);
@@ -287,19 +199,19 @@ class KafkaCluster implements Cluster {
     return partitions;
   }
 
-  async leaderOf(topic: string, partition: number): Promise<Node> {
+  async leaderOf(topic: string, partition: number): Promise<KafkaNode> {
     const state = (await this.partitions(topic))[partition];
     if (state === undefined || state.leader < 0) throw new BrokerError(`partition ${partition} of ${topic} has no leader`);
     return this.node(state.leader);
   }
 
-  async activeController(): Promise<Node> {
+  async activeController(): Promise<KafkaNode> {
     const { quorum } = await this.state([]);
     if (quorum.leader < 0) throw new BrokerError('the metadata quorum has no leader');
     return this.node(quorum.leader);
   }
 
-  async waitForNewController(previous: ClusterNode, timeoutMs = 30_000): Promise<Node> {
+  async waitForNewController(previous: ClusterNode, timeoutMs = 30_000): Promise<KafkaNode> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const leader = await this.state([])
@@ -311,7 +223,7 @@ class KafkaCluster implements Cluster {
     }
   }
 
-  async waitForNewLeader(topic: string, partition: number, previous: ClusterNode, timeoutMs = 30_000): Promise<Node> {
+  async waitForNewLeader(topic: string, partition: number, previous: ClusterNode, timeoutMs = 30_000): Promise<KafkaNode> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const leader = (await this.partitions(topic).catch(() => []))[partition]?.leader;
