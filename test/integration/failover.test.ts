@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin } from '@platformatic/kafka';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureKafkaTopic, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
-import { DeviceFleet } from '../../lambdas/core/generator.ts';
+import { DeviceFleet } from '../../lambdas/demo/device-fleet.ts';
 import type { CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
@@ -13,6 +13,7 @@ import { lambdaEnvironment, type CompactorHandler, type GeneratorHandler } from 
 import { FakeS3 } from '../helpers/fake-s3.ts';
 import { topicOffsets } from '../helpers/kafka.ts';
 import { auditLake, deviceOrder, tempDir } from '../helpers/lake.ts';
+import { DECLARED } from '../helpers/tables.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const MINUTE_MS = 60_000;
@@ -202,7 +203,7 @@ function eventKeys(fleet: DeviceFleet, scheduledTime: number): string[] {
 
 /** How many rows of the lake hold each `device_id/seq`. */
 async function devicesAndSequences(lakeDir: string): Promise<Map<string, number>> {
-  const lake = await DuckDbLake.open(lakeDir);
+  const lake = await DuckDbLake.open(lakeDir, DECLARED.tables);
   try {
     const { rows } = await lake.query(`SELECT device_id || '/' || seq AS key, count(*) AS n FROM device_logs GROUP BY ALL`);
     return new Map(rows.map((row) => [row.key as string, Number(row.n)]));

@@ -2,7 +2,7 @@ import { Admin, ProduceAcks, Producer, type MessageToProduce } from '@platformat
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import type { OffsetGap } from '../../lambdas/core/checkpoint.ts';
-import { DeviceFleet } from '../../lambdas/core/generator.ts';
+import { DeviceFleet } from '../../lambdas/demo/device-fleet.ts';
 import type { CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
@@ -10,6 +10,7 @@ import { DeployedHandlers, lambdaEnvironment, type CompactorHandler, type Genera
 import { FakeS3 } from '../helpers/fake-s3.ts';
 import { freshKafkaTopic, topicOffsets } from '../helpers/kafka.ts';
 import { auditLake, tempDir } from '../helpers/lake.ts';
+import { DECLARED } from '../helpers/tables.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const MINUTE_MS = 60_000;
@@ -205,7 +206,7 @@ describe('the deployed compactor on a topic with transactional producers', () =>
 /** Rows of the lake and of quarantine at the offsets of `ranges`. */
 async function rowsAt(lakeDir: string, ranges: readonly OffsetGap[]): Promise<number> {
   if (ranges.length === 0) return 0;
-  const lake = await DuckDbLake.open(lakeDir);
+  const lake = await DuckDbLake.open(lakeDir, DECLARED.tables);
   try {
     const inRanges = ranges.map((r) => `(kafka_partition = ${r.partition} AND kafka_offset >= ${r.from} AND kafka_offset < ${r.to})`).join(' OR ');
     const { rows } = await lake.query(`SELECT (SELECT count(*) FROM device_logs WHERE ${inRanges}) + (SELECT count(*) FROM device_logs_quarantine WHERE ${inRanges}) AS n`);
