@@ -92,7 +92,10 @@ const TOPIC_READY_TIMEOUT_MS = 30_000;
 const TOPIC_READY_POLL_MS = 100;
 // Record batch attribute bits (Kafka protocol).
 const LOG_APPEND_TIME = 0x08;
+const TRANSACTIONAL_BATCH = 0x10;
 const CONTROL_BATCH = 0x20;
+// Control record type (the int16 after the version in its key): 0 aborts a transaction, 1 commits it.
+const ABORT_MARKER = 0;
 
 /** Opens a producer on the connection's topic: idempotent, acks=all, keyed records partitioned as Java clients do. */
 export async function openKafkaWriter(connection: KafkaConnection): Promise<TopicWriter> {
@@ -269,9 +272,9 @@ class KafkaTopicReader implements TopicReader {
       const end = fetched === 'nothing' ? next : Math.min(to, Number(fetched.lastStableOffset));
       const records: TopicRecord[] = [];
       let after = next;
-      for (const batch of fetched === 'nothing' ? [] : (fetched.records ?? [])) {
+      for (const batch of fetched === 'nothing' ? [] : committedBatches(fetched)) {
         after = Math.max(after, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
-        if (!(batch.attributes & CONTROL_BATCH)) records.push(...recordsOf(batch, partition, next, end));
+        records.push(...recordsOf(batch, partition, next, end));
       }
       // Markers and aborted records past `end` are read again by the run that reads on from there.
       after = Math.min(after, end);
@@ -325,6 +328,30 @@ class KafkaTopicReader implements TopicReader {
 
   async close(): Promise<void> {
     await Promise.all([this.consumer.close(), this.admin.close()]);
+  }
+}
+
+/**
+ * The data batches of a fetched partition, without those of aborted transactions. The broker lists
+ * the aborted transactions the fetch overlaps (producer, first offset); as Kafka's Java consumer
+ * does, a producer is aborting from its transaction's first offset until its abort marker, and its
+ * transactional batches in between are dropped. `@platformatic/kafka` filters too, but keeps one
+ * aborted transaction per producer and fetch, and any whose abort marker lies beyond the fetch.
+ * Control batches (markers) hold no data; the caller still counts their offsets as read.
+ */
+function* committedBatches(fetched: FetchedPartition): Iterable<RecordsBatch> {
+  const aborted = [...(fetched.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
+  const aborting = new Set<bigint>();
+  let nextAborted = 0;
+  for (const batch of fetched.records ?? []) {
+    while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset <= batch.firstOffset) aborting.add(aborted[nextAborted++]!.producerId);
+    if (batch.attributes & CONTROL_BATCH) {
+      if (batch.records[0]?.key?.readInt16BE(2) === ABORT_MARKER) aborting.delete(batch.producerId);
+      yield { ...batch, records: [] };
+      continue;
+    }
+    if (batch.attributes & TRANSACTIONAL_BATCH && aborting.has(batch.producerId)) yield { ...batch, records: [] };
+    else yield batch;
   }
 }
 
