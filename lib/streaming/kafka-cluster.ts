@@ -8,6 +8,8 @@ import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { handlerEntry, NODE_FUNCTION_DEFAULTS } from '../functions/lambda-defaults.ts';
+import { acknowledgeLambdaBasics } from './acknowledgements.ts';
+import { BootstrapBrokers } from './bootstrap-brokers.ts';
 import { KafkaTopic } from './kafka-topic.ts';
 
 /** The port of MSK's IAM-authenticated TLS listener. */
@@ -60,7 +62,7 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
   readonly securityGroup: ec2.SecurityGroup;
   /** The brokers' security group, with the IAM/TLS port as its default port. */
   readonly connections: ec2.Connections;
-  /** Comma-separated `host:9098` list, resolved from the MSK API at deploy time. */
+  /** Comma-separated `host:9098` list, resolved from the MSK API at deploy time (see `BootstrapBrokers`). */
   readonly bootstrapBrokers: string;
   private readonly props: KafkaClusterProps;
   private readonly removalPolicy: RemovalPolicy;
@@ -87,7 +89,12 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
     } else {
       this.clusterArn = this.provisionedCluster(props);
     }
-    this.bootstrapBrokers = this.lookUpBootstrapBrokers();
+    // Neither AWS::MSK::Cluster nor AWS::MSK::ServerlessCluster has an attribute for its brokers: ask the MSK API.
+    this.bootstrapBrokers = new BootstrapBrokers(this, 'BrokerLookup', {
+      clusterArn: this.clusterArn,
+      logRetentionDays: props.brokerLogRetentionDays,
+      removalPolicy: this.removalPolicy,
+    }).saslIam;
   }
 
   /** Declares `topicName` with the cluster's partitions, replication and retention. */
@@ -183,34 +190,5 @@ export class KafkaCluster extends Construct implements ec2.IConnectable {
       reason: 'The CDK custom resource framework may invoke only the topic manager (and its versions).',
     });
     return { fn, serviceToken: provider.serviceToken };
-  }
-
-  // AWS::MSK::Cluster has no attribute for its brokers: ask the MSK API once the cluster exists.
-  private lookUpBootstrapBrokers(): string {
-    const call: cr.AwsSdkCall = {
-      service: 'Kafka',
-      action: 'getBootstrapBrokers',
-      parameters: { ClusterArn: this.clusterArn },
-      physicalResourceId: cr.PhysicalResourceId.of(this.clusterArn),
-    };
-    const lookup = new cr.AwsCustomResource(this, 'BootstrapBrokers', {
-      onCreate: call,
-      onUpdate: call,
-      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.clusterArn] }),
-      installLatestAwsSdk: false,
-    });
-    // The lookup runs in CDK's singleton provider function, a child of the stack.
-    acknowledgeLambdaBasics(Stack.of(this).node.findChild(`AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replaceAll('-', '')}`));
-    return lookup.getResponseField('BootstrapBrokerStringSaslIam');
-  }
-}
-
-/** Acknowledges the AWS-managed execution policies CDK gives a function it creates. */
-function acknowledgeLambdaBasics(fn: Construct, ...extraPolicies: string[]): void {
-  for (const policy of ['AWSLambdaBasicExecutionRole', ...extraPolicies]) {
-    Validations.of(fn).acknowledge({
-      id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
-      reason: 'The AWS-maintained minimum for a function to write its logs (and attach VPC interfaces, which need Resource *); its other permissions are scoped to this cluster.',
-    });
   }
 }

@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { ENV } from '../../lambdas/handlers/environment.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { MSK_IAM_PORT } from '../../lib/streaming/kafka-cluster.ts';
 import { policyStatements, resourcesOf, synthStack } from '../helpers/synth.ts';
@@ -105,5 +106,50 @@ describe('MSK Serverless', () => {
     expect(statements).toHaveLength(1);
     expect([statements[0]!.Action].flat().sort()).toEqual(['kafka-cluster:AlterTopic', 'kafka-cluster:CreateTopic', 'kafka-cluster:DescribeTopic']);
     expect(JSON.stringify(statements[0]!.Resource)).toMatch(/:topic\/.*\/device-logs"/);
+  });
+});
+
+describe('bootstrap brokers', () => {
+  const { template: serverless } = synthStack({ mskMode: 'serverless' });
+  const lookupOf = (t: typeof template) => resourcesOf(t, 'Custom::KafkaBootstrapBrokers');
+  const functionsOf = (t: typeof template) => resourcesOf(t, 'AWS::Lambda::Function');
+
+  it('are looked up by our own custom resource on the cluster, for provisioned and serverless clusters alike', () => {
+    for (const [t, clusterType] of [
+      [template, 'AWS::MSK::Cluster'],
+      [serverless, 'AWS::MSK::ServerlessCluster'],
+    ] as const) {
+      t.resourceCountIs('Custom::AWS', 0);
+      const [[, lookup]] = lookupOf(t) as [[string, { Properties: Record<string, any> }]];
+      const [[clusterId]] = resourcesOf(t, clusterType) as [[string, unknown]];
+      expect(lookup.Properties.ClusterArn).toEqual({ 'Fn::GetAtt': [clusterId, 'Arn'] });
+    }
+  });
+
+  it('reach the pipeline Lambdas as the SASL/IAM broker list', () => {
+    const [[lookupId]] = lookupOf(template) as [[string, unknown]];
+    const brokerEnvs = functionsOf(template).map(([, fn]) => fn.Properties.Environment?.Variables?.[ENV.bootstrapBrokers]).filter(Boolean);
+    expect(brokerEnvs).toHaveLength(2);
+    for (const value of brokerEnvs) expect(value).toEqual({ 'Fn::GetAtt': [lookupId, 'BootstrapBrokerStringSaslIam'] });
+  });
+
+  it('let the lookup call only DescribeClusterV2 and GetBootstrapBrokers, on the cluster', () => {
+    for (const [t, clusterType] of [
+      [template, 'AWS::MSK::Cluster'],
+      [serverless, 'AWS::MSK::ServerlessCluster'],
+    ] as const) {
+      const [[clusterId]] = resourcesOf(t, clusterType) as [[string, unknown]];
+      const mskApi = policyStatements(t).filter((s) => [s.Action].flat().some((a) => a.startsWith('kafka:')));
+      expect(mskApi).toEqual([{ Effect: 'Allow', Action: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'], Resource: { 'Fn::GetAtt': [clusterId, 'Arn'] } }]);
+    }
+  });
+
+  it('run outside the VPC, which has no route to the MSK API, with time to wait for the cluster', () => {
+    const [[, lookup]] = lookupOf(template) as [[string, { Properties: Record<string, any> }]];
+    // The custom resource calls the Provider framework, which invokes our handler.
+    const framework = template.toJSON().Resources[lookup.Properties.ServiceToken['Fn::GetAtt'][0]];
+    const fn = template.toJSON().Resources[framework.Properties.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN['Fn::GetAtt'][0]];
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Timeout: 600 });
+    expect(fn.Properties.VpcConfig).toBeUndefined();
   });
 });
