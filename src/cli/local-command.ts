@@ -64,7 +64,7 @@ export async function localCommand(flags: LocalFlags): Promise<void> {
   else print(renderSummary(summary, flags));
   if (summary.interrupted) throw new InterruptedError(describeInterruption(summary, flags), stop.signal.reason as NodeJS.Signals);
   if (flags.json) return;
-  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir, declared.tables);
+  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir, declared.tables, { fileAccess: 'lake' });
   try {
     for (const { name, rows } of SUMMARY_QUERIES.filter((q) => declared.queries.some((d) => d.name === q.name))) {
       const query = namedQuery(declared.queries, name);
@@ -87,17 +87,22 @@ function describeInterruption(s: LocalRunSummary, flags: LocalFlags): string {
 }
 
 function renderSummary(s: LocalRunSummary, flags: LocalFlags): string {
-  const ratio = s.parquetBytes > 0 ? `  (${formatBytes(s.parquetBytes)}, ${(s.producedBytes / s.parquetBytes).toFixed(1)}× smaller than the JSON)` : '';
+  // The JSON's size is this run's; it compares with the lake's Parquet only while the lake holds nothing else.
+  const onlyThisRun = s.produced === s.lakeRows + s.quarantined;
+  const ratio = s.parquetBytes === 0 ? '' : `  (${formatBytes(s.parquetBytes)}${onlyThisRun ? `, ${(s.producedBytes / s.parquetBytes).toFixed(1)}× smaller than the JSON` : ''})`;
   const resumed = s.resumedRecords > 0 ? `, after finishing the minute the last run was stopped in (${s.resumedRecords} events)` : '';
   const others = s.tables.filter((t) => t.table !== DEMO_TABLE);
   return [
     `streamlake local: ${s.minutes} simulated minutes (${s.start} → ${s.end})${resumed}, ${flags.devices} devices, data in ${s.dataDir}${flags.kafka ? `, topics on Kafka at ${flags.kafka.join(',')}` : ''}`,
     '',
+    '  this run:',
     `  events produced   ${String(s.produced).padStart(9)}  (${formatBytes(s.producedBytes)} of JSON)`,
+    `  compactor runs    ${String(s.compactions).padStart(9)}`,
+    '',
+    `  the whole lake, every run so far (table ${DEMO_TABLE}):`,
     `  rows in the lake  ${String(s.lakeRows).padStart(9)}`,
     `  quarantined       ${String(s.quarantined).padStart(9)}  (table ${DEMO_TABLE}_quarantine)`,
     `  Parquet files     ${String(s.files).padStart(9)}${ratio}`,
-    `  compactor runs    ${String(s.compactions).padStart(9)}`,
-    ...(others.length > 0 ? ['', '  also compacted:', ...others.map((t) => `  ${t.table.padEnd(16)}  ${t.lakeRows} rows, ${t.quarantined} quarantined, ${t.files} Parquet files`)] : []),
+    ...(others.length > 0 ? ['', '  the other tables in the lake, every run so far:', ...others.map((t) => `  ${t.table.padEnd(16)}  ${t.lakeRows} rows, ${t.quarantined} quarantined, ${t.files} Parquet files (${t.compactions} compactor runs in this run)`)] : []),
   ].join('\n');
 }

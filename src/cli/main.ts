@@ -7,8 +7,10 @@ import { NamedQueryError, UnknownQueryError } from '../../lambdas/core/queries.t
 import { TableDeclarationError } from '../../lambdas/core/table-declaration.ts';
 import { ClockError } from '../local/clock.ts';
 import { DataDirError } from '../local/data-dir.ts';
+import { QueryRefusedError } from '../local/duckdb-lake.ts';
 import { FleetTableError } from '../local/runner.ts';
 import { SchemaInferenceError } from '../local/schema-inference.ts';
+import { TopicLimitError } from '../local/topics.ts';
 import { InterruptedError, UsageError } from './errors.ts';
 import { buildProgram } from './program.ts';
 
@@ -16,7 +18,7 @@ import { buildProgram } from './program.ts';
 // Everything else, an incompatible declaration (IncompatibleSchemaError) or a failing query included, exits 1.
 const USAGE_ERRORS = [
   UsageError, DataDirError, UnknownQueryError, LocalLogError, WriterLockError, KafkaConfigError, KafkaTopicError, ClockError,
-  TableDeclarationError, NamedQueryError, FleetTableError, SchemaInferenceError,
+  TableDeclarationError, NamedQueryError, FleetTableError, SchemaInferenceError, QueryRefusedError, TopicLimitError,
 ];
 
 /** Runs `streamlake <argv>` and resolves to its exit code; errors are printed as one `streamlake: …` message. */

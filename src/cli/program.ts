@@ -98,6 +98,7 @@ export function buildProgram(): Command {
     .option('--workgroup <name>', `Athena workgroup, with --athena (default: ${DEFAULTS.athenaWorkgroup})`)
     .option('--database <name>', `Glue database, with --athena (default: ${DEFAULTS.glueDatabase})`)
     .option('--json', 'print rows as JSON')
+    .option('--unsafe-sql', 'give the SQL DuckDB\'s full file access (default: one SELECT that reads only the lake\'s files)')
     .action(queryCommand);
 
   program.command('queries').description("list every table's named queries").addOption(tablesOption()).option('--json', 'print as JSON').action(queriesCommand);

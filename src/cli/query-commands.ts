@@ -17,6 +17,7 @@ export interface QueryFlags {
   athena?: boolean;
   workgroup?: string;
   database?: string;
+  unsafeSql?: boolean;
 }
 
 /**
@@ -28,13 +29,15 @@ export async function queryCommand(sql: string | undefined, flags: QueryFlags, c
   const declared = loadTables(flags.tables);
   const text = flags.named === undefined ? sql! : namedQuery(declared.queries, flags.named).sql;
   if (flags.athena) {
+    if (flags.unsafeSql) throw new UsageError('--unsafe-sql lifts the local lake\'s file limits: drop it to query Athena, whose workgroup sets what a query may do');
     if (command.getOptionValueSource('dataDir') === 'cli') throw new UsageError('--data-dir names a local lake: drop it to query Athena, or drop --athena to query locally');
     await athenaQueryCommand(text, flags);
     return;
   }
   if (flags.workgroup !== undefined || flags.database !== undefined) throw new UsageError('--workgroup and --database choose where Athena runs: add --athena');
   requireDataDir(flags.dataDir);
-  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir, declared.tables);
+  // SQL from the command line reads the lake and nothing else unless --unsafe-sql says otherwise.
+  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir, declared.tables, { fileAccess: flags.unsafeSql ? 'any' : 'lake' });
   try {
     const result = await lake.query(text);
     printRows(result.columns, result.rows, flags.json);

@@ -39,7 +39,7 @@ function tableToProduce(declared: DeclaredTables, name: string | undefined): Tab
  * lack the key are produced without a key, so that they reach quarantine as any producer's would.
  */
 export async function produceCommand(flags: ProduceFlags): Promise<void> {
-  if (flags.file !== undefined && !(existsSync(flags.file) && statSync(flags.file).isFile())) throw new UsageError(`no file ${flags.file}; pass an existing file to --file or pipe the lines to stdin`);
+  if (flags.file !== undefined) refuseNonFile(flags.file);
   if (flags.file === undefined && process.stdin.isTTY) throw new UsageError('nothing to produce: pass --file <path> or pipe lines to stdin');
   const table = tableToProduce(deployableTables(flags.tables), flags.table);
   const topic = await openTopic(table, flags);
@@ -70,6 +70,11 @@ export async function produceCommand(flags: ProduceFlags): Promise<void> {
   const summary = { table: table.name, topic: topic.name, partitions: topic.partitions, produced, unkeyed, dataDir: dataDirLayout(flags.dataDir).root };
   if (flags.json) printJson(summary);
   else print(`produced ${produced} records to topic ${topic.name} (table ${table.name}, ${topic.partitions} partitions)${unkeyed ? `, ${unkeyed} without a ${table.key} key (spread round-robin)` : ''}`);
+}
+
+function refuseNonFile(file: string): void {
+  if (!existsSync(file)) throw new UsageError(`no file ${file}: pass an existing file to --file, or pipe the lines to stdin`);
+  if (!statSync(file).isFile()) throw new UsageError(`--file ${file} is a directory, not a file of lines: pass one file to --file (e.g. cat ${file}/*.ndjson | streamlake produce …)`);
 }
 
 function keyOf(line: string, field: string): string | null {
@@ -116,7 +121,7 @@ export async function compactCommand(flags: CompactFlags): Promise<void> {
 
 function describeRun(table: string, report: CompactionReport): string {
   if (report.runId === null) return `${table}: nothing to compact, the lake is up to date with its topic`;
-  const lines = [`${describeCompaction({ table, report })}${report.resumed ? ' (finished an interrupted run)' : ''}`, ...[...report.files, ...report.quarantineFiles].map((f) => `  ${f}`)];
+  const lines = [`${describeCompaction({ table, report })}${report.resumed ? ' (finished a run another compactor had claimed: one that was interrupted, or one running at the same time)' : ''}`, ...[...report.files, ...report.quarantineFiles].map((f) => `  ${f}`)];
   if (report.unknownFields.length > 0) lines.push(`  fields ${table} does not declare, kept in its _extra column: ${report.unknownFields.join(', ')}`);
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /** The default data directory of the local pipeline. */
 export const DEFAULT_DATA_DIR = './.streamlake';
@@ -29,9 +29,25 @@ export class DataDirError extends Error {
   override name = 'DataDirError';
 }
 
-/** Fails with a message that says what to do when the data directory does not exist. */
+/**
+ * Fails, before anything is written, when the data directory, or the nearest of its parents that
+ * exists, is a file: a command that creates the directory would fail half-way otherwise.
+ */
+export function refuseFileAsDataDir(dataDir: string): void {
+  for (let path = resolve(dataDir); ; path = dirname(path)) {
+    if (existsSync(path)) {
+      if (statSync(path).isDirectory()) return;
+      const where = path === resolve(dataDir) ? '' : ` (${path} is a file)`;
+      throw new DataDirError(`data directory ${dataDir} is not a directory${where}: pass a directory, or a path that does not exist yet, to --data-dir`);
+    }
+    if (dirname(path) === path) return;
+  }
+}
+
+/** Fails with a message that says what to do when the data directory does not exist or is not a directory. */
 export function requireDataDir(dataDir: string): void {
-  if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
+  refuseFileAsDataDir(dataDir);
+  if (!existsSync(dataDir)) {
     throw new DataDirError(
       `data directory ${dataDir} does not exist: run \`streamlake local --data-dir ${dataDir}\` (or \`streamlake produce --data-dir ${dataDir}\`) first, or pass the right --data-dir`,
     );

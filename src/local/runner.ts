@@ -13,10 +13,10 @@ import type { TopicReader } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS, type PipelineConfig } from '../../lib/config.ts';
 import { DEMO_TABLE } from '../../lib/tables.ts';
 import { ClockError, finishInterruptedMinute, highWatermarks, readClock, saveClock } from './clock.ts';
-import { dataDirLayout } from './data-dir.ts';
+import { dataDirLayout, refuseFileAsDataDir } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
 import { DEFAULT_TABLES_DIR } from './tables-dir.ts';
-import { openTopic, openTopicReader, type TopicAccess } from './topics.ts';
+import { checkTopicLimits, openTopic, openTopicReader, type TopicAccess } from './topics.ts';
 
 const MINUTE_MS = 60_000;
 
@@ -120,6 +120,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
         'Produce and compact your own tables with `streamlake produce --table NAME` and `streamlake compact`, or add tables/device_logs.schema.json to your --tables directory.',
     );
   }
+  checkTopicLimits(options);
+  refuseFileAsDataDir(options.dataDir);
   await mkdir(options.dataDir, { recursive: true });
   const layout = dataDirLayout(options.dataDir);
   const store = new LocalDirectoryStore(layout.lakeDir);

@@ -4,7 +4,30 @@ import { LocalLog } from '../../lambdas/adapters/local-log.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
-import { bindTopicSource, dataDirLayout } from './data-dir.ts';
+import { bindTopicSource, dataDirLayout, refuseFileAsDataDir } from './data-dir.ts';
+
+/**
+ * The most partitions a topic of the embedded log may have. Its writer keeps two files open per
+ * partition (log and index) while it produces, so 1,000 partitions hold 2,000 descriptors: within
+ * the open-file limit of common systems (Node raises its soft limit to the hard one, often 4,096 or
+ * more), and the same ceiling on every machine, so a data directory made on one works on another.
+ * A Kafka cluster (`--kafka`) sets its own limits.
+ */
+export const EMBEDDED_LOG_MAX_PARTITIONS = 1000;
+
+/** A topic of the embedded log would exceed its limits; the message says what to pass instead. */
+export class TopicLimitError extends Error {
+  override name = 'TopicLimitError';
+}
+
+/** Refuses, before anything is written, a partition count the embedded log cannot hold open. */
+export function checkTopicLimits(access: TopicAccess): void {
+  if (access.kafka !== undefined || access.partitions === undefined || access.partitions <= EMBEDDED_LOG_MAX_PARTITIONS) return;
+  throw new TopicLimitError(
+    `--partitions ${access.partitions} is more than the embedded log's ${EMBEDDED_LOG_MAX_PARTITIONS}: its writer keeps two files open per partition. ` +
+      `Pass --partitions ${EMBEDDED_LOG_MAX_PARTITIONS} or fewer, or --kafka host:port for a Kafka cluster`,
+  );
+}
 
 /** Where a local command finds the tables' topics: the data directory's embedded logs, or an Apache Kafka cluster. */
 export interface TopicAccess {
@@ -64,6 +87,8 @@ export async function openTopic(table: TableSpec, access: TopicAccess): Promise<
 }
 
 async function openEmbeddedLog(table: TableSpec, access: TopicAccess): Promise<LocalLog> {
+  checkTopicLimits(access);
+  refuseFileAsDataDir(access.dataDir);
   await bindTopicSource(access.dataDir, { kind: 'embedded' });
   const dir = dataDirLayout(access.dataDir).topicDir(table.topic);
   return LocalLog.open({ dir, topic: table.topic, partitions: access.partitions ?? (existsSync(dir) ? undefined : DEFAULTS.partitions) });
@@ -75,6 +100,7 @@ function localKafkaConnection(brokers: readonly string[], topic: string): KafkaC
 }
 
 async function prepareKafkaTopic(table: TableSpec, dataDir: string, brokers: readonly string[], partitions: number | undefined) {
+  refuseFileAsDataDir(dataDir);
   const connection = localKafkaConnection(brokers, table.topic);
   const topic = await ensureKafkaTopic(connection, { partitions, defaultPartitions: DEFAULTS.partitions });
   await bindTopicSource(dataDir, { kind: 'kafka', clusterId: topic.clusterId });

@@ -105,7 +105,7 @@ describe('streamlake command', () => {
 
   it.each([
     { args: ['--file', '/nowhere.ndjson'], says: 'no file /nowhere.ndjson' },
-    { args: ['--file', '/tmp'], says: 'no file /tmp' },
+    { args: ['--file', '/tmp'], says: '--file /tmp is a directory, not a file of lines' },
     { args: ['--table', 'nope'], says: 'no table "nope" is declared' },
     { args: ['--key-field', 'device_id'], says: "unknown option '--key-field'" },
   ])('refuses produce $args with exit code 2 before producing anything', async ({ args, says }) => {
