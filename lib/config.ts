@@ -99,6 +99,8 @@ export interface PipelineConfig {
   readonly kmsEncryption: boolean;
   /** ARN of a bucket to replicate curated data to; empty: no replication. @default DEFAULTS.replicationBucketArn ('') */
   readonly replicationBucketArn: string;
+  /** ARN of the KMS key that encrypts the replicas when `kmsEncryption` is on, in the replica bucket's region; empty: the stack's own key (a replica bucket in the stack's region). @default DEFAULTS.replicationKmsKeyArn ('') */
+  readonly replicationKmsKeyArn: string;
   /** E-mail address subscribed to the alarm topic; empty: no subscription. @default DEFAULTS.alarmEmail ('') */
   readonly alarmEmail: string;
   /** Glue database of the lake tables. @default DEFAULTS.glueDatabase ('streamlake') */
@@ -155,6 +157,7 @@ export const DEFAULTS: PipelineConfig = {
   abortIncompleteUploadAfterDays: 1,
   kmsEncryption: false,
   replicationBucketArn: '',
+  replicationKmsKeyArn: '',
   alarmEmail: '',
   glueDatabase: 'streamlake',
   athenaWorkgroup: 'streamlake',
@@ -218,6 +221,8 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
   }
   // AWS::MSK::Topic, which creates the tables' topics on a provisioned cluster, needs Kafka 3.6 or later.
   if (config.mskMode === 'provisioned' && !kafkaVersionAtLeast(config.kafkaVersion, 3, 6)) fail('kafkaVersion', 'must be 3.6 or later with mskMode=provisioned (AWS::MSK::Topic needs it), e.g. 3.9.x');
+  if (config.replicationBucketArn && !/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(config.replicationBucketArn)) fail('replicationBucketArn', 'must be a bucket ARN, arn:aws:s3:::<bucket>');
+  if (config.replicationKmsKeyArn && !(config.kmsEncryption && config.replicationBucketArn)) fail('replicationKmsKeyArn', 'is used only with kmsEncryption=true and a replicationBucketArn');
   if (config.minInsyncReplicas > config.replicationFactor) fail('minInsyncReplicas', `must not exceed replicationFactor (${config.replicationFactor})`);
   if (config.mskMode === 'provisioned' && config.replicationFactor > config.brokerNodes) fail('replicationFactor', `must not exceed brokerNodes (${config.brokerNodes})`);
   const transitions = DAYS_OR_OFF.map((key) => config[key]).filter((days) => days > 0);

@@ -43,7 +43,13 @@ export class PipelineStack extends Stack {
 
     this.network = new PipelineNetwork(this, 'Network', { tracing: config.tracing, flowLogRetentionDays: config.brokerLogRetentionDays, removalPolicy });
     this.kafka = new KafkaCluster(this, 'Kafka', { ...config, vpc: this.network.vpc, subnets: this.network.privateSubnets, encryptionKey, removalPolicy });
-    this.lake = new LakeStorage(this, 'Lake', { ...config, encryptionKey, replicationBucketArn: config.replicationBucketArn || undefined, removalPolicy });
+    this.lake = new LakeStorage(this, 'Lake', {
+      ...config,
+      encryptionKey,
+      replicationBucketArn: config.replicationBucketArn || undefined,
+      replicationKey: config.replicationKmsKeyArn ? kms.Key.fromKeyArn(this, 'ReplicaKey', config.replicationKmsKeyArn) : undefined,
+      removalPolicy,
+    });
     this.catalog = new LakeCatalog(this, 'Catalog', {
       lakeBucket: this.lake.lakeBucket,
       resultsBucket: this.lake.resultsBucket,

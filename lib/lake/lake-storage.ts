@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { checkpointPrefix, curatedPrefix, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
+import { PrefixReplication } from './replication.ts';
 
 /** Prefix of Athena's query results in the results bucket. */
 export const ATHENA_RESULTS_PREFIX = 'athena/';
@@ -31,6 +32,8 @@ export interface LakeStorageProps {
   readonly encryptionKey?: kms.IKey;
   /** A bucket to replicate `curated/` to. @default no replication (DEFAULTS.replicationBucketArn '') */
   readonly replicationBucketArn?: string;
+  /** The key replicas are encrypted with when `encryptionKey` is set (it must be in the destination's region). @default `encryptionKey` (DEFAULTS.replicationKmsKeyArn '') */
+  readonly replicationKey?: kms.IKey;
   /** RETAIN keeps every bucket and its data on `cdk destroy`; DESTROY empties and deletes them. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -46,6 +49,8 @@ export class LakeStorage extends Construct {
   readonly lakeBucket: s3.Bucket;
   readonly resultsBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
+  /** Replication of `curated/`, when a destination is configured. */
+  readonly replication?: PrefixReplication;
 
   constructor(scope: Construct, id: string, props: LakeStorageProps) {
     super(scope, id);
@@ -74,6 +79,9 @@ export class LakeStorage extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365), abortIncompleteMultipartUploadAfter: abortUploads }],
     });
 
+    this.replication = props.replicationBucketArn
+      ? new PrefixReplication(this, 'Replication', { destinationBucketArn: props.replicationBucketArn, prefix: CURATED_AREA, sourceKey: props.encryptionKey, replicaKey: props.replicationKey })
+      : undefined;
     this.lakeBucket = new s3.Bucket(this, 'Lake', {
       ...secure,
       serverAccessLogsBucket: this.accessLogsBucket,
@@ -83,14 +91,9 @@ export class LakeStorage extends Construct {
         { id: 'expire-quarantine', prefix: QUARANTINE_AREA, expiration: Duration.days(props.quarantineExpireDays) },
         { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: noncurrent, abortIncompleteMultipartUploadAfter: abortUploads },
       ].filter((rule) => rule.transitions === undefined || rule.transitions.length > 0),
-      ...(props.replicationBucketArn
-        ? {
-            replicationRules: [
-              { id: 'replicate-curated', priority: 1, filter: { prefix: CURATED_AREA }, destination: s3.Bucket.fromBucketArn(this, 'ReplicaBucket', props.replicationBucketArn), deleteMarkerReplication: false },
-            ],
-          }
-        : {}),
+      ...(this.replication ? { replicationRole: this.replication.role, replicationRules: [this.replication.rule] } : {}),
     });
+    this.replication?.grantReplication(this.lakeBucket);
 
     this.resultsBucket = new s3.Bucket(this, 'AthenaResults', {
       ...secure,

@@ -71,12 +71,34 @@ describe('lake buckets', () => {
     kms.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) })] } });
   });
 
-  it('replicates curated data to another bucket when asked', () => {
+  it('replicates curated data to another bucket when asked, with a role of its own scoped to curated/', () => {
     const { template: replicated } = synthStack({ replicationBucketArn: 'arn:aws:s3:::backup-lake' });
     replicated.hasResourceProperties('AWS::S3::Bucket', {
-      ReplicationConfiguration: { Role: Match.anyValue(), Rules: [Match.objectLike({ Filter: { Prefix: CURATED_AREA }, Destination: Match.objectLike({ Bucket: 'arn:aws:s3:::backup-lake' }) })] },
+      ReplicationConfiguration: { Role: Match.anyValue(), Rules: [Match.objectLike({ Filter: { Prefix: CURATED_AREA }, Destination: Match.objectLike({ Bucket: 'arn:aws:s3:::backup-lake' }), DeleteMarkerReplication: { Status: 'Disabled' } })] },
     });
     expect(JSON.stringify(template.toJSON())).not.toContain('ReplicationConfiguration');
+    // A generated role name: CDK's default role is named CDKReplicationRole, one per account.
+    for (const [, role] of resourcesOf(replicated, 'AWS::IAM::Role')) expect(role.Properties.RoleName).toBeUndefined();
+    const statements = policyStatements(replicated);
+    const replicate = statements.find((s) => [s.Action].flat().includes('s3:ReplicateObject'))!;
+    expect(replicate.Resource).toBe(`arn:aws:s3:::backup-lake/${CURATED_AREA}*`);
+    expect(statements.flatMap((s) => [s.Action].flat())).not.toContain('s3:ReplicateDelete');
+  });
+
+  it('replicates KMS-encrypted curated objects when kmsEncryption is on, encrypting the replicas with a KMS key', () => {
+    const { template: replicated, stack: s } = synthStack({ replicationBucketArn: 'arn:aws:s3:::backup-lake', kmsEncryption: true });
+    const rule = replicated.toJSON().Resources[s.getLogicalId(s.lake.lakeBucket.node.defaultChild as never)].Properties.ReplicationConfiguration.Rules[0];
+    // Without SseKmsEncryptedObjects S3 skips every SSE-KMS object, i.e. all of this lake.
+    expect(rule.SourceSelectionCriteria).toEqual({ SseKmsEncryptedObjects: { Status: 'Enabled' } });
+    const dataKeyId = s.getLogicalId(s.node.findChild('DataKey').node.defaultChild as never);
+    expect(rule.Destination.EncryptionConfiguration).toEqual({ ReplicaKmsKeyID: { 'Fn::GetAtt': [dataKeyId, 'Arn'] } });
+    const kmsActions = policyStatements(replicated).filter((st) => JSON.stringify(st.Resource).includes(dataKeyId) && JSON.stringify(st).includes('kms:'));
+    expect(kmsActions.flatMap((st) => [st.Action].flat()).sort()).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:Encrypt']));
+
+    const { template: crossRegion, stack: s2 } = synthStack({ replicationBucketArn: 'arn:aws:s3:::backup-lake', kmsEncryption: true, replicationKmsKeyArn: 'arn:aws:kms:us-west-2:123456789012:key/abcd' });
+    const rule2 = crossRegion.toJSON().Resources[s2.getLogicalId(s2.lake.lakeBucket.node.defaultChild as never)].Properties.ReplicationConfiguration.Rules[0];
+    expect(rule2.Destination.EncryptionConfiguration).toEqual({ ReplicaKmsKeyID: 'arn:aws:kms:us-west-2:123456789012:key/abcd' });
+    expect(policyStatements(crossRegion).some((st) => st.Resource === 'arn:aws:kms:us-west-2:123456789012:key/abcd' && [st.Action].flat().includes('kms:Encrypt'))).toBe(true);
   });
 });
 

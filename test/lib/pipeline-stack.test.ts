@@ -2,7 +2,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import cdkNag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../lib/config.ts';
+import { DEFAULTS, validateConfig, type PipelineConfig } from '../../lib/config.ts';
 import { PipelineStack } from '../../lib/pipeline-stack.ts';
 import { deployableTables } from '../../lib/tables.ts';
 import { CDK_CONTEXT, synthStack } from '../helpers/synth.ts';
@@ -41,9 +41,15 @@ describe('pipeline stack', () => {
     expect(buckets.every((b) => b.DeletionPolicy === 'Delete')).toBe(true);
   });
 
-  it.each(['provisioned', 'serverless'] as const)('has no unacknowledged cdk-nag AwsSolutions finding with MSK %s', (mskMode) => {
+  it.each([
+    ['MSK provisioned', {}],
+    ['MSK serverless, KMS and tracing', { mskMode: 'serverless', kmsEncryption: true, tracing: true }],
+    ['KMS encryption', { kmsEncryption: true }],
+    ['replication', { replicationBucketArn: 'arn:aws:s3:::some-bucket' }],
+    ['replication of KMS-encrypted data', { replicationBucketArn: 'arn:aws:s3:::some-bucket', kmsEncryption: true }],
+  ] as [string, Partial<PipelineConfig>][])('has no unacknowledged cdk-nag AwsSolutions finding with %s', (_, overrides) => {
     const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-    new PipelineStack(app, 'streamlake', { config: { ...DEFAULTS, mskMode, kmsEncryption: mskMode === 'serverless', tracing: mskMode === 'serverless' }, tables: deployableTables(TABLES_DIR) });
+    new PipelineStack(app, 'streamlake', { config: validateConfig({ ...DEFAULTS, ...overrides }), tables: deployableTables(TABLES_DIR) });
     Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });
