@@ -97,6 +97,10 @@ const CONTROL_BATCH = 0x20;
 // Control record type (the int16 after the version in its key): 0 aborts a transaction, 1 commits it.
 const ABORT_MARKER = 0;
 
+function retryDelay(attempt: number): number {
+  return Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt);
+}
+
 /** Opens a producer on the connection's topic: idempotent, acks=all, keyed records partitioned as Java clients do. */
 export async function openKafkaWriter(connection: KafkaConnection): Promise<TopicWriter> {
   const producer = new Producer({ ...clientOptions(connection), idempotent: true, acks: ProduceAcks.ALL });
@@ -123,8 +127,12 @@ export async function openKafkaReader(connection: KafkaConnection, options: Kafk
   // Tracked so that the metadata refreshes behind fetches (after a leader change) include the topic.
   consumer.topics.track(connection.topic);
   const admin = new Admin(client);
-  await closeOnFailure(consumer, () => closeOnFailure(admin, () => topicMetadata(consumer, connection, OPEN_RETRIES)));
-  return new KafkaTopicReader(consumer, admin, connection, options.stallTimeoutMs ?? READ_STALL_TIMEOUT_MS);
+  // ListOffsets on a client of its own with one retry: @platformatic/kafka retries a ListOffsets at
+  // the leaders it looked up first, all its retries long (about 20 s after a leader moved), before
+  // it looks again; the reader retries itself, looking the leaders up before each attempt.
+  const offsetsClient = new Consumer({ ...client, retries: 1, groupId: `${connection.clientId}-offsets`, isolationLevel: FetchIsolationLevels.READ_COMMITTED });
+  await closeOnFailure(offsetsClient, () => closeOnFailure(consumer, () => closeOnFailure(admin, () => topicMetadata(consumer, connection, OPEN_RETRIES))));
+  return new KafkaTopicReader(consumer, admin, offsetsClient, connection, options.stallTimeoutMs ?? READ_STALL_TIMEOUT_MS);
 }
 
 /** How `ensureKafkaTopic` shapes the topic. */
@@ -188,9 +196,24 @@ class KafkaTopicWriter implements TopicWriter {
   async produce(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
     const partitions = (await topicMetadata(this.producer, this.connection)).partitionsCount;
-    // One request at a time, in order: per-key order holds across requests too.
+    const byPartition = new Map<number, OutgoingRecord[]>();
+    for (const record of records) {
+      const partition = record.key === null ? this.roundRobin++ % partitions : partitionForKey(record.key, partitions);
+      const own = byPartition.get(partition) ?? [];
+      own.push(record);
+      byPartition.set(partition, own);
+    }
+    // One partition per request: @platformatic/kafka sends the partitions of a request that share a
+    // leader as one group and retries the group at the leader of its first partition, so once their
+    // leaders part (a broker restarts and takes its leaderships back) the group fails after every
+    // retry. Each partition's requests go one at a time, in order, so per-key order holds; the
+    // partitions go at once.
+    await Promise.all([...byPartition].map(([partition, own]) => this.produceToPartition(partition, own)));
+  }
+
+  private async produceToPartition(partition: number, records: readonly OutgoingRecord[]): Promise<void> {
     for (const chunk of sendChunks(records)) {
-      await this.producer.send({ messages: chunk.map((record) => this.message(record, partitions)) }).catch((error: Error) => {
+      await this.producer.send({ messages: chunk.map((record) => this.message(record, partition)) }).catch((error: Error) => {
         const hint = findErrorBy(error, 'apiId', 'INVALID_TIMESTAMP')
           ? ' Brokers refuse record timestamps further ahead of their clock than message.timestamp.after.max.ms (1 hour by default): produce with a timestamp that is not in the future.'
           : '';
@@ -199,11 +222,11 @@ class KafkaTopicWriter implements TopicWriter {
     }
   }
 
-  private message(record: OutgoingRecord, partitions: number): MessageToProduce {
+  private message(record: OutgoingRecord, partition: number): MessageToProduce {
     return {
       topic: this.connection.topic,
-      // Chosen here, not by the client's default partitioner, so keys land where Java clients and the embedded log put them.
-      partition: record.key === null ? this.roundRobin++ % partitions : partitionForKey(record.key, partitions),
+      // Chosen by the caller, not by the client's default partitioner, so keys land where Java clients and the embedded log put them.
+      partition,
       key: record.key === null ? undefined : Buffer.from(record.key),
       value: Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
       timestamp: BigInt(Math.trunc(record.timestamp)),
@@ -234,14 +257,16 @@ function* sendChunks(records: readonly OutgoingRecord[]): Iterable<readonly Outg
 class KafkaTopicReader implements TopicReader {
   private readonly consumer: Consumer;
   private readonly admin: Admin;
+  private readonly offsetsClient: Consumer;
   private readonly connection: KafkaConnection;
   private readonly stallTimeoutMs: number;
   // Fetches share one fetch session per broker, which concurrent requests would corrupt.
   private fetching: Promise<unknown> = Promise.resolve();
 
-  constructor(consumer: Consumer, admin: Admin, connection: KafkaConnection, stallTimeoutMs: number) {
+  constructor(consumer: Consumer, admin: Admin, offsetsClient: Consumer, connection: KafkaConnection, stallTimeoutMs: number) {
     this.consumer = consumer;
     this.admin = admin;
+    this.offsetsClient = offsetsClient;
     this.connection = connection;
     this.stallTimeoutMs = stallTimeoutMs;
   }
@@ -252,8 +277,16 @@ class KafkaTopicReader implements TopicReader {
   }
 
   private async listOffsets(timestamp: bigint): Promise<number[]> {
-    const offsets = await this.consumer.listOffsets({ topics: [this.connection.topic], timestamp });
-    return [...offsets.get(this.connection.topic)!].map(Number);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const offsets = await this.offsetsClient.listOffsets({ topics: [this.connection.topic], timestamp });
+        return [...offsets.get(this.connection.topic)!].map(Number);
+      } catch (error) {
+        if (attempt >= RETRIES || findErrorBy(error as Error, 'canRetry', false)) throw error;
+        this.offsetsClient.clearMetadata();
+        await new Promise((resolve) => setTimeout(resolve, retryDelay(attempt)));
+      }
+    }
   }
 
   /**
@@ -327,7 +360,7 @@ class KafkaTopicReader implements TopicReader {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.consumer.close(), this.admin.close()]);
+    await Promise.all([this.consumer.close(), this.admin.close(), this.offsetsClient.close()]);
   }
 }
 
@@ -344,7 +377,8 @@ function* committedBatches(fetched: FetchedPartition): Iterable<RecordsBatch> {
   const aborting = new Set<bigint>();
   let nextAborted = 0;
   for (const batch of fetched.records ?? []) {
-    while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset <= batch.firstOffset) aborting.add(aborted[nextAborted++]!.producerId);
+    const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset <= lastOffset) aborting.add(aborted[nextAborted++]!.producerId);
     if (batch.attributes & CONTROL_BATCH) {
       if (batch.records[0]?.key?.readInt16BE(2) === ABORT_MARKER) aborting.delete(batch.producerId);
       yield { ...batch, records: [] };
@@ -386,7 +420,12 @@ function clientOptions(connection: KafkaConnection) {
     clientId: connection.clientId,
     bootstrapBrokers: [...connection.brokers],
     retries: RETRIES,
-    retryDelay: (_client: unknown, _operation: string, attempt: number) => Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt),
+    retryDelay: (client: unknown, _operation: string, attempt: number, _retries: number, error: Error) => {
+      // @platformatic/kafka refreshes its metadata between retries after network errors only: after
+      // NOT_LEADER_OR_FOLLOWER and the like it would ask the same stale leader until it gives up.
+      if (findErrorBy(error, 'hasStaleMetadata', true)) (client as Base).clearMetadata();
+      return retryDelay(attempt);
+    },
     ...(connection.tls ? { tls: {} } : {}),
     ...(sasl ? { sasl } : {}),
   };
