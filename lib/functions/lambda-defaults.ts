@@ -13,7 +13,10 @@ export function handlerEntry(name: string): string {
  */
 export const BUNDLE_ALIASES = { '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled' } as const;
 
-/** What every streamlake function shares: Node.js 24 on ARM64, an ES module bundle from the local esbuild. */
+/**
+ * What every streamlake function shares: Node.js 24 on ARM64, an ES module bundle from the local
+ * esbuild that carries the AWS SDK of package-lock.json (`bundleAwsSDK`), not the runtime's.
+ */
 export const NODE_FUNCTION_DEFAULTS = {
   handler: 'handler',
   runtime: lambda.Runtime.NODEJS_24_X,
@@ -31,6 +34,10 @@ export const NODE_FUNCTION_DEFAULTS = {
     banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     esbuildArgs: Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to])),
     forceDockerBundling: false,
+    // The handlers rely on S3 conditional writes (If-None-Match / If-Match) and on the credential
+    // providers the MSK IAM signer uses: they run on the SDK versions we pin and test, whatever the
+    // runtime ships. Costs bundle size and cold-import time (README, Performance).
+    bundleAwsSDK: true,
   },
 } satisfies Partial<nodejs.NodejsFunctionProps>;
 
