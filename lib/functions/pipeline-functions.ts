@@ -96,6 +96,7 @@ export class PipelineFunctions extends Construct {
         timeoutSeconds: config.generatorTimeoutSeconds,
         everyMinutes: config.generatorEveryMinutes,
         enabled: config.schedulesEnabled,
+        dependsOn: [demoTopic.resource],
       }));
       const settings = { ...generatorSettings(config), [ENV.bootstrapBrokers]: props.cluster.bootstrapBrokers, [ENV.topic]: demoTopic.topicName };
       for (const [name, value] of Object.entries(settings)) this.generator.addEnvironment(name, value);

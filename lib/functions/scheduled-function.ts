@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { Construct } from 'constructs';
+import type { Construct, IDependable } from 'constructs';
 import { handlerEntry, NODE_FUNCTION_DEFAULTS } from './lambda-defaults.ts';
 
 export interface ScheduledFunctionOptions {
@@ -35,11 +35,14 @@ export interface ScheduledFunctionOptions {
   readonly bundling?: nodejs.BundlingOptions;
   /** @default RemovalPolicy.RETAIN (of the log group) */
   readonly removalPolicy?: RemovalPolicy;
+  /** What the first invocation needs to exist (e.g. the function's topic): the schedule is created after it. @default nothing beyond the function and its role's policy */
+  readonly dependsOn?: readonly IDependable[];
 }
 
 /**
  * A pipeline Lambda and the EventBridge schedule that invokes it: `id` (the function), `<id>Logs`
- * (its log group) and `scheduleId`, all in `scope`. An ARM64 Node.js 24 function bundled by the local
+ * (its log group) and `scheduleId`, all in `scope`; the schedule is created after the function's
+ * role and policy and `dependsOn`. An ARM64 Node.js 24 function bundled by the local
  * esbuild, in the private subnets, with JSON logs, a log retention and failed invocations (and
  * failed schedule deliveries) kept in the dead-letter queue.
  */
@@ -75,6 +78,10 @@ export function scheduledFunction(scope: Construct, id: string, scheduleId: stri
       deadLetterQueue: options.deadLetterQueue,
     }),
   });
+  // The schedule's first invocation comes at once: without these it can run before the function's
+  // permissions or its topic exist, fail into the dead-letter queue and fire alarms. A dependency on
+  // the role covers its default policy, whatever grants are added to it later.
+  schedule.node.addDependency(fn.role!, ...(options.dependsOn ?? []));
   return { fn, schedule };
 }
 

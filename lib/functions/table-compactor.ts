@@ -79,6 +79,7 @@ export class TableCompactor extends Construct {
       logRetentionDays: config.lambdaLogRetentionDays,
       tracing: config.tracing,
       removalPolicy: props.removalPolicy,
+      dependsOn: [props.topic.resource],
       // The handler reads its table's declaration at run time: only this table's, so another table's change leaves this bundle as it is.
       bundling: {
         commandHooks: {

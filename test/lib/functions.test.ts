@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { BUNDLED_TABLES_DIR } from '../../lib/functions/lambda-defaults.ts';
+import type { KafkaTopic } from '../../lib/streaming/kafka-topic.ts';
 import { resourcesOf, synthStack } from '../helpers/synth.ts';
 
 const { template, stack } = synthStack();
@@ -71,6 +72,25 @@ describe('schedules', () => {
       expect(schedule.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: expect.any(Number) });
       expect(schedule.Target.DeadLetterConfig.Arn).toBeDefined();
       expect(JSON.parse(schedule.Target.Input)).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>' });
+    }
+  });
+
+  it.each(['provisioned', 'serverless'] as const)('wait for their topic and their function role\'s policy before the first invocation (MSK %s)', (mskMode) => {
+    const synth = mskMode === 'provisioned' ? { template, stack } : synthStack({ mskMode });
+    const resources = synth.template.toJSON().Resources as Record<string, { Type: string; DependsOn?: string[] }>;
+    const id = (construct: { node: { defaultChild?: unknown } }) => synth.stack.getLogicalId(construct.node.defaultChild as never);
+    const topicType = mskMode === 'provisioned' ? 'AWS::MSK::Topic' : 'Custom::KafkaTopic';
+    const compactorOf = synth.stack.functions.compactors.get('device_logs')!;
+    for (const [schedule, fn] of [
+      [synth.stack.functions.generatorSchedule!, synth.stack.functions.generator!],
+      [compactorOf.schedule, compactorOf.fn],
+    ] as const) {
+      const dependsOn = resources[id(schedule)]!.DependsOn ?? [];
+      const policy = synth.stack.getLogicalId(fn.role!.node.findChild('DefaultPolicy').node.defaultChild as never);
+      expect(dependsOn).toContain(policy);
+      // device-logs keeps its first topic's construct ID, `Topic`.
+      const topic = (synth.stack.kafka.node.findChild('Topic') as KafkaTopic).resource;
+      expect(dependsOn.filter((dep) => resources[dep]!.Type === topicType)).toEqual([synth.stack.getLogicalId((topic.node.defaultChild ?? topic) as never)]);
     }
   });
 
