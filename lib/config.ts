@@ -101,6 +101,15 @@ export interface PipelineConfig {
   readonly replicationBucketArn: string;
   /** ARN of the KMS key that encrypts the replicas when `kmsEncryption` is on, in the replica bucket's region; empty: the stack's own key (a replica bucket in the stack's region). @default DEFAULTS.replicationKmsKeyArn ('') */
   readonly replicationKmsKeyArn: string;
+  /**
+   * Share of a table's records read, in percent, that its quarantine alarm fires above when it holds
+   * for `quarantineAlarmMinutes`. The demo fleet corrupts 0.1% of its records on purpose (`corruptShare`),
+   * so a count of quarantined records would page every few periods; a share this far above that means
+   * a producer or a declaration is broken. @default DEFAULTS.quarantineAlarmSharePercent (1)
+   */
+  readonly quarantineAlarmSharePercent: number;
+  /** How long, in minutes, the quarantined share must stay above `quarantineAlarmSharePercent` before its alarm fires (rounded up to whole compactor periods). @default DEFAULTS.quarantineAlarmMinutes (15) */
+  readonly quarantineAlarmMinutes: number;
   /** E-mail address subscribed to the alarm topic; empty: no subscription. @default DEFAULTS.alarmEmail ('') */
   readonly alarmEmail: string;
   /** Glue database of the lake tables. @default DEFAULTS.glueDatabase ('streamlake') */
@@ -158,6 +167,8 @@ export const DEFAULTS: PipelineConfig = {
   kmsEncryption: false,
   replicationBucketArn: '',
   replicationKmsKeyArn: '',
+  quarantineAlarmSharePercent: 1,
+  quarantineAlarmMinutes: 15,
   alarmEmail: '',
   glueDatabase: 'streamlake',
   athenaWorkgroup: 'streamlake',
@@ -191,6 +202,7 @@ const POSITIVE_INTEGERS = [
   'brokerNodes', 'brokerVolumeGiB', 'brokerLogRetentionDays', 'replicationFactor', 'minInsyncReplicas', 'topicRetentionHours', 'partitionFloor',
   'generatorMemoryMiB', 'generatorTimeoutSeconds', 'compactorMemoryMiB', 'compactorTimeoutSeconds', 'lambdaLogRetentionDays',
   'quarantineExpireDays', 'athenaResultsExpireDays', 'noncurrentVersionExpireDays', 'abortIncompleteUploadAfterDays', 'athenaBytesScannedCutoffMB',
+  'quarantineAlarmMinutes',
 ] as const satisfies readonly (keyof PipelineConfig)[];
 const DAYS_OR_OFF = ['curatedInfrequentAccessAfterDays', 'curatedGlacierInstantAfterDays', 'curatedDeepArchiveAfterDays'] as const;
 
@@ -221,6 +233,7 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
   }
   // AWS::MSK::Topic, which creates the tables' topics on a provisioned cluster, needs Kafka 3.6 or later.
   if (config.mskMode === 'provisioned' && !kafkaVersionAtLeast(config.kafkaVersion, 3, 6)) fail('kafkaVersion', 'must be 3.6 or later with mskMode=provisioned (AWS::MSK::Topic needs it), e.g. 3.9.x');
+  if (!(config.quarantineAlarmSharePercent > 0 && config.quarantineAlarmSharePercent < 100)) fail('quarantineAlarmSharePercent', 'must be a percentage above 0 and below 100');
   if (config.replicationBucketArn && !/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(config.replicationBucketArn)) fail('replicationBucketArn', 'must be a bucket ARN, arn:aws:s3:::<bucket>');
   if (config.replicationKmsKeyArn && !(config.kmsEncryption && config.replicationBucketArn)) fail('replicationKmsKeyArn', 'is used only with kmsEncryption=true and a replicationBucketArn');
   if (config.minInsyncReplicas > config.replicationFactor) fail('minInsyncReplicas', `must not exceed replicationFactor (${config.replicationFactor})`);

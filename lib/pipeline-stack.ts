@@ -83,6 +83,8 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.functions.deadLetterQueue,
       compactorTimeoutSeconds: config.compactorTimeoutSeconds,
       compactorEveryMinutes: config.compactorEveryMinutes,
+      quarantineAlarmSharePercent: config.quarantineAlarmSharePercent,
+      quarantineAlarmMinutes: config.quarantineAlarmMinutes,
       alarmEmail: config.alarmEmail || undefined,
     });
 

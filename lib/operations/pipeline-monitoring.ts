@@ -30,6 +30,10 @@ export interface PipelineMonitoringProps {
   readonly compactorTimeoutSeconds: number;
   /** @default DEFAULTS.compactorEveryMinutes */
   readonly compactorEveryMinutes: number;
+  /** Share of a table's records read, percent, above which its quarantine alarm fires. @default DEFAULTS.quarantineAlarmSharePercent (1) */
+  readonly quarantineAlarmSharePercent: number;
+  /** Minutes the share must stay above it. @default DEFAULTS.quarantineAlarmMinutes (15) */
+  readonly quarantineAlarmMinutes: number;
   /** Subscribed to the alarm topic when set. @default none (DEFAULTS.alarmEmail '') */
   readonly alarmEmail?: string;
 }
@@ -45,8 +49,22 @@ export function tableMetric(table: string, metricName: string, statistic: string
 }
 
 /**
+ * Percent of a table's records read that its compactor quarantined in each `period`: 0 when it read
+ * nothing. The alarm's math: a count of quarantined records says nothing without the traffic
+ * around it (the demo fleet corrupts 0.1% of its records on purpose).
+ */
+export function quarantinedShare(table: string, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: 'IF(read > 0, 100 * quarantined / read, 0)',
+    usingMetrics: { quarantined: tableMetric(table, 'RecordsQuarantined', 'Sum', period), read: tableMetric(table, 'RecordsRead', 'Sum', period) },
+    period,
+    label: `${table}: % of records quarantined`,
+  });
+}
+
+/**
  * Alarms on everything that needs a person — per table: compactor errors, a run near its timeout,
- * quarantined records, consumer lag, records lost to retention; and generator errors and dead
+ * a sustained share of quarantined records, consumer lag, records lost to retention; and generator errors and dead
  * letters — sent to an SNS topic, and a dashboard of every table's flow.
  */
 export class PipelineMonitoring extends Construct {
@@ -70,7 +88,15 @@ export class PipelineMonitoring extends Construct {
         props.compactorTimeoutSeconds * 1000 * 0.8,
         `A ${table} compactor run used over 80% of its timeout: raise compactorMemoryMiB or lower maxRecordsPerRun.`,
       );
-      this.alarm(`${id}RecordsQuarantined`, tableMetric(table, 'RecordsQuarantined', 'Sum', period), 1, `Records of ${table} failed validation: query ${table}_quarantine for their reasons.`);
+      this.alarm(
+        `${id}RecordsQuarantined`,
+        quarantinedShare(table, period),
+        props.quarantineAlarmSharePercent,
+        `Over ${props.quarantineAlarmSharePercent}% of the records of ${table} failed validation for ${props.quarantineAlarmMinutes} minutes: a producer or the declaration is broken. Query ${table}_quarantine for their reasons.`,
+        // Every period of the window: one bad batch is not yet trouble.
+        Math.ceil(props.quarantineAlarmMinutes / props.compactorEveryMinutes),
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      );
       this.alarm(`${id}ConsumerLag`, tableMetric(table, 'ConsumerLag', 'Maximum', period), lagAlarmRecords, `The ${table} compactor is falling behind its topic.`);
       this.alarm(`${id}RetentionGaps`, tableMetric(table, 'OffsetGapRecords', 'Sum', period), 1, `Kafka retention deleted records of ${table} before they were compacted: they are lost to the lake.`);
     }
@@ -101,12 +127,20 @@ export class PipelineMonitoring extends Construct {
     });
   }
 
-  private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): void {
+  private alarm(
+    id: string,
+    metric: cloudwatch.IMetric,
+    threshold: number,
+    description: string,
+    evaluationPeriods = 1,
+    comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+  ): void {
     const alarm = new cloudwatch.Alarm(this, id, {
       metric,
       threshold,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods,
+      datapointsToAlarm: evaluationPeriods,
+      comparisonOperator,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: description,
     });

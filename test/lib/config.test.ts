@@ -33,6 +33,8 @@ describe('configFromContext', () => {
     [{ tablesDir: ' ' }, /tablesDir must name the directory of the table declarations/],
     [{ kafkaVersion: '3.5.1' }, /kafkaVersion must be 3.6 or later with mskMode=provisioned \(AWS::MSK::Topic needs it\)/],
     [{ kafkaVersion: '2.8.2.tiered' }, /kafkaVersion must be 3.6 or later/],
+    [{ quarantineAlarmSharePercent: '0' }, /quarantineAlarmSharePercent must be a percentage above 0 and below 100/],
+    [{ quarantineAlarmMinutes: '0' }, /quarantineAlarmMinutes must be a positive integer/],
     [{ replicationBucketArn: 'backup-lake' }, /replicationBucketArn must be a bucket ARN/],
     [{ replicationKmsKeyArn: 'arn:aws:kms:us-west-2:123456789012:key/abcd', replicationBucketArn: 'arn:aws:s3:::backup-lake' }, /replicationKmsKeyArn is used only with kmsEncryption=true/],
   ])('rejects %o with a message naming the key', (values, message) => {
