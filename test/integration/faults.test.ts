@@ -142,7 +142,7 @@ describe('compactor faults on Apache Kafka', () => {
     const sessions = watchSaslSessions(clientId);
     try {
       const shortTokens = onTestBroker({ ...topic, clientId }, inject('kafka').saslBootstrap, tokenLifetimeMs);
-      const slow = reauthenticatingBetweenBatches(await reader(shortTokens), sessions, 2);
+      const slow = reauthenticatingBetweenBatches(await reader(shortTokens), sessions, 3);
       const started = Date.now();
       const report = await compactOnce(slow, store);
       const elapsed = Date.now() - started;
