@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
-import { openKafkaReader, type KafkaConnection } from '../adapters/kafka.ts';
+import { type KafkaConnection } from '../adapters/kafka.ts';
+import { openKafkaReader } from '../adapters/kafka-reader.ts';
 import { parquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
 import { loadTables, tableNamed } from '../adapters/table-directory.ts';

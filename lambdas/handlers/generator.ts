@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { openKafkaWriter, type KafkaConnection } from '../adapters/kafka.ts';
+import { type KafkaConnection } from '../adapters/kafka.ts';
+import { openKafkaWriter } from '../adapters/kafka-writer.ts';
 import { DeviceFleet, produceMinute, type GeneratorReport } from '../demo/device-fleet.ts';
 import type { TopicWriter } from '../ports/topic.ts';
 import { ENV, kafkaSettings, METRICS_NAMESPACE, requireNumber, requireString } from './environment.ts';

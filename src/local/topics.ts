@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { ensureKafkaTopic, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
+import { openKafkaWriter } from '../../lambdas/adapters/kafka-writer.ts';
 import { LocalLog } from '../../lambdas/adapters/local-log.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';

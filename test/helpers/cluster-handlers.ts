@@ -1,4 +1,6 @@
-import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
+import { openKafkaWriter } from '../../lambdas/adapters/kafka-writer.ts';
 import { createCompactorHandler } from '../../lambdas/handlers/compactor.ts';
 import { createGeneratorHandler } from '../../lambdas/handlers/generator.ts';
 import type { TopicReader } from '../../lambdas/ports/topic.ts';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { instancesChannel } from '@platformatic/kafka';
 import { inject } from 'vitest';
-import { ensureKafkaTopic, openKafkaReader, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { ensureKafkaTopic, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
 import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 
 /** A connection to the integration run's broker, over PLAINTEXT or over SASL/OAUTHBEARER. */

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
-import { ensureKafkaTopic, openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { ensureKafkaTopic, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
+import { openKafkaWriter } from '../../lambdas/adapters/kafka-writer.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
 import type { TopicReader, TopicWriter } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
-import { openKafkaReader, openKafkaWriter, type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
+import { openKafkaWriter } from '../../lambdas/adapters/kafka-writer.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
 import { curatedPrefix } from '../../lambdas/core/lake-layout.ts';
 import type { CompactorSummary } from '../../lambdas/handlers/compactor.ts';

@@ -2,7 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, instancesChannel, type Connection } from '@platformatic/kafka';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { partitionForKey } from '../../lambdas/adapters/kafka-partitioner.ts';
-import { ensureKafkaTopic, KafkaTopicError, openKafkaReader, openKafkaWriter, unsecuredJwt } from '../../lambdas/adapters/kafka.ts';
+import { ensureKafkaTopic, KafkaTopicError } from '../../lambdas/adapters/kafka.ts';
+import { unsecuredJwt } from '../../lambdas/adapters/kafka-auth.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
+import { openKafkaWriter } from '../../lambdas/adapters/kafka-writer.ts';
 import type { OutgoingRecord, TopicReader, TopicRecord } from '../../lambdas/ports/topic.ts';
 import { freshKafkaTopic, kafkaConnection } from '../helpers/kafka.ts';
 

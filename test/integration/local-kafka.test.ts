@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openKafkaReader } from '../../lambdas/adapters/kafka.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
 import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout, DataDirError } from '../../src/local/data-dir.ts';

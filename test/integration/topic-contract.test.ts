@@ -1,5 +1,6 @@
 import { describe } from 'vitest';
-import { openKafkaReader, openKafkaWriter } from '../../lambdas/adapters/kafka.ts';
+import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
+import { openKafkaWriter } from '../../lambdas/adapters/kafka-writer.ts';
 import { LocalLog } from '../../lambdas/adapters/local-log.ts';
 import { freshKafkaTopic } from '../helpers/kafka.ts';
 import { tempDir } from '../helpers/lake.ts';

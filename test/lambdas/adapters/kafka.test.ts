@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  KafkaConfigError,
-  openKafkaReader,
-  openKafkaWriter,
-  refreshingToken,
-  TOKEN_REFRESH_MARGIN_MS,
-  UNSECURED_TOKEN_LIFETIME_MS,
-  unsecuredJwt,
-  type ExpiringToken,
-  type KafkaConnection,
-} from '../../../lambdas/adapters/kafka.ts';
+import { KafkaConfigError, type KafkaConnection } from '../../../lambdas/adapters/kafka.ts';
+import { refreshingToken, TOKEN_REFRESH_MARGIN_MS, UNSECURED_TOKEN_LIFETIME_MS, unsecuredJwt, type ExpiringToken } from '../../../lambdas/adapters/kafka-auth.ts';
+import { openKafkaReader } from '../../../lambdas/adapters/kafka-reader.ts';
+import { openKafkaWriter } from '../../../lambdas/adapters/kafka-writer.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const connection: KafkaConnection = { brokers: ['localhost:9092'], topic: 'device-logs', clientId: 'test', auth: { mechanism: 'none' }, tls: false };
