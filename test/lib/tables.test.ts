@@ -125,9 +125,13 @@ describe('a stack built from three declared tables', () => {
   });
 
   it.each(NAMES)('alarms on the %s compactor by its Table dimension', (name) => {
-    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).filter((a) => a.Namespace === 'streamlake');
+    // A metric-math alarm (the quarantined share) counts once per metric it reads.
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => a.Properties)
+      .flatMap((a) => (a.Metrics ? (a.Metrics as any[]).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric) : [a]))
+      .filter((a) => a.Namespace === 'streamlake');
     const mine = alarms.filter((a) => a.Dimensions.some((d: any) => d.Name === 'Table' && d.Value === name));
-    expect(mine.map((a) => a.MetricName).sort()).toEqual(['ConsumerLag', 'OffsetGapRecords', 'RecordsQuarantined']);
+    expect(mine.map((a) => a.MetricName).sort()).toEqual(['ConsumerLag', 'OffsetGapRecords', 'RecordsQuarantined', 'RecordsRead']);
     for (const alarm of mine) expect(alarm.Dimensions).toEqual(expect.arrayContaining([{ Name: 'service', Value: 'compactor' }, { Name: 'Table', Value: name }]));
     for (const alarm of mine) expect(alarm.Dimensions).toHaveLength(2);
     const lambdaAlarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).filter((a) => a.Namespace === 'AWS/Lambda' && JSON.stringify(a.Dimensions).includes(logicalId(stack.functions.compactors.get(name)!.fn)));
