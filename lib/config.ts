@@ -45,7 +45,11 @@ export interface PipelineConfig {
   // ── Deployment (cdk deploy -c key=value) ──────────────────────────────────────────────────────
   /** Directory of the table declarations the stack is built from (`<table>.schema.json`, `<table>/*.sql`, `tables.lock.json`), relative to the project root. @default DEFAULTS.tablesDir ('tables') */
   readonly tablesDir: string;
-  /** `prod` retains every bucket, table and the cluster on `cdk destroy`; `dev` deletes them with the stack. @default DEFAULTS.stage ('prod') */
+  /**
+   * `prod` retains the buckets (and their data), the KMS key and the log groups on `cdk destroy`;
+   * `dev` deletes them with the stack. In both, the MSK cluster and topics, the network, the Glue
+   * catalog, the Athena workgroup and the schema registry go with the stack. @default DEFAULTS.stage ('prod')
+   */
   readonly stage: 'dev' | 'prod';
   /** `provisioned` brokers, or MSK `serverless` (topic created through the Kafka admin API). @default DEFAULTS.mskMode ('provisioned') */
   readonly mskMode: 'provisioned' | 'serverless';

@@ -37,12 +37,18 @@ export class PipelineStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const { tables, queries } = props.tables;
-    // Only an explicit dev stage deletes data with the stack.
+    // Only an explicit dev stage deletes data with the stack: the buckets, the key that can read them, the logs.
     const removalPolicy = config.stage === 'dev' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    // These go with the stack in every stage (README, Tear down). The cluster lives in the stack's
+    // subnets and security group, which are deleted: retained, its network interfaces would make
+    // that deletion fail; it holds only the minutes of records not yet compacted into the lake.
+    // The catalog and the schema registry hold no data and are rebuilt from the declarations under
+    // the same names, which a retained copy would block on the next deploy.
+    const withStack = RemovalPolicy.DESTROY;
     const encryptionKey = config.kmsEncryption ? new kms.Key(this, 'DataKey', { enableKeyRotation: true, removalPolicy, description: 'streamlake lake, results and broker storage' }) : undefined;
 
     this.network = new PipelineNetwork(this, 'Network', { tracing: config.tracing, flowLogRetentionDays: config.brokerLogRetentionDays, removalPolicy });
-    this.kafka = new KafkaCluster(this, 'Kafka', { ...config, vpc: this.network.vpc, subnets: this.network.privateSubnets, encryptionKey, removalPolicy });
+    this.kafka = new KafkaCluster(this, 'Kafka', { ...config, vpc: this.network.vpc, subnets: this.network.privateSubnets, encryptionKey, removalPolicy: withStack });
     this.lake = new LakeStorage(this, 'Lake', {
       ...config,
       encryptionKey,
@@ -59,9 +65,9 @@ export class PipelineStack extends Stack {
       workgroupName: config.athenaWorkgroup,
       bytesScannedCutoffMB: config.athenaBytesScannedCutoffMB,
       encryptionKey,
-      removalPolicy,
+      removalPolicy: withStack,
     });
-    this.schemas = new TableSchemaRegistry(this, 'Schemas', { tables, removalPolicy });
+    this.schemas = new TableSchemaRegistry(this, 'Schemas', { tables, removalPolicy: withStack });
     this.functions = new PipelineFunctions(this, 'Functions', {
       vpc: this.network.vpc,
       subnets: this.network.privateSubnets,

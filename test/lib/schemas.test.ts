@@ -21,7 +21,7 @@ describe('Glue Schema Registry', () => {
   const { template, stack } = synthStack({ tablesDir: THREE });
   const registryId = stack.getLogicalId(stack.schemas.registry);
 
-  it('holds one JSON schema per table, checked BACKWARD, in one registry of the stack, all retained', () => {
+  it('holds one JSON schema per table, checked BACKWARD, in one registry of the stack, deleted with it (a redeploy registers the declarations again under the same names)', () => {
     expect(resourcesOf(template, 'AWS::Glue::Registry').map(([, r]) => r.Properties.Name)).toEqual(['streamlake-tables']);
     const schemas = resourcesOf(template, 'AWS::Glue::Schema');
     expect(schemas.map(([, s]) => s.Properties.Name).sort()).toEqual(['clicks', 'device_logs', 'orders']);
@@ -29,8 +29,9 @@ describe('Glue Schema Registry', () => {
       expect(schema.Properties).toMatchObject({ DataFormat: 'JSON', Compatibility: SCHEMA_COMPATIBILITY, Registry: { Arn: { 'Fn::GetAtt': [registryId, 'Arn'] } } });
       // The definition is create-only on AWS::Glue::Schema: every version, the first included, is a SchemaVersion.
       expect(schema.Properties.SchemaDefinition).toBeUndefined();
-      expect(schema.DeletionPolicy).toBe('Retain');
+      expect(schema.DeletionPolicy ?? 'Delete').toBe('Delete');
     }
+    expect(template.toJSON().Resources[registryId].DeletionPolicy ?? 'Delete').toBe('Delete');
   });
 
   it('registers each declaration as a version of its table schema, retained when a newer one replaces it', () => {
