@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLE_ALIASES, handlerEntry, NODE_FUNCTION_DEFAULTS } from '../lib/functions/lambda-defaults.ts';
 
-// Inside the project, so the AWS SDK the Lambda runtime supplies (and the bundle leaves out) resolves from node_modules.
+// Inside the project, so what the bundle leaves out resolves from node_modules.
 const BUNDLE_DIR = join(import.meta.dirname, '..', 'node_modules', '.cache', 'streamlake-bundles');
 
 /**
- * Bundles a handler with the settings `cdk deploy` uses (NODE_FUNCTION_DEFAULTS), leaving out the
- * AWS SDK as the CDK does for the Node.js runtimes that ship it, and returns the bundle's path.
+ * Bundles a handler with the settings `cdk deploy` uses (NODE_FUNCTION_DEFAULTS), the AWS SDK
+ * included, and returns the bundle's path.
  * For tests and the benchmark.
  */
 export async function bundleHandler(name: string): Promise<string> {
@@ -24,7 +24,8 @@ export async function bundleHandler(name: string): Promise<string> {
     minify: bundling.minify,
     banner: { js: bundling.banner },
     alias: BUNDLE_ALIASES,
-    external: ['@aws-sdk/*'],
+    // The SDK is bundled, as the deployed functions bundle it (bundleAwsSDK); only its optional CRT and SigV4a signers stay out, as they do there.
+    external: ['@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a'],
     logLevel: 'silent',
   });
   return outfile;
