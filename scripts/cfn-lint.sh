@@ -19,6 +19,7 @@ templates=(cdk.out/*.template.json)
 # name|context arguments
 variants=(
   "tables-three|-c tablesDir=test/fixtures/tables-three"
+  "serverless|-c mskMode=serverless"
   "kms|-c kmsEncryption=true"
   "replication|-c replicationBucketArn=arn:aws:s3:::streamlake-replica-example"
   "replication-kms|-c replicationBucketArn=arn:aws:s3:::streamlake-replica-example -c kmsEncryption=true"
