@@ -45,8 +45,10 @@ export interface CompactionReport {
   /** Sequence of the run this invocation committed or finished; 0 when there was nothing to do. */
   readonly sequence: number;
   readonly runId: string | null;
-  /** True when this invocation finished a run that an earlier, interrupted one had claimed. */
+  /** True when this invocation finished a run another one had claimed (interrupted, or running at the same time). */
   readonly resumed: boolean;
+  /** True when it claimed at the same moment as another compactor, lost, and joined that run. */
+  readonly joined: boolean;
   readonly recordsRead: number;
   readonly rowsWritten: number;
   readonly quarantined: number;
@@ -93,6 +95,7 @@ const encoder = new TextEncoder();
 export async function compact(deps: CompactorDeps, options: CompactorOptions): Promise<CompactionReport> {
   const key = checkpointKey(options.table.name, options.group);
   const partitions = await deps.topic.offsets();
+  let joined = false;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const { state, etag } = await loadCheckpoint(deps.store, key);
     let run = state.pending;
@@ -106,7 +109,10 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
         limits: options.limits, schema: options.table.fingerprint,
       };
       const claim = await deps.store.compareAndSwap(key, serializeCheckpoint({ ...state, pending: run }), etag);
-      if (!claim.ok) continue; // another run claimed first: reload and finish that one
+      if (!claim.ok) {
+        joined = true; // another run claimed first: reload and finish that one
+        continue;
+      }
       claimEtag = claim.etag;
     } else {
       assertSameSchema(run, options.table, key);
@@ -116,7 +122,7 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
     if (!swap.ok) await assertCommittedElsewhere(deps.store, key, run);
     else await deps.topic.commitOffsets(options.group, new Map(Object.entries(committed.offsets).map(([p, o]) => [Number(p), o])));
-    return { ...output, sequence: run.sequence, runId: run.runId, resumed, gaps: [...(run.gaps ?? []), ...output.gaps], lag: lagOf(committed, partitions) };
+    return { ...output, sequence: run.sequence, runId: run.runId, resumed, joined: resumed && joined, gaps: [...(run.gaps ?? []), ...output.gaps], lag: lagOf(committed, partitions) };
   }
   throw new CheckpointConflictError(`checkpoint ${key} changed ${MAX_CLAIM_ATTEMPTS} times while claiming a run; too many compactors are running at once, bound their concurrency`);
 }
@@ -148,12 +154,12 @@ function lagOf(state: CheckpointState, partitions: readonly PartitionOffsets[]):
 
 function idleReport(state: CheckpointState, partitions: readonly PartitionOffsets[]): CompactionReport {
   return {
-    sequence: 0, runId: null, resumed: false, recordsRead: 0, rowsWritten: 0, quarantined: 0, quarantineReasons: {},
+    sequence: 0, runId: null, resumed: false, joined: false, recordsRead: 0, rowsWritten: 0, quarantined: 0, quarantineReasons: {},
     files: [], quarantineFiles: [], inputBytes: 0, parquetBytes: 0, gaps: [], unknownFields: [], lag: lagOf(state, partitions),
   };
 }
 
-type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'lag'>;
+type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'joined' | 'lag'>;
 
 async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun): Promise<RunOutput> {
   const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);

@@ -121,7 +121,7 @@ export async function compactCommand(flags: CompactFlags): Promise<void> {
 
 function describeRun(table: string, report: CompactionReport): string {
   if (report.runId === null) return `${table}: nothing to compact, the lake is up to date with its topic`;
-  const lines = [`${describeCompaction({ table, report })}${report.resumed ? ' (finished a run another compactor had claimed: one that was interrupted, or one running at the same time)' : ''}`, ...[...report.files, ...report.quarantineFiles].map((f) => `  ${f}`)];
+  const lines = [`${describeCompaction({ table, report })}${report.joined ? ' (joined a concurrent run: another compactor claimed the same records first)' : report.resumed ? ' (finished a run another compactor had claimed and not committed)' : ''}`, ...[...report.files, ...report.quarantineFiles].map((f) => `  ${f}`)];
   if (report.unknownFields.length > 0) lines.push(`  fields ${table} does not declare, kept in its _extra column: ${report.unknownFields.join(', ')}`);
   return lines.join('\n');
 }

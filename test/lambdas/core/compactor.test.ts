@@ -142,6 +142,31 @@ describe('compactor', () => {
     await expectExactlyOnce();
   });
 
+  it('reports a run that lost the claim race as joined, and one that found an interrupted claim as resumed', async () => {
+    await produceMinutes(10);
+    // Both runs read the empty checkpoint before either claims: one claim wins, the other joins it.
+    let arrived = 0;
+    let bothArrived!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothArrived = resolve));
+    const racing = () => {
+      let first = true;
+      return new FaultyStore(lake, undefined, async (op: StoreOp) => {
+        if (op !== 'compareAndSwap' || !first) return;
+        first = false;
+        if (++arrived === 2) bothArrived();
+        await barrier;
+      });
+    };
+    const reports = await Promise.all([run(racing()), run(racing())]);
+    expect(reports.map((r) => [r.resumed, r.joined]).sort()).toEqual([[false, false], [true, true]]);
+    expect(new Set(reports.map((r) => r.runId)).size).toBe(1);
+
+    await produceMinutes(5);
+    await expect(run(new FaultyStore(lake, (op, _key, nth) => (op === 'putIfAbsent' && nth === 1 ? 'before' : undefined)))).rejects.toThrow(InjectedCrash);
+    expect(await run()).toMatchObject({ resumed: true, joined: false });
+    await expectExactlyOnce();
+  });
+
   it('lets a stalled run finish harmlessly after another run completed its claim and moved on', async () => {
     await produceMinutes(30);
     let release!: () => void;
