@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, ProduceAcks, Producer, type MessageToProduce } from '@platformatic/kafka';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { KafkaConnection } from '../../lambdas/adapters/kafka.ts';
@@ -11,7 +12,6 @@ import { FakeS3 } from '../helpers/fake-s3.ts';
 import { freshKafkaTopic, topicOffsets } from '../helpers/kafka.ts';
 import { auditLake, tempDir } from '../helpers/lake.ts';
 import { DECLARED } from '../helpers/tables.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 const MINUTE_MS = 60_000;
 // Recent past: Kafka refuses record timestamps more than an hour ahead of its clock.
@@ -105,12 +105,10 @@ describe('the deployed compactor on a topic with transactional producers', () =>
     const marker = await logEnd();
     await (how === 'commit' ? transaction.commit() : transaction.abort());
     // The coordinator writes the markers after it answered: the stable offset passes them a moment later.
-    let stable = 0;
-    const poll = setInterval(() => void stableOffset().then((offset) => (stable = offset)), 50);
-    try {
-      await waitFor(() => stable > marker, `the ${how} marker at offset ${marker} to become stable`);
-    } finally {
-      clearInterval(poll);
+    const deadline = Date.now() + 30_000;
+    while ((await stableOffset()) <= marker) {
+      if (Date.now() > deadline) throw new Error(`the ${how} marker at offset ${marker} did not become stable within 30 s`);
+      await sleep(50);
     }
     return marker;
   }
