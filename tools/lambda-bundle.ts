@@ -7,11 +7,11 @@ const BUNDLE_DIR = join(import.meta.dirname, '..', 'node_modules', '.cache', 'st
 
 /**
  * Bundles a handler with the settings `cdk deploy` uses (NODE_FUNCTION_DEFAULTS), the AWS SDK
- * included, and returns the bundle's path.
+ * included, into `dir` (by default a cache inside the project), and returns the bundle's path.
  * For tests and the benchmark.
  */
-export async function bundleHandler(name: string): Promise<string> {
-  const outfile = join(BUNDLE_DIR, name, 'index.mjs');
+export async function bundleHandler(name: string, dir: string = join(BUNDLE_DIR, name)): Promise<string> {
+  const outfile = join(dir, 'index.mjs');
   const bundling = NODE_FUNCTION_DEFAULTS.bundling;
   await build({
     entryPoints: [handlerEntry(name)],
