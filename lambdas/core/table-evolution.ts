@@ -7,23 +7,12 @@ import type { PartitionBy, TableSpec } from './table-declaration.ts';
  * written still understands (columns resolve by name, so old files read NULL for a new column).
  */
 
-/** A field as recorded in the lock file: what decides its column and its verdicts, nested fields included. */
-export interface LockedField {
-  readonly name: string;
-  readonly type: ColumnType;
-  readonly nullable: boolean;
-  readonly allowed?: readonly string[];
-  readonly minLength?: number;
-  readonly minimum?: number;
-  readonly maximum?: number;
-  readonly timestampInput?: TimestampInput;
-  readonly precision?: number;
-  readonly scale?: number;
-  readonly decimalInput?: DecimalInput;
+/** A field as recorded in the lock file: its column spec without the description, nested fields included. */
+export type LockedField = Omit<ColumnSpec, 'description' | 'fields' | 'items' | 'values'> & {
   readonly fields?: readonly LockedField[];
   readonly items?: LockedField;
   readonly values?: LockedField;
-}
+};
 
 /** A table as deployed. */
 export interface LockedTable {
