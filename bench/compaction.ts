@@ -20,7 +20,7 @@ import { formatBytes, formatTable } from '../src/cli/table.ts';
 import { DuckDbLake } from '../src/local/duckdb-lake.ts';
 import { compactorOptions, runLocal } from '../src/local/runner.ts';
 import { bundleHandler } from '../tools/lambda-bundle.ts';
-import { best, compactAll, duckdbConvert, writeLake, writeNdjson } from './harness.ts';
+import { best, compactAll, duckdbConvert, versusDuckdb, writeLake, writeNdjson } from './harness.ts';
 import { MemoryTopic, type MemoryStore } from './memory-ports.ts';
 import { benchNestedTable, nestedTableRows } from './nested-table.ts';
 
@@ -148,12 +148,7 @@ async function main() {
   const result = {
     events: records,
     codec,
-    compactorRecordsPerSec: Math.round(records / compactor.seconds),
-    duckdbRecordsPerSec: Math.round(records / duckdb.seconds),
-    ratio: Number((duckdb.seconds / compactor.seconds).toFixed(3)),
-    parquetBytes,
-    duckdbParquetBytes: duckdb.result,
-    sizeRatio: Number((parquetBytes / duckdb.result).toFixed(3)),
+    ...versusDuckdb(records, compactor.seconds, duckdb.seconds, parquetBytes, duckdb.result),
     ndjsonBytes,
     parquetBytesPerRecord: Number((parquetBytes / records).toFixed(2)),
     ndjsonBytesPerRecord: Number((ndjsonBytes / records).toFixed(2)),

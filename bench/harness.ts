@@ -96,3 +96,15 @@ export function writeLake(store: MemoryStore, table: TableSpec, lakeDir: string)
     writeFileSync(join(lakeDir, key), object.body);
   }
 }
+
+/** How the compactor compares with DuckDB on the same `records`: records/s of each, and their ratios of speed and size. */
+export function versusDuckdb(records: number, compactorSeconds: number, duckdbSeconds: number, parquetBytes: number, duckdbParquetBytes: number) {
+  return {
+    compactorRecordsPerSec: Math.round(records / compactorSeconds),
+    duckdbRecordsPerSec: Math.round(records / duckdbSeconds),
+    ratio: Number((duckdbSeconds / compactorSeconds).toFixed(3)),
+    parquetBytes,
+    duckdbParquetBytes,
+    sizeRatio: Number((parquetBytes / duckdbParquetBytes).toFixed(3)),
+  };
+}

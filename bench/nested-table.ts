@@ -19,7 +19,7 @@ import { DEFAULTS } from '../lib/config.ts';
 import { formatBytes } from '../src/cli/table.ts';
 import { DuckDbLake } from '../src/local/duckdb-lake.ts';
 import { compactorOptions } from '../src/local/runner.ts';
-import { best, compactAll, duckdbConvert, writeLake, writeNdjson, type Progress } from './harness.ts';
+import { best, compactAll, duckdbConvert, versusDuckdb, writeLake, writeNdjson, type Progress } from './harness.ts';
 import type { MemoryStore } from './memory-ports.ts';
 import { purchasesTopic } from './purchases.ts';
 
@@ -101,12 +101,7 @@ export async function benchNestedTable(events: number, codec: Codec, work: strin
   return {
     table: TABLE.name,
     events,
-    compactorRecordsPerSec: Math.round(events / compactor.seconds),
-    duckdbRecordsPerSec: Math.round(events / duckdb.seconds),
-    ratio: Number((duckdb.seconds / compactor.seconds).toFixed(3)),
-    parquetBytes,
-    duckdbParquetBytes: duckdb.result,
-    sizeRatio: Number((parquetBytes / duckdb.result).toFixed(3)),
+    ...versusDuckdb(events, compactor.seconds, duckdb.seconds, parquetBytes, duckdb.result),
     ndjsonBytes,
     compactorFiles: files.length,
     readBackRows,
