@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { Codec, ParquetEncoder } from '../ports/parquet.ts';
+import type { TableFormat, WrittenFile } from '../ports/table-format.ts';
 import type { PartitionOffsets, TopicReader, TopicRecord } from '../ports/topic.ts';
 import {
   commitRun,
@@ -16,7 +17,8 @@ import {
 } from './checkpoint.ts';
 import { ColumnBatchBuilder } from './column-batch.ts';
 import { RecordDecoder, type QuarantineReason, type ValidationLimits } from './decode.ts';
-import { bucketMillis, checkpointKey, curatedKey, dateOf, quarantineKey, timeBucketOf } from './lake-layout.ts';
+import { hiveParquetFormat } from './hive-table.ts';
+import { bucketMillis, checkpointKey, dateOf, quarantineKey } from './lake-layout.ts';
 import { tableColumns, type TableSpec } from './table-declaration.ts';
 
 /** What a compactor run needs from the outside world. */
@@ -25,6 +27,8 @@ export interface CompactorDeps {
   readonly store: ObjectStore;
   readonly encoder: ParquetEncoder;
   readonly clock: Clock;
+  /** How the table stores its rows and commits a run's files. @default Hive-style Parquet ({@link hiveParquetFormat}) */
+  readonly format?: TableFormat;
   /** Called as records are read, for progress display. */
   readonly onProgress?: (recordsRead: number, recordsPlanned: number) => void;
 }
@@ -117,8 +121,11 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     } else {
       assertSameSchema(run, options.table, key);
     }
-    const output = await writeRun(deps, options, run);
+    const format = deps.format ?? hiveParquetFormat(options.table);
+    const { written, ...output } = await writeRun(deps, options, run, format);
     const committed = commitRun(state, run);
+    // The table's commit (an Iceberg snapshot) comes before the checkpoint's, and is skipped when an earlier attempt made it.
+    await format.commitRun(run, written, committed.offsets);
     const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
     if (!swap.ok) await assertCommittedElsewhere(deps.store, key, run);
     else await deps.topic.commitOffsets(options.group, new Map(Object.entries(committed.offsets).map(([p, o]) => [Number(p), o])));
@@ -159,9 +166,9 @@ function idleReport(state: CheckpointState, partitions: readonly PartitionOffset
   };
 }
 
-type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'joined' | 'lag'>;
+type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'joined' | 'lag'> & { readonly written: WrittenFile[] };
 
-async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun): Promise<RunOutput> {
+async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun, format: TableFormat): Promise<RunOutput> {
   const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
   const { table } = options;
   const decoder = new RecordDecoder(table, run.limits ?? options.limits);
@@ -209,14 +216,12 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
     }
   }
 
-  const files: string[] = [];
-  let parquetBytes = 0;
+  const written: WrittenFile[] = [];
   for (const [bucket, positions] of buckets.sorted()) {
     const body = deps.encoder.encode(rows.batch(positions.length === rows.rowCount ? undefined : Int32Array.from(positions)), options.codec);
-    const fileKey = curatedKey(table.name, timeBucketOf(bucket * bucketMs, table.partitionBy), run.sequence, run.runId);
+    const fileKey = format.dataFileKey(bucket, run);
     await deps.store.putIfAbsent(fileKey, body);
-    files.push(fileKey);
-    parquetBytes += body.byteLength;
+    written.push({ key: fileKey, bucket, rows: positions.length, bytes: body.byteLength });
   }
   const quarantineFiles: string[] = [];
   let quarantined = 0;
@@ -227,8 +232,8 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
     quarantined += lines.length;
   }
   return {
-    recordsRead, rowsWritten: rows.rowCount, quarantined, quarantineReasons: reasons, files, quarantineFiles, inputBytes, parquetBytes, gaps,
-    unknownFields: decoder.unknownFields(),
+    recordsRead, rowsWritten: rows.rowCount, quarantined, quarantineReasons: reasons, files: written.map((file) => file.key), quarantineFiles, inputBytes,
+    parquetBytes: written.reduce((sum, file) => sum + file.bytes, 0), gaps, unknownFields: decoder.unknownFields(), written,
   };
 }
 

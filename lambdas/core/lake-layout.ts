@@ -98,3 +98,22 @@ export function bucketOfKey(key: string): TimeBucket | undefined {
   if (!match) return undefined;
   return match[2] === undefined ? { dt: match[1]! } : { dt: match[1]!, hour: Number(match[2]) };
 }
+
+/** Where an Iceberg table's metadata files (table metadata, manifest lists, manifests) live. */
+export function icebergMetadataPrefix(table: string): string {
+  return `${curatedPrefix(table)}metadata/`;
+}
+
+/**
+ * The data file a compaction run writes for one time bucket of an Iceberg table, in the directory
+ * Iceberg names after the partition (`data/event_time_hour=2026-11-27-10/`); readers find files
+ * through the manifests, never by listing.
+ */
+export function icebergDataKey(table: TableSpec, partitionDir: string, sequence: number, runId: string): string {
+  return `${curatedPrefix(table.name)}data/${partitionDir}/${runFileStem(sequence, runId)}.parquet`;
+}
+
+/** The object-store catalog's pointer to a table's current metadata file. */
+export function catalogKey(table: string): string {
+  return `catalog/${table}.json`;
+}

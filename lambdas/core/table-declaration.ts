@@ -18,6 +18,8 @@ export interface TableSpec {
   readonly eventTime: string;
   /** How the table is partitioned by `eventTime`. */
   readonly partitionBy: PartitionBy;
+  /** How the table is stored: Hive-style Parquet directories, or an Apache Iceberg table. */
+  readonly format: TableFormatName;
   readonly description: string;
   /** The declared fields, in declaration order. */
   readonly fields: readonly ColumnSpec[];
@@ -28,6 +30,10 @@ export interface TableSpec {
 }
 
 export const PARTITION_BY = ['hour', 'day'] as const;
+export const TABLE_FORMATS = ['hive-parquet', 'iceberg'] as const;
+export type TableFormatName = (typeof TABLE_FORMATS)[number];
+/** The format of a table whose declaration names none. */
+export const DEFAULT_TABLE_FORMAT: TableFormatName = 'hive-parquet';
 export type PartitionBy = (typeof PARTITION_BY)[number];
 
 /** A declaration the pipeline cannot honour; the message names the file, the field and what to use instead. */
@@ -40,7 +46,7 @@ const TABLE_NAME = /^[a-z][a-z0-9_]{0,127}$/;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 const TOP_KEYWORDS = new Set([...ANNOTATIONS, '$schema', '$id', 'type', 'properties', 'required', 'additionalProperties', 'x-streamlake']);
-const STREAMLAKE_KEYS = new Set(['table', 'topic', 'key', 'eventTime', 'partitionBy']);
+const STREAMLAKE_KEYS = new Set(['table', 'topic', 'key', 'eventTime', 'partitionBy', 'format']);
 
 /**
  * Reads a declaration (the parsed JSON of `<table>.schema.json`) into a table spec, or throws a
@@ -71,6 +77,9 @@ export function parseTableDeclaration(declaration: unknown, source: string): Tab
   const partitionBy = options.partitionBy ?? 'hour';
   if (!PARTITION_BY.includes(partitionBy as PartitionBy)) fail(`"x-streamlake.partitionBy" must be "hour" or "day", got ${JSON.stringify(partitionBy)}`);
 
+  const format = options.format ?? DEFAULT_TABLE_FORMAT;
+  if (!TABLE_FORMATS.includes(format as TableFormatName)) fail(`"x-streamlake.format" must be ${TABLE_FORMATS.map((f) => `"${f}"`).join(' or ')}, got ${JSON.stringify(format)}`);
+
   const fields = fieldsOf(declaration.properties, declaration.required, '', fail, RESERVED_COLUMNS);
 
   const eventTime = options.eventTime;
@@ -86,7 +95,7 @@ export function parseTableDeclaration(declaration: unknown, source: string): Tab
   }
   const description = typeof declaration.description === 'string' ? declaration.description : '';
   return {
-    name: table as string, topic: topic as string, key: key as string | undefined, eventTime, partitionBy: partitionBy as PartitionBy, description, fields,
+    name: table as string, topic: topic as string, key: key as string | undefined, eventTime, partitionBy: partitionBy as PartitionBy, format: format as TableFormatName, description, fields,
     fingerprint: fingerprintOf(eventTime, fields), source,
   };
 }

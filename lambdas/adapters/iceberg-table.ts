@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import type { PendingRun } from '../core/checkpoint.ts';
+import {
+  currentSchema,
+  currentSnapshot,
+  metadataVersionOf,
+  newSnapshotId,
+  newTableMetadata,
+  parseMetadata,
+  runSummary,
+  sequenceOf,
+  serializeMetadata,
+  withSchema,
+  withSnapshot,
+  type NewSnapshot,
+  type Snapshot,
+  type SnapshotId,
+  type TableMetadata,
+} from '../core/iceberg-metadata.ts';
+import { icebergSchema, partitionPathValue, partitionSpec } from '../core/iceberg-schema.ts';
+import { curatedPrefix, icebergDataKey, icebergMetadataPrefix } from '../core/lake-layout.ts';
+import { tableColumns, type TableSpec } from '../core/table-declaration.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import type { CatalogEntry, TableCatalog } from '../ports/table-catalog.ts';
+import type { TableFormat, WrittenFile } from '../ports/table-format.ts';
+import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, EntryStatus, type ManifestEntry, type ManifestFile } from './iceberg-avro.ts';
+
+/** What an Iceberg table reads and writes: its files in the object store, its pointer in the catalog. */
+export interface IcebergTableDeps {
+  readonly store: ObjectStore;
+  readonly catalog: TableCatalog;
+  /** The URI of the store's root, ending in `/` (`s3://bucket/`, `file:///…/lake/`): Iceberg metadata holds absolute paths. */
+  readonly lakeUri: string;
+  readonly clock: Clock;
+}
+
+/** A table's current state: its metadata and the catalog entry it was read at. */
+export interface LoadedTable {
+  readonly metadata: TableMetadata;
+  readonly entry: CatalogEntry;
+}
+
+/** What a commit builds on the table it found: the snapshot to add, or nothing when there is nothing left to do. */
+type CommitPlan = (table: LoadedTable | undefined) => Promise<{ metadata: TableMetadata; snapshot: NewSnapshot } | undefined>;
+
+export class IcebergCommitConflictError extends Error {
+  override name = 'IcebergCommitConflictError';
+}
+
+export class IcebergLocationError extends Error {
+  override name = 'IcebergLocationError';
+}
+
+const MAX_COMMIT_ATTEMPTS = 10;
+
+/**
+ * An Apache Iceberg (v2) table in the lake: the compactor's runs commit as append snapshots whose
+ * summaries carry the Kafka offsets, hidden partitioning on the event time, and the catalog's
+ * compare-and-swap as the only commit point: files a run wrote before it crashed, or a commit that
+ * lost a race, are never reachable from the table.
+ */
+export class IcebergTable implements TableFormat {
+  private readonly deps: IcebergTableDeps;
+  readonly table: TableSpec;
+
+  constructor(deps: IcebergTableDeps, table: TableSpec) {
+    this.deps = deps;
+    this.table = table;
+  }
+
+  dataFileKey(bucket: number, run: Pick<PendingRun, 'sequence' | 'runId'>): string {
+    const partitionDir = `${this.table.eventTime}_${this.table.partitionBy}=${partitionPathValue(bucket, this.table.partitionBy)}`;
+    return icebergDataKey(this.table, partitionDir, run.sequence, run.runId);
+  }
+
+  uriOf(key: string): string {
+    return `${this.deps.lakeUri}${key}`;
+  }
+
+  keyOf(uri: string): string {
+    if (!uri.startsWith(this.deps.lakeUri)) throw new IcebergLocationError(`table ${this.table.name} references ${uri}, outside the lake at ${this.deps.lakeUri}`);
+    return uri.slice(this.deps.lakeUri.length);
+  }
+
+  /** The table as the catalog has it now; undefined before its first commit. */
+  async load(): Promise<LoadedTable | undefined> {
+    const entry = await this.deps.catalog.get(this.table.name);
+    if (!entry) return undefined;
+    return { metadata: parseMetadata(new TextDecoder().decode(await this.read(entry.metadataLocation)), entry.metadataLocation), entry };
+  }
+
+  /** The data files of a snapshot (the current one by default), as its manifests list them. */
+  async dataFiles(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Promise<ManifestEntry[]> {
+    if (!snapshot) return [];
+    const manifests = await decodeManifestList(await this.read(snapshot['manifest-list']));
+    const entries = await Promise.all(manifests.map(async (manifest) => decodeManifest(await this.read(manifest.path))));
+    return entries.flat().filter((entry) => entry.status !== EntryStatus.Deleted);
+  }
+
+  async manifests(snapshot: Snapshot | undefined): Promise<ManifestFile[]> {
+    return snapshot ? decodeManifestList(await this.read(snapshot['manifest-list'])) : [];
+  }
+
+  async commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: Readonly<Record<string, number>>): Promise<void> {
+    const snapshotId = newSnapshotId();
+    let manifest: ManifestFile | undefined;
+    await this.commit(async (loaded) => {
+      const base = loaded?.metadata ?? this.newMetadata();
+      const parent = currentSnapshot(base);
+      if (sequenceOf(parent) >= run.sequence) return undefined;
+      const metadata = this.withDeclaredSchema(base);
+      const sequenceNumber = metadata['last-sequence-number'] + 1;
+      // The manifest names the run's files once; a retried commit lists it again under its new sequence number.
+      if (files.length > 0) manifest ??= await this.writeManifest(metadata, snapshotId, files.map((file) => ({ status: EntryStatus.Added, snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: this.dataFile(file) })));
+      const manifests = [...(await this.manifests(parent)), ...(manifest ? [{ ...manifest, sequenceNumber, minSequenceNumber: sequenceNumber }] : [])];
+      const records = files.reduce((sum, file) => sum + file.rows, 0);
+      const bytes = files.reduce((sum, file) => sum + file.bytes, 0);
+      const summary = {
+        ...runSummary(run, { ...offsets }, { files: files.length, records, bytes }),
+        ...totals(parent, { files: files.length, records, bytes }),
+      };
+      return { metadata, snapshot: { id: snapshotId, operation: 'append', manifestList: await this.writeManifestList(manifests, snapshotId, parent, sequenceNumber), summary, now: this.deps.clock.now() } };
+    });
+  }
+
+  /**
+   * Commits what `plan` builds on the current table: writes the new metadata file and swaps the
+   * catalog's pointer to it. A lost swap re-reads the table and plans again, up to a bound.
+   */
+  async commit(plan: CommitPlan): Promise<boolean> {
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      const loaded = await this.load();
+      const next = await plan(loaded);
+      if (!next) return false;
+      const previous = loaded?.entry.metadataLocation;
+      const metadata = withSnapshot(next.metadata, next.snapshot, previous);
+      const location = this.uriOf(`${icebergMetadataPrefix(this.table.name)}${String(metadataVersionOf(previous) + 1).padStart(5, '0')}-${randomUUID()}.metadata.json`);
+      await this.deps.store.putIfAbsent(this.keyOf(location), serializeMetadata(metadata));
+      if (await this.deps.catalog.swap(this.table.name, location, loaded?.entry)) return true;
+    }
+    throw new IcebergCommitConflictError(`table ${this.table.name} changed under ${MAX_COMMIT_ATTEMPTS} commit attempts in a row; too many writers commit at once, run the compactor again`);
+  }
+
+  async writeManifest(metadata: TableMetadata, snapshotId: SnapshotId, entries: readonly ManifestEntry[]): Promise<ManifestFile> {
+    const spec = metadata['partition-specs'].find((s) => s['spec-id'] === metadata['default-spec-id'])!;
+    const body = await encodeManifest(entries, currentSchema(metadata), spec, this.table.partitionBy);
+    const key = `${icebergMetadataPrefix(this.table.name)}${randomUUID()}-m0.avro`;
+    await this.deps.store.putIfAbsent(key, body);
+    const partitions = entries.map((entry) => entry.file.partition);
+    const count = (status: EntryStatus) => entries.filter((entry) => entry.status === status);
+    const rows = (status: EntryStatus) => count(status).reduce((sum, entry) => sum + entry.file.recordCount, 0);
+    return {
+      path: this.uriOf(key), length: body.byteLength, specId: spec['spec-id'], sequenceNumber: 0, minSequenceNumber: 0, addedSnapshotId: snapshotId,
+      addedFilesCount: count(EntryStatus.Added).length, existingFilesCount: count(EntryStatus.Existing).length, deletedFilesCount: count(EntryStatus.Deleted).length,
+      addedRowsCount: rows(EntryStatus.Added), existingRowsCount: rows(EntryStatus.Existing), deletedRowsCount: rows(EntryStatus.Deleted),
+      ...(partitions.length > 0 ? { partitionRange: [Math.min(...partitions), Math.max(...partitions)] as const } : {}),
+    };
+  }
+
+  async writeManifestList(manifests: readonly ManifestFile[], snapshotId: SnapshotId, parent: Snapshot | undefined, sequenceNumber: number): Promise<string> {
+    const body = await encodeManifestList(manifests, { id: snapshotId, ...(parent ? { parentId: parent['snapshot-id'] } : {}), sequenceNumber });
+    const key = `${icebergMetadataPrefix(this.table.name)}snap-${snapshotId}-1-${randomUUID()}.avro`;
+    await this.deps.store.putIfAbsent(key, body);
+    return this.uriOf(key);
+  }
+
+  dataFile(file: WrittenFile): ManifestEntry['file'] {
+    return { path: this.uriOf(file.key), recordCount: file.rows, fileSizeInBytes: file.bytes, partition: file.bucket };
+  }
+
+  private newMetadata(): TableMetadata {
+    const { schema, lastColumnId } = icebergSchema(tableColumns(this.table), 0);
+    return newTableMetadata({
+      uuid: randomUUID(), location: this.uriOf(curatedPrefix(this.table.name).slice(0, -1)), schema, lastColumnId,
+      spec: partitionSpec(schema, this.table.eventTime, this.table.partitionBy), now: this.deps.clock.now(),
+      properties: { 'write.format.default': 'parquet', 'streamlake.topic': this.table.topic },
+    });
+  }
+
+  // A field added to the declaration becomes a new column, with a new id, in the commit that first writes it.
+  private withDeclaredSchema(metadata: TableMetadata): TableMetadata {
+    const { schema, lastColumnId } = icebergSchema(tableColumns(this.table), 0, currentSchema(metadata), metadata['last-column-id']);
+    return withSchema(metadata, schema, lastColumnId);
+  }
+
+  private async read(uri: string): Promise<Uint8Array> {
+    const object = await this.deps.store.get(this.keyOf(uri));
+    if (!object) throw new IcebergLocationError(`table ${this.table.name}: ${uri} is missing; restore it from a bucket version`);
+    return object.body;
+  }
+}
+
+/** Iceberg's running totals of a snapshot's summary, from its parent's. */
+export function totals(parent: Snapshot | undefined, change: { files: number; records: number; bytes: number }, removed = { files: 0, records: 0, bytes: 0 }): Record<string, string> {
+  const before = (key: string) => Number(parent?.summary[key] ?? 0);
+  return {
+    'total-data-files': String(before('total-data-files') + change.files - removed.files),
+    'total-records': String(before('total-records') + change.records - removed.records),
+    'total-files-size': String(before('total-files-size') + change.bytes - removed.bytes),
+    'total-delete-files': '0', 'total-position-deletes': '0', 'total-equality-deletes': '0',
+  };
+}

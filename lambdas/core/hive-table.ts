@@ -1,0 +1,15 @@
+import type { TableFormat } from '../ports/table-format.ts';
+import { bucketMillis, curatedKey, timeBucketOf } from './lake-layout.ts';
+import type { TableSpec } from './table-declaration.ts';
+
+/**
+ * Hive-style Parquet: a run's files go under `dt=…/hour=…/`, where Athena's partition projection
+ * and DuckDB find them. A file is part of the table once written, so the checkpoint commit alone
+ * ends a run; readers that list a run's directory before it commits see the files already.
+ */
+export function hiveParquetFormat(table: TableSpec): TableFormat {
+  return {
+    dataFileKey: (bucket, run) => curatedKey(table.name, timeBucketOf(bucket * bucketMillis(table.partitionBy), table.partitionBy), run.sequence, run.runId),
+    commitRun: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,187 @@
+import type { OffsetRange } from './checkpoint.ts';
+import { nameMapping, sameFields, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts';
+
+/**
+ * Iceberg table metadata (format v2) as the compactor and `streamlake optimize` write it: one
+ * metadata file a commit, each commit a snapshot whose summary says, besides Iceberg's own
+ * figures, which compactor run it was and which Kafka offsets the table now holds.
+ */
+
+/** Snapshot ids are 64-bit: ours fit a double, ones other writers chose are kept as bigints. */
+export type SnapshotId = number | bigint;
+
+export interface Snapshot {
+  readonly 'snapshot-id': SnapshotId;
+  readonly 'parent-snapshot-id'?: SnapshotId;
+  readonly 'sequence-number': number;
+  readonly 'timestamp-ms': number;
+  readonly 'manifest-list': string;
+  readonly summary: Readonly<Record<string, string>> & { readonly operation: 'append' | 'replace' | 'overwrite' | 'delete' };
+  readonly 'schema-id': number;
+}
+
+export interface TableMetadata {
+  readonly 'format-version': 2;
+  readonly 'table-uuid': string;
+  readonly location: string;
+  readonly 'last-sequence-number': number;
+  readonly 'last-updated-ms': number;
+  readonly 'last-column-id': number;
+  readonly schemas: readonly IcebergSchema[];
+  readonly 'current-schema-id': number;
+  readonly 'partition-specs': readonly PartitionSpec[];
+  readonly 'default-spec-id': number;
+  readonly 'last-partition-id': number;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly 'current-snapshot-id': SnapshotId;
+  readonly snapshots: readonly Snapshot[];
+  readonly 'snapshot-log': readonly { readonly 'timestamp-ms': number; readonly 'snapshot-id': SnapshotId }[];
+  readonly 'metadata-log': readonly { readonly 'timestamp-ms': number; readonly 'metadata-file': string }[];
+  readonly 'sort-orders': readonly { readonly 'order-id': number; readonly fields: readonly unknown[] }[];
+  readonly 'default-sort-order-id': number;
+  readonly refs: Readonly<Record<string, { readonly 'snapshot-id': SnapshotId; readonly type: 'branch' | 'tag' }>>;
+}
+
+/** Summary keys of ours: the last compactor run the snapshot includes, and the Kafka offsets the table holds. */
+export const SUMMARY = {
+  sequence: 'streamlake.sequence',
+  runId: 'streamlake.run-id',
+  /** JSON object: per partition, the next offset to read (everything before is in the table or the quarantine). */
+  offsets: 'streamlake.kafka-offsets',
+  /** JSON array of the offset ranges the snapshot's own run read (append snapshots only). */
+  ranges: 'streamlake.kafka-ranges',
+} as const;
+
+const NO_SNAPSHOT = -1;
+const NAME_MAPPING = 'schema.name-mapping.default';
+
+export class IcebergMetadataError extends Error {
+  override name = 'IcebergMetadataError';
+}
+
+/** A new, empty table. */
+export function newTableMetadata(init: { uuid: string; location: string; schema: IcebergSchema; lastColumnId: number; spec: PartitionSpec; now: number; properties?: Record<string, string> }): TableMetadata {
+  return {
+    'format-version': 2, 'table-uuid': init.uuid, location: init.location, 'last-sequence-number': 0, 'last-updated-ms': init.now,
+    'last-column-id': init.lastColumnId, schemas: [init.schema], 'current-schema-id': init.schema['schema-id'],
+    'partition-specs': [init.spec], 'default-spec-id': init.spec['spec-id'], 'last-partition-id': Math.max(999, ...init.spec.fields.map((f) => f['field-id'])),
+    properties: { ...init.properties, [NAME_MAPPING]: JSON.stringify(nameMapping(init.schema)) },
+    'current-snapshot-id': NO_SNAPSHOT, snapshots: [], 'snapshot-log': [], 'metadata-log': [],
+    'sort-orders': [{ 'order-id': 0, fields: [] }], 'default-sort-order-id': 0, refs: {},
+  };
+}
+
+export function currentSchema(metadata: TableMetadata): IcebergSchema {
+  const schema = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id']);
+  if (!schema) throw new IcebergMetadataError(`table ${metadata.location}: current schema ${metadata['current-schema-id']} is not among its schemas`);
+  return schema;
+}
+
+/** The metadata with `schema` current: unchanged when the current schema has the same fields, otherwise with it added. */
+export function withSchema(metadata: TableMetadata, schema: IcebergSchema, lastColumnId: number): TableMetadata {
+  if (sameFields(currentSchema(metadata), schema)) return metadata;
+  const schemaId = Math.max(...metadata.schemas.map((s) => s['schema-id'])) + 1;
+  const added: IcebergSchema = { ...schema, 'schema-id': schemaId };
+  return {
+    ...metadata, schemas: [...metadata.schemas, added], 'current-schema-id': schemaId, 'last-column-id': Math.max(metadata['last-column-id'], lastColumnId),
+    properties: { ...metadata.properties, [NAME_MAPPING]: JSON.stringify(nameMapping(added)) },
+  };
+}
+
+export function currentSnapshot(metadata: TableMetadata): Snapshot | undefined {
+  return snapshotById(metadata, metadata['current-snapshot-id']);
+}
+
+export function snapshotById(metadata: TableMetadata, id: SnapshotId): Snapshot | undefined {
+  return metadata.snapshots.find((s) => String(s['snapshot-id']) === String(id));
+}
+
+/** The snapshot that was current at `timestampMs` (the newest one committed at or before it). */
+export function snapshotAt(metadata: TableMetadata, timestampMs: number): Snapshot | undefined {
+  const entry = metadata['snapshot-log'].filter((e) => e['timestamp-ms'] <= timestampMs).at(-1);
+  return entry ? snapshotById(metadata, entry['snapshot-id']) : undefined;
+}
+
+/** The last compactor run a snapshot includes (0 when none). */
+export function sequenceOf(snapshot: Snapshot | undefined): number {
+  return snapshot ? Number(snapshot.summary[SUMMARY.sequence] ?? 0) : 0;
+}
+
+/** Per partition, the next offset the snapshot's table would read: everything before is in the table or the quarantine. */
+export function offsetsOf(snapshot: Snapshot | undefined): Record<string, number> {
+  return snapshot ? (JSON.parse(snapshot.summary[SUMMARY.offsets] ?? '{}') as Record<string, number>) : {};
+}
+
+/** A new random snapshot id: positive and within a double's exact integers, as Iceberg ids must be unique in the table. */
+export function newSnapshotId(random: () => number = Math.random): number {
+  return Math.floor(random() * Number.MAX_SAFE_INTEGER) + 1;
+}
+
+/** What a commit adds: one snapshot. */
+export interface NewSnapshot {
+  readonly id: SnapshotId;
+  readonly operation: Snapshot['summary']['operation'];
+  readonly manifestList: string;
+  readonly summary: Record<string, string>;
+  readonly now: number;
+}
+
+/** The metadata after committing `snapshot` on the `main` branch; `previousFile` is the metadata file it replaces. */
+export function withSnapshot(metadata: TableMetadata, snapshot: NewSnapshot, previousFile: string | undefined): TableMetadata {
+  const parent = currentSnapshot(metadata);
+  const sequence = metadata['last-sequence-number'] + 1;
+  const added: Snapshot = {
+    'snapshot-id': snapshot.id, ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}), 'sequence-number': sequence,
+    'timestamp-ms': snapshot.now, 'manifest-list': snapshot.manifestList, summary: { ...snapshot.summary, operation: snapshot.operation }, 'schema-id': metadata['current-schema-id'],
+  };
+  return {
+    ...metadata, 'last-sequence-number': sequence, 'last-updated-ms': snapshot.now, 'current-snapshot-id': snapshot.id,
+    snapshots: [...metadata.snapshots, added], 'snapshot-log': [...metadata['snapshot-log'], { 'timestamp-ms': snapshot.now, 'snapshot-id': snapshot.id }],
+    'metadata-log': previousFile ? [...metadata['metadata-log'], { 'timestamp-ms': metadata['last-updated-ms'], 'metadata-file': previousFile }] : metadata['metadata-log'],
+    refs: { ...metadata.refs, main: { 'snapshot-id': snapshot.id, type: 'branch' } },
+  };
+}
+
+/** The metadata without the snapshots committed before `olderThanMs`, always keeping the current one and what a ref points at. */
+export function withoutSnapshotsBefore(metadata: TableMetadata, olderThanMs: number, now: number): TableMetadata {
+  const kept = new Set(Object.values(metadata.refs).map((ref) => String(ref['snapshot-id'])));
+  kept.add(String(metadata['current-snapshot-id']));
+  const snapshots = metadata.snapshots.filter((s) => s['timestamp-ms'] >= olderThanMs || kept.has(String(s['snapshot-id'])));
+  if (snapshots.length === metadata.snapshots.length) return metadata;
+  const ids = new Set(snapshots.map((s) => String(s['snapshot-id'])));
+  return { ...metadata, 'last-updated-ms': now, snapshots, 'snapshot-log': metadata['snapshot-log'].filter((e) => ids.has(String(e['snapshot-id']))) };
+}
+
+/** The summary of a compactor run's snapshot: Iceberg's figures plus the run and the offsets the table now holds. */
+export function runSummary(run: { sequence: number; runId: string; ranges: readonly OffsetRange[] }, offsets: Record<string, number>, figures: { files: number; records: number; bytes: number }): Record<string, string> {
+  return {
+    'added-data-files': String(figures.files), 'added-records': String(figures.records), 'added-files-size': String(figures.bytes),
+    [SUMMARY.sequence]: String(run.sequence), [SUMMARY.runId]: run.runId, [SUMMARY.offsets]: JSON.stringify(offsets),
+    [SUMMARY.ranges]: JSON.stringify(run.ranges.map((r) => [r.partition, r.from, r.to])),
+  };
+}
+
+// Integers a double cannot hold exactly (other writers' snapshot ids) are read as bigints and written back digit for digit.
+export function parseMetadata(text: string, source: string): TableMetadata {
+  let metadata: TableMetadata;
+  try {
+    metadata = JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+      typeof value === 'number' && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source) ? BigInt(context.source) : value,
+    ) as TableMetadata;
+  } catch (error) {
+    throw new IcebergMetadataError(`${source} is not Iceberg table metadata JSON (${(error as Error).message})`);
+  }
+  if (metadata?.['format-version'] !== 2) throw new IcebergMetadataError(`${source}: only Iceberg format version 2 tables are supported, got ${String(metadata?.['format-version'])}`);
+  return metadata;
+}
+
+export function serializeMetadata(metadata: TableMetadata): Uint8Array {
+  const text = JSON.stringify(metadata, (_key, value: unknown) => (typeof value === 'bigint' ? (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(value.toString()) : value), 2);
+  return new TextEncoder().encode(text);
+}
+
+/** The version a metadata file's name starts with (`00042-<uuid>.metadata.json`), -1 for none. */
+export function metadataVersionOf(location: string | undefined): number {
+  const match = location === undefined ? null : /(\d+)-[^/]*\.metadata\.json$/.exec(location);
+  return match ? Number(match[1]) : -1;
+}

@@ -1,0 +1,23 @@
+import type { PendingRun } from '../core/checkpoint.ts';
+
+/** A data file a compactor run wrote: one per time bucket (hours or days since 1970) its rows fall in. */
+export interface WrittenFile {
+  readonly key: string;
+  readonly bucket: number;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/**
+ * How a table's rows are stored: where a run's data file for a time bucket goes, and what makes a
+ * run's files part of the table. Both must be repeatable: a run finished again after a crash, or
+ * by a concurrent compactor, names the same files and commits at most once.
+ */
+export interface TableFormat {
+  dataFileKey(bucket: number, run: Pick<PendingRun, 'sequence' | 'runId'>): string;
+  /**
+   * Makes the run's files the table's. `offsets` are the Kafka offsets the table holds once it is
+   * committed. Does nothing when the table already includes the run (an earlier attempt committed it).
+   */
+  commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: Readonly<Record<string, number>>): Promise<void>;
+}
