@@ -90,8 +90,8 @@ export class IcebergTable implements TableFormat {
     return { metadata: parseMetadata(new TextDecoder().decode(await this.read(entry.metadataLocation)), entry.metadataLocation), entry };
   }
 
-  /** The data files of a snapshot (the current one by default), as its manifests list them. */
-  async dataFiles(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Promise<ManifestEntry[]> {
+  /** The data files of a snapshot, as its manifests list them; none before the first. */
+  async dataFiles(snapshot: Snapshot | undefined): Promise<ManifestEntry[]> {
     if (!snapshot) return [];
     const manifests = await decodeManifestList(await this.read(snapshot['manifest-list']));
     const entries = await Promise.all(manifests.map(async (manifest) => decodeManifest(await this.read(manifest.path))));

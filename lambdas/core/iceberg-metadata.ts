@@ -92,7 +92,7 @@ export function currentSnapshot(metadata: TableMetadata): Snapshot | undefined {
   return snapshotById(metadata, metadata['current-snapshot-id']);
 }
 
-export function snapshotById(metadata: TableMetadata, id: SnapshotId): Snapshot | undefined {
+export function snapshotById(metadata: TableMetadata, id: SnapshotId | string): Snapshot | undefined {
   return metadata.snapshots.find((s) => String(s['snapshot-id']) === String(id));
 }
 

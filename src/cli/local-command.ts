@@ -1,4 +1,5 @@
 import { namedQuery } from '../../lambdas/core/queries.ts';
+import type { TableFormatName } from '../../lambdas/core/table-declaration.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
 import { DEMO_TABLE, deployableTables } from '../../lib/tables.ts';
 import { dataDirLayout } from '../local/data-dir.ts';
@@ -29,6 +30,7 @@ export interface LocalFlags {
   dataDir: string;
   tables: string;
   codec: Codec;
+  tableFormat?: TableFormatName;
   json?: boolean;
 }
 

@@ -7,7 +7,8 @@ import { NamedQueryError, UnknownQueryError } from '../../lambdas/core/queries.t
 import { TableDeclarationError } from '../../lambdas/core/table-declaration.ts';
 import { ClockError } from '../local/clock.ts';
 import { DataDirError } from '../local/data-dir.ts';
-import { QueryRefusedError } from '../local/duckdb-lake.ts';
+import { AsOfError, QueryRefusedError } from '../local/duckdb-lake.ts';
+import { TableFormatConflictError } from '../local/local-lake.ts';
 import { FleetTableError } from '../local/runner.ts';
 import { SchemaInferenceError } from '../local/schema-inference.ts';
 import { TopicLimitError } from '../local/topics.ts';
@@ -19,6 +20,7 @@ import { buildProgram } from './program.ts';
 const USAGE_ERRORS = [
   UsageError, DataDirError, UnknownQueryError, LocalLogError, WriterLockError, KafkaConfigError, KafkaTopicError, ClockError,
   TableDeclarationError, NamedQueryError, FleetTableError, SchemaInferenceError, QueryRefusedError, TopicLimitError,
+  TableFormatConflictError, AsOfError,
 ];
 
 /** Runs `streamlake <argv>` and resolves to its exit code; errors are printed as one `streamlake: …` message. */

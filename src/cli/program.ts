@@ -1,9 +1,11 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { PARTITION_BY } from '../../lambdas/core/table-declaration.ts';
+import { PARTITION_BY, TABLE_FORMATS } from '../../lambdas/core/table-declaration.ts';
 import { CODECS } from '../../lambdas/ports/parquet.ts';
 import { DEFAULTS } from '../../lib/config.ts';
+import { DEMO_TABLE } from '../../lib/tables.ts';
 import { DEFAULT_DATA_DIR } from '../local/data-dir.ts';
+import type { AsOf } from '../local/duckdb-lake.ts';
 import { DEFAULT_TABLES_DIR } from '../local/tables-dir.ts';
 import { localCommand } from './local-command.ts';
 import { queriesCommand, queryCommand } from './query-commands.ts';
@@ -34,6 +36,13 @@ function instant(value: string): number {
   return parsed;
 }
 
+function asOf(value: string): AsOf {
+  if (/^\d+$/.test(value)) return { snapshotId: value };
+  const timestampMs = Date.parse(value);
+  if (Number.isNaN(timestampMs) || !/[zZ]|[+-]\d\d:?\d\d$/.test(value)) throw new InvalidArgumentError('must be a snapshot id (digits) or an ISO-8601 instant with its zone, e.g. 2026-01-31T12:00:00Z.');
+  return { timestampMs };
+}
+
 const dataDirOption = () => new Option('--data-dir <dir>', 'data directory of the local pipeline').default(DEFAULT_DATA_DIR);
 const tablesOption = () => new Option('--tables <dir>', 'directory of the table declarations (<table>.schema.json, <table>/*.sql, tables.lock.json)').default(DEFAULT_TABLES_DIR, "the project's tables/");
 const codecOption = () => new Option('--codec <codec>', 'Parquet compression').choices(CODECS).default(DEFAULTS.codec);
@@ -61,6 +70,7 @@ export function buildProgram(): Command {
     .addOption(dataDirOption())
     .addOption(tablesOption())
     .addOption(codecOption())
+    .addOption(new Option('--table-format <format>', `format of the fleet's table ${DEMO_TABLE} when this run creates it (an existing table keeps its own)`).choices(TABLE_FORMATS))
     .option('--json', 'print only a JSON summary')
     .action(localCommand);
 
@@ -99,6 +109,7 @@ export function buildProgram(): Command {
     .option('--database <name>', `Glue database, with --athena (default: ${DEFAULTS.glueDatabase})`)
     .option('--json', 'print rows as JSON')
     .option('--unsafe-sql', 'give the SQL DuckDB\'s full file access (default: one SELECT that reads only the lake\'s files)')
+    .option('--as-of <snapshot-or-time>', 'read Iceberg tables as they were: a snapshot id (see <table>_snapshots) or an ISO-8601 instant', asOf)
     .action(queryCommand);
 
   program.command('queries').description("list every table's named queries").addOption(tablesOption()).option('--json', 'print as JSON').action(queriesCommand);

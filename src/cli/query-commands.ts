@@ -3,7 +3,7 @@ import { loadTables } from '../../lambdas/adapters/table-directory.ts';
 import { namedQuery } from '../../lambdas/core/queries.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
-import { DuckDbLake } from '../local/duckdb-lake.ts';
+import { DuckDbLake, type AsOf } from '../local/duckdb-lake.ts';
 import { UsageError } from './errors.ts';
 import { endProgress, print, printJson, printRows, progressLine } from './output.ts';
 import { formatBytes, formatTable, formatUsd } from './table.ts';
@@ -18,6 +18,7 @@ export interface QueryFlags {
   workgroup?: string;
   database?: string;
   unsafeSql?: boolean;
+  asOf?: AsOf;
 }
 
 /**
@@ -30,6 +31,7 @@ export async function queryCommand(sql: string | undefined, flags: QueryFlags, c
   const text = flags.named === undefined ? sql! : namedQuery(declared.queries, flags.named).sql;
   if (flags.athena) {
     if (flags.unsafeSql) throw new UsageError('--unsafe-sql lifts the local lake\'s file limits: drop it to query Athena, whose workgroup sets what a query may do');
+    if (flags.asOf !== undefined) throw new UsageError('--as-of reads the local lake\'s Iceberg snapshots: on Athena, write FOR TIMESTAMP AS OF (or FOR VERSION AS OF) after the table name in the SQL');
     if (command.getOptionValueSource('dataDir') === 'cli') throw new UsageError('--data-dir names a local lake: drop it to query Athena, or drop --athena to query locally');
     await athenaQueryCommand(text, flags);
     return;
@@ -37,7 +39,7 @@ export async function queryCommand(sql: string | undefined, flags: QueryFlags, c
   if (flags.workgroup !== undefined || flags.database !== undefined) throw new UsageError('--workgroup and --database choose where Athena runs: add --athena');
   requireDataDir(flags.dataDir);
   // SQL from the command line reads the lake and nothing else unless --unsafe-sql says otherwise.
-  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir, declared.tables, { fileAccess: flags.unsafeSql ? 'any' : 'lake' });
+  const lake = await DuckDbLake.open(dataDirLayout(flags.dataDir).lakeDir, declared.tables, { fileAccess: flags.unsafeSql ? 'any' : 'lake', asOf: flags.asOf });
   try {
     const result = await lake.query(text);
     printRows(result.columns, result.rows, flags.json);

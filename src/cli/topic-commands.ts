@@ -1,6 +1,5 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { tableNamed, type DeclaredTables } from '../../lambdas/adapters/table-directory.ts';
 import type { CompactionReport } from '../../lambdas/core/compactor.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
@@ -8,6 +7,7 @@ import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { OutgoingRecord } from '../../lambdas/ports/topic.ts';
 import { deployableTables } from '../../lib/tables.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
+import { LocalLake } from '../local/local-lake.ts';
 import { compactLocal } from '../local/runner.ts';
 import { openTopic, openTopicReader } from '../local/topics.ts';
 import { UsageError } from './errors.ts';
@@ -104,12 +104,12 @@ export async function compactCommand(flags: CompactFlags): Promise<void> {
   requireDataDir(flags.dataDir);
   const declared = deployableTables(flags.tables);
   const tables = flags.table === undefined ? declared.tables : [tableNamed(declared, flags.table)];
-  const store = new LocalDirectoryStore(dataDirLayout(flags.dataDir).lakeDir);
+  const lake = new LocalLake(dataDirLayout(flags.dataDir).lakeDir);
   const reports: Record<string, CompactionReport> = {};
   for (const table of tables) {
     const reader = await openTopicReader(table, flags);
     try {
-      reports[table.name] = await compactLocal(table, reader, store, Date.now(), flags.codec, (read, planned) => progressLine(`${table.name}: read ${read}/${planned} records`, false));
+      reports[table.name] = await compactLocal(lake.resolve(table), reader, lake, Date.now(), flags.codec, (read, planned) => progressLine(`${table.name}: read ${read}/${planned} records`, false));
     } finally {
       await reader.close();
     }

@@ -1,9 +1,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { curatedPrefix, partitionKeys, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
 import { duckdbType, QUARANTINE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
+import { currentSnapshot, snapshotAt, snapshotById, SUMMARY, type Snapshot, type TableMetadata } from '../../lambdas/core/iceberg-metadata.ts';
 import { tableColumns, type TableSpec } from '../../lambdas/core/table-declaration.ts';
+import { LocalLake } from './local-lake.ts';
 
 /** Rows of a query, values made JSON-friendly (timestamps as ISO-8601 UTC strings). */
 export interface QueryResult {
@@ -42,11 +45,20 @@ export class QueryRefusedError extends Error {
 /** How `streamlake query` lifts the `lake` file access, named in the refusals. */
 export const UNSAFE_SQL_FLAG = '--unsafe-sql';
 
+/** Which snapshot of the lake's Iceberg tables a query reads: one by its id, or each table's as of an instant. */
+export type AsOf = { readonly snapshotId: string } | { readonly timestampMs: number };
+
+/** `--as-of` names no snapshot the lake's Iceberg tables have, or the lake has no Iceberg table. */
+export class AsOfError extends Error {
+  override name = 'AsOfError';
+}
+
 /**
  * DuckDB over the local lake, as Athena sees the S3 lake: per declared table, a view over its
- * curated Parquet files with hive partitioning (`dt`, and `hour` for hourly tables, from the path)
- * and `<table>_quarantine` over its quarantine NDJSON. The views take their columns from the
- * table declarations.
+ * curated Parquet files — for a Hive-Parquet table with hive partitioning (`dt`, and `hour` for
+ * hourly tables, from the path), for an Iceberg table the data files of its current snapshot (or
+ * the one `asOf` picks) — and `<table>_quarantine` over its quarantine NDJSON. The views take
+ * their columns from the table declarations.
  */
 export class DuckDbLake {
   private readonly connection: DuckDBConnection;
@@ -60,15 +72,20 @@ export class DuckDbLake {
   }
 
   /** Opens the lake's views; `fileAccess` (default `any`) says what queries may touch, see {@link LakeFileAccess}. */
-  static async open(lakeDir: string, tables: readonly TableSpec[], options: { threads?: number; fileAccess?: LakeFileAccess } = {}): Promise<DuckDbLake> {
+  static async open(lakeDir: string, tables: readonly TableSpec[], options: { threads?: number; fileAccess?: LakeFileAccess; asOf?: AsOf } = {}): Promise<DuckDbLake> {
     const access = options.fileAccess ?? 'any';
     const instance = await DuckDBInstance.create(':memory:', { threads: String(options.threads ?? 2) });
     const connection = await instance.connect();
     const lake = new DuckDbLake(instance, connection, access);
     await connection.run("SET TimeZone = 'UTC'");
+    const local = new LocalLake(lakeDir);
+    const iceberg = tables.filter((table) => local.storedFormat(table.name) === 'iceberg');
+    const snapshots = await icebergSnapshots(local, iceberg, options.asOf);
     for (const table of tables) {
-      await connection.run(`CREATE VIEW ${table.name} AS ${curatedView(lakeDir, table)}`);
+      const view = snapshots.has(table) ? await icebergView(local, table, snapshots.get(table)!) : curatedView(lakeDir, table);
+      await connection.run(`CREATE VIEW ${table.name} AS ${view}`);
       await connection.run(`CREATE VIEW ${table.name}_quarantine AS ${quarantineView(lakeDir, table.name)}`);
+      if (snapshots.has(table)) await connection.run(`CREATE VIEW ${table.name}_snapshots AS ${snapshotsView(snapshots.get(table)!.metadata)}`);
     }
     // The views read the lake's files when queried, so the lake directory stays readable; the
     // statement check in query() keeps it from being written. Locked, so SQL cannot undo it.
@@ -134,6 +151,53 @@ function curatedView(lakeDir: string, table: TableSpec): string {
   // Files written before a field was added read it as NULL (union_by_name), and so does every file
   // while none has it yet (the union by name with an empty row of every column).
   return `SELECT ${selectList(columns)}, ${keys.map((k) => k.name).join(', ')} FROM (${files} UNION ALL BY NAME ${emptyView(columns, keys)})`;
+}
+
+/** The snapshot each Iceberg table is read at: the current one, or the one `asOf` picks (undefined: the table is empty then). */
+async function icebergSnapshots(lake: LocalLake, tables: readonly TableSpec[], asOf: AsOf | undefined): Promise<Map<TableSpec, { metadata: TableMetadata; snapshot: Snapshot | undefined }>> {
+  const picked = new Map<TableSpec, { metadata: TableMetadata; snapshot: Snapshot | undefined }>();
+  for (const table of tables) {
+    const loaded = await lake.iceberg(table).load();
+    if (!loaded) continue;
+    const { metadata } = loaded;
+    const snapshot =
+      asOf === undefined ? currentSnapshot(metadata)
+      : 'timestampMs' in asOf ? snapshotAt(metadata, asOf.timestampMs)
+      : (snapshotById(metadata, asOf.snapshotId) ?? currentSnapshot(metadata));
+    picked.set(table, { metadata, snapshot });
+  }
+  if (asOf === undefined) return picked;
+  if (picked.size === 0) throw new AsOfError('--as-of reads earlier snapshots of Iceberg tables, and this lake has none: Hive-Parquet tables keep no history');
+  if ('snapshotId' in asOf && ![...picked.values()].some(({ metadata }) => snapshotById(metadata, asOf.snapshotId))) {
+    const tables = [...picked.keys()].map((t) => t.name).join(', ');
+    throw new AsOfError(`no Iceberg table of this lake (${tables}) has snapshot ${asOf.snapshotId}; list them with: streamlake query "SELECT * FROM <table>_snapshots"`);
+  }
+  if ('timestampMs' in asOf && [...picked.values()].every(({ snapshot }) => snapshot === undefined)) {
+    const first = Math.min(...[...picked.values()].flatMap(({ metadata }) => metadata.snapshots.map((s) => s['timestamp-ms'])));
+    throw new AsOfError(`--as-of ${new Date(asOf.timestampMs).toISOString()} is before the first snapshot of every Iceberg table of this lake (the first is from ${new Date(first).toISOString()})`);
+  }
+  return picked;
+}
+
+async function icebergView(lake: LocalLake, table: TableSpec, at: { metadata: TableMetadata; snapshot: Snapshot | undefined }): Promise<string> {
+  const columns = tableColumns(table);
+  const files = (await lake.iceberg(table).dataFiles(at.snapshot)).map((entry) => fileURLToPath(entry.file.path));
+  if (files.length === 0) return emptyView(columns, []);
+  const read = `SELECT * FROM read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`;
+  return `SELECT ${selectList(columns)} FROM (${read} UNION ALL BY NAME ${emptyView(columns, [])})`;
+}
+
+/** An Iceberg table's snapshots, oldest first, as Trino's `"<table>$snapshots"` shows them, with the compactor run and the Kafka offsets each holds. */
+function snapshotsView(metadata: TableMetadata): string {
+  const columns = 'snapshot_id, committed_at, operation, parent_id, compactor_run, kafka_offsets, added_records, total_records';
+  const rows = metadata.snapshots.map((s) => {
+    const summary = s.summary;
+    const text = (value: string | undefined) => (value === undefined ? 'NULL' : literal(value));
+    return `(${literal(String(s['snapshot-id']))}, make_timestamp(${s['timestamp-ms']}::BIGINT * 1000), ${literal(summary.operation)}, ${text(s['parent-snapshot-id']?.toString())}, ` +
+      `${summary[SUMMARY.sequence] ?? 'NULL'}::BIGINT, ${text(summary[SUMMARY.offsets])}, ${summary['added-records'] ?? 'NULL'}::BIGINT, ${summary['total-records'] ?? 'NULL'}::BIGINT)`;
+  });
+  if (rows.length === 0) return `SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMP AS committed_at, NULL::VARCHAR AS operation, NULL::VARCHAR AS parent_id, NULL::BIGINT AS compactor_run, NULL::VARCHAR AS kafka_offsets, NULL::BIGINT AS added_records, NULL::BIGINT AS total_records WHERE false`;
+  return `SELECT * FROM (VALUES ${rows.join(', ')}) AS snapshots(${columns})`;
 }
 
 function quarantineView(lakeDir: string, table: string): string {

@@ -1,13 +1,12 @@
 import { mkdir } from 'node:fs/promises';
-import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { loadTables } from '../../lambdas/adapters/table-directory.ts';
 import { compact, type CompactionReport, type CompactorOptions } from '../../lambdas/core/compactor.ts';
 import { validationLimits } from '../../lambdas/core/decode.ts';
+import { currentSnapshot } from '../../lambdas/core/iceberg-metadata.ts';
 import { curatedPrefix } from '../../lambdas/core/lake-layout.ts';
-import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
+import type { TableFormatName, TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
-import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
 import type { TopicReader } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS, type PipelineConfig } from '../../lib/config.ts';
@@ -15,6 +14,7 @@ import { DEMO_TABLE } from '../../lib/tables.ts';
 import { ClockError, finishInterruptedMinute, highWatermarks, readClock, saveClock } from './clock.ts';
 import { dataDirLayout, refuseFileAsDataDir } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
+import { LocalLake } from './local-lake.ts';
 import { DEFAULT_TABLES_DIR } from './tables-dir.ts';
 import { checkTopicLimits, openTopic, openTopicReader, type TopicAccess } from './topics.ts';
 
@@ -39,6 +39,8 @@ export interface LocalRunOptions extends TopicAccess {
   readonly tables?: readonly TableSpec[];
   /** First simulated minute (epoch ms); default: where the last run stopped, or `minutes` before now. */
   readonly start?: number;
+  /** The format of the fleet's table when this run creates it (`--table-format`); an existing table keeps its own. */
+  readonly tableFormat?: TableFormatName;
   /** Called after every simulated minute, with the compactions it ran. */
   readonly onProgress?: (progress: LocalProgress) => void;
   /**
@@ -99,9 +101,10 @@ export function compactorOptions(config: PipelineConfig, table: TableSpec, codec
   return { table, group: config.consumerGroup, codec, maxRecordsPerRun: config.maxRecordsPerRun, limits: validationLimits(config) };
 }
 
-/** One compactor run of `table` from its topic into the local lake directory. */
-export function compactLocal(table: TableSpec, topic: TopicReader, store: ObjectStore, now: number, codec: Codec, onProgress?: (read: number, planned: number) => void) {
-  return compact({ topic, store, encoder: parquetEncoder(), clock: { now: () => now }, onProgress }, compactorOptions(DEFAULTS, table, codec));
+/** One compactor run of `table` (in the format the lake holds it in, see {@link LocalLake.resolve}) from its topic into the local lake. */
+export function compactLocal(table: TableSpec, topic: TopicReader, lake: LocalLake, now: number, codec: Codec, onProgress?: (read: number, planned: number) => void) {
+  const clock = { now: () => now };
+  return compact({ topic, store: lake.store, encoder: parquetEncoder(), clock, format: lake.format(table, clock), onProgress }, compactorOptions(DEFAULTS, table, codec));
 }
 
 /**
@@ -112,11 +115,10 @@ export function compactLocal(table: TableSpec, topic: TopicReader, store: Object
  * without a reading repeated or skipped (see {@link finishInterruptedMinute}).
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummary> {
-  const tables = options.tables ?? loadTables(DEFAULT_TABLES_DIR).tables;
-  const fleetTable = tables.find((table) => table.name === DEMO_TABLE);
-  if (!fleetTable) {
+  const declared = options.tables ?? loadTables(DEFAULT_TABLES_DIR).tables;
+  if (!declared.some((table) => table.name === DEMO_TABLE)) {
     throw new FleetTableError(
-      `no table ${DEMO_TABLE} is declared (tables: ${tables.map((t) => t.name).join(', ')}): \`streamlake local\` runs the simulated device fleet, which produces ${DEMO_TABLE}. ` +
+      `no table ${DEMO_TABLE} is declared (tables: ${declared.map((t) => t.name).join(', ')}): \`streamlake local\` runs the simulated device fleet, which produces ${DEMO_TABLE}. ` +
         'Produce and compact your own tables with `streamlake produce --table NAME` and `streamlake compact`, or add tables/device_logs.schema.json to your --tables directory.',
     );
   }
@@ -124,7 +126,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
   refuseFileAsDataDir(options.dataDir);
   await mkdir(options.dataDir, { recursive: true });
   const layout = dataDirLayout(options.dataDir);
-  const store = new LocalDirectoryStore(layout.lakeDir);
+  const lake = new LocalLake(layout.lakeDir);
+  const tables = declared.map((table) => lake.resolve(table, table.name === DEMO_TABLE ? options.tableFormat : undefined));
+  const fleetTable = tables.find((table) => table.name === DEMO_TABLE)!;
   const topic = await openTopic(fleetTable, options);
   const readers = new Map<TableSpec, TopicReader>([[fleetTable, topic.reader]]);
   const fleet = new DeviceFleet({ ...DEFAULTS, devices: options.devices, seed: options.seed });
@@ -139,7 +143,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     const done: TableCompaction[] = [];
     for (const table of only) {
       if (stopped()) break;
-      done.push({ table: table.name, report: await compactLocal(table, readers.get(table)!, store, now, options.codec) });
+      done.push({ table: table.name, report: await compactLocal(table, readers.get(table)!, lake, now, options.codec) });
     }
     return done;
   };
@@ -185,7 +189,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
     await Promise.all([...readers.values()].filter((reader) => reader !== topic.reader).map((reader) => reader.close()));
     await topic.close();
   }
-  const summaries = await summarizeTables(layout.lakeDir, store, tables, runs);
+  const summaries = await summarizeTables(lake, tables, runs);
   const fleetSummary = summaries.find((s) => s.table === DEMO_TABLE)!;
   return {
     dataDir: layout.root,
@@ -205,20 +209,20 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
   };
 }
 
-/** Every table's rows, quarantined records and files, counted in the lake itself. */
-async function summarizeTables(lakeDir: string, store: ObjectStore, tables: readonly TableSpec[], runs: ReadonlyMap<string, number>): Promise<TableSummary[]> {
-  const lake = await DuckDbLake.open(lakeDir, tables);
+/** Every table's rows, quarantined records and data files (an Iceberg table's: its current snapshot's), counted in the lake itself. */
+async function summarizeTables(local: LocalLake, tables: readonly TableSpec[], runs: ReadonlyMap<string, number>): Promise<TableSummary[]> {
+  const lake = await DuckDbLake.open(local.dir, tables);
   try {
     const summaries: TableSummary[] = [];
     for (const table of tables) {
-      const files = await store.list(curatedPrefix(table.name));
+      const files = await dataFilesOf(local, table);
       const [counts] = (await lake.query(`SELECT (SELECT count(*) FROM ${table.name}) AS rows, (SELECT count(*) FROM ${table.name}_quarantine) AS quarantined`)).rows;
       summaries.push({
         table: table.name,
         lakeRows: counts!.rows as number,
         quarantined: counts!.quarantined as number,
         files: files.length,
-        parquetBytes: files.reduce((sum, f) => sum + f.size, 0),
+        parquetBytes: files.reduce((sum, size) => sum + size, 0),
         compactions: runs.get(table.name)!,
       });
     }
@@ -226,4 +230,12 @@ async function summarizeTables(lakeDir: string, store: ObjectStore, tables: read
   } finally {
     lake.close();
   }
+}
+
+/** The sizes of a table's data files: a Hive table's under its prefix, an Iceberg table's in its current snapshot. */
+async function dataFilesOf(lake: LocalLake, table: TableSpec): Promise<number[]> {
+  if (table.format !== 'iceberg') return (await lake.store.list(curatedPrefix(table.name))).map((entry) => entry.size);
+  const iceberg = lake.iceberg(table);
+  const loaded = await iceberg.load();
+  return loaded ? (await iceberg.dataFiles(currentSnapshot(loaded.metadata))).map((entry) => entry.file.fileSizeInBytes) : [];
 }

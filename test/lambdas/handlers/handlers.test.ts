@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import { checkpointKey, curatedPrefix } from '../../../lambdas/core/lake-layout.ts';
@@ -16,6 +15,7 @@ import { compactLocal } from '../../../src/local/runner.ts';
 import { FakeS3 } from '../../helpers/fake-s3.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { DEVICE_LOGS, TABLES_DIR } from '../../helpers/tables.ts';
+import { LocalLake } from '../../../src/local/local-lake.ts';
 
 const BUCKET = 'streamlake-lake-test';
 const START = Date.UTC(2026, 6, 1, 8, 0);
@@ -84,13 +84,13 @@ describe('handlers', () => {
       process.env = deployedEnvironment(compactorSettings(DEFAULTS));
       await createCompactorHandler({ s3Client: () => s3.client, openReader: async () => log })();
 
-      const local = new LocalDirectoryStore(join(dir.path, 'lake'));
+      const local = new LocalLake(join(dir.path, 'lake'));
       await compactLocal(DEVICE_LOGS, log, local, Date.now(), DEFAULTS.codec);
 
       const deployed = [...s3.objects].filter(([key]) => !key.startsWith('checkpoints/')).sort(([a], [b]) => a.localeCompare(b));
-      const localFiles = (await local.list('')).filter((e) => !e.key.startsWith('checkpoints/'));
+      const localFiles = (await local.store.list('')).filter((e) => !e.key.startsWith('checkpoints/'));
       expect(deployed.map(([key]) => key)).toEqual(localFiles.map((e) => e.key));
-      for (const [key, object] of deployed) expect(Buffer.from(object.body).equals(Buffer.from((await local.get(key))!.body)), key).toBe(true);
+      for (const [key, object] of deployed) expect(Buffer.from(object.body).equals(Buffer.from((await local.store.get(key))!.body)), key).toBe(true);
     });
 
     it('fails fast naming a missing variable, and sets up again on the next invocation', async () => {

@@ -2,13 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIGINT, BOOLEAN, DATE, DECIMAL, DOUBLE, DuckDBVarCharType, LIST, MAP, SQLNULL, STRUCT, TIMESTAMP, TIMESTAMPTZ, VARCHAR } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { parseTableDeclaration } from '../../../lambdas/core/table-declaration.ts';
 import { compactLocal } from '../../../src/local/runner.ts';
 import { inferDeclaration, jsonSchemaOf, SchemaInferenceError } from '../../../src/local/schema-inference.ts';
 import { streamlake } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/lake.ts';
+import { LocalLake } from '../../../src/local/local-lake.ts';
 
 const HOUR_MS = 3_600_000;
 // Recent, so that the compactor takes the records' event times against the time they are produced.
@@ -83,7 +83,7 @@ describe('streamlake schema infer', () => {
     const log = await LocalLog.open({ dir: join(dir.path, 'topic'), topic: table.topic, partitions: 2 });
     try {
       await log.produce(SAMPLE.map((record) => ({ key: record.order_id, value: new TextEncoder().encode(JSON.stringify(record)), timestamp: NOW })));
-      const report = await compactLocal(table, log, new LocalDirectoryStore(join(dir.path, 'lake')), NOW, 'snappy');
+      const report = await compactLocal(table, log, new LocalLake(join(dir.path, 'lake')), NOW, 'snappy');
       expect(report).toMatchObject({ rowsWritten: SAMPLE.length, quarantined: 0, unknownFields: ['bad-name', 'mixed'] });
     } finally {
       await log.close();
