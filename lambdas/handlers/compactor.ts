@@ -1,11 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
+import { GlueCatalog } from '../adapters/glue-catalog.ts';
 import { type KafkaConnection } from '../adapters/kafka.ts';
 import { openKafkaReader } from '../adapters/kafka-reader.ts';
 import { parquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
 import { loadTables, tableNamed } from '../adapters/table-directory.ts';
+import { tableFormatOf } from '../adapters/table-formats.ts';
 import { compact, type CompactionReport, type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
 import { validationLimits } from '../core/decode.ts';
 import type { TopicReader } from '../ports/topic.ts';
@@ -17,12 +20,18 @@ const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'compac
 /** How the handler builds its clients; tests swap them. */
 export interface CompactorFactories {
   readonly s3Client: (region: string) => S3Client;
+  /** Used for Iceberg tables only. @default a GlueClient of the region */
+  readonly glueClient?: (region: string) => GlueClient;
   readonly openReader: (connection: KafkaConnection) => Promise<TopicReader>;
 }
 
-const AWS_FACTORIES: CompactorFactories = { s3Client: (region) => new S3Client({ region }), openReader: openKafkaReader };
+const AWS_FACTORIES: CompactorFactories = { s3Client: (region) => new S3Client({ region }), glueClient: (region) => new GlueClient({ region }), openReader: openKafkaReader };
 
-/** The compactor's table and settings, an MSK reader (IAM auth over TLS) of the table's topic and the lake bucket, from the environment. */
+/**
+ * The compactor's table and settings, an MSK reader (IAM auth over TLS) of the table's topic and
+ * the lake bucket, from the environment; for an Iceberg table, its format over the lake with the
+ * Glue Data Catalog as its catalog (the Glue database from the environment).
+ */
 export async function compactorSetup(env: NodeJS.ProcessEnv, factories: CompactorFactories): Promise<{ deps: CompactorDeps; options: CompactorOptions }> {
   const kafka = kafkaSettings(env);
   const table = tableNamed(loadTables(requireString(env, ENV.tablesDir)), requireString(env, ENV.table));
@@ -37,9 +46,16 @@ export async function compactorSetup(env: NodeJS.ProcessEnv, factories: Compacto
       maxEventFutureMinutes: requireNumber(env, ENV.maxEventFutureMinutes),
     }),
   };
-  const store = new S3ObjectStore(factories.s3Client(kafka.region), requireString(env, ENV.lakeBucket));
+  const bucket = requireString(env, ENV.lakeBucket);
+  const store = new S3ObjectStore(factories.s3Client(kafka.region), bucket);
+  const clock = { now: Date.now };
+  const lakeUri = `s3://${bucket}/`;
+  // Only an Iceberg table has a catalog to commit to (and only its compactor is given a Glue database).
+  const format = table.format === 'iceberg'
+    ? tableFormatOf(table, { store, catalog: new GlueCatalog((factories.glueClient ?? AWS_FACTORIES.glueClient!)(kafka.region), { database: requireString(env, ENV.glueDatabase), lakeUri, tables: [table] }), lakeUri, clock })
+    : undefined;
   const topic = await factories.openReader({ brokers: kafka.brokers, topic: table.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
-  return { deps: { topic, store, encoder: parquetEncoder(), clock: { now: Date.now } }, options };
+  return { deps: { topic, store, encoder: parquetEncoder(), clock, ...(format ? { format } : {}) }, options };
 }
 
 export type CompactorSummary = Omit<CompactionReport, 'files' | 'quarantineFiles'> & { readonly files: number; readonly quarantineFiles: number };

@@ -11,6 +11,8 @@ export const ENV = {
   tablesDir: 'STREAMLAKE_TABLES_DIR',
   consumerGroup: 'STREAMLAKE_CONSUMER_GROUP',
   lakeBucket: 'STREAMLAKE_LAKE_BUCKET',
+  /** The Glue database an Iceberg table's compactor commits the table in (set for Iceberg tables only). */
+  glueDatabase: 'STREAMLAKE_GLUE_DATABASE',
   codec: 'STREAMLAKE_CODEC',
   maxRecordsPerRun: 'STREAMLAKE_MAX_RECORDS_PER_RUN',
   maxRecordBytes: 'STREAMLAKE_MAX_RECORD_BYTES',

@@ -31,6 +31,7 @@ export class FakeGlue {
   readonly client = new GlueClient({ region: 'eu-west-1' });
   readonly mock = mockClient(this.client);
   readonly tables = new Map<string, Table>();
+  private createGate: { waiting: number; writers: number; open: Promise<void>; release: () => void } | undefined;
 
   constructor(database: string) {
     this.database = database;
@@ -46,8 +47,27 @@ export class FakeGlue {
     return { Table: structuredClone(table) };
   }
 
+  /**
+   * Holds the next CreateTable calls until `writers` of them have arrived (or a second has passed),
+   * so that many writers that all found no table race to create it.
+   */
+  raceNextCreates(writers: number): void {
+    let release!: () => void;
+    const open = new Promise<void>((resolve) => (release = resolve));
+    setTimeout(release, 1000).unref();
+    this.createGate = { waiting: 0, writers, open, release };
+  }
+
   private async createTable(input: CreateTableCommandInput) {
     await Promise.resolve();
+    const gate = this.createGate;
+    if (gate) {
+      if (++gate.waiting >= gate.writers) {
+        this.createGate = undefined;
+        gate.release();
+      }
+      await gate.open;
+    }
     this.checkDatabase(input.DatabaseName);
     const name = input.TableInput!.Name!;
     if (this.tables.has(name)) throw glueError(AlreadyExistsException, 'Table already exists.');

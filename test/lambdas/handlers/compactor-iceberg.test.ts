@@ -1,0 +1,133 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateTableCommand, GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
+import { SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
+import { curatedPrefix, icebergMetadataPrefix } from '../../../lambdas/core/lake-layout.ts';
+import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
+import { createCompactorHandler } from '../../../lambdas/handlers/compactor.ts';
+import { ENV } from '../../../lambdas/handlers/environment.ts';
+import { DEFAULTS } from '../../../lib/config.ts';
+import { compactorSettings } from '../../../lib/functions/pipeline-functions.ts';
+import { FakeS3 } from '../../helpers/fake-s3.ts';
+import { tempDir } from '../../helpers/lake.ts';
+import { FakeGlue } from './fake-glue.ts';
+
+const ICEBERG_TABLES = fileURLToPath(new URL('../../fixtures/tables-iceberg', import.meta.url));
+const BUCKET = 'streamlake-lake-test';
+const DATABASE = 'streamlake_test';
+const START = Date.UTC(2026, 6, 1, 8, 0);
+const TABLE = 'device_logs';
+
+/** The environment the CDK gives an Iceberg table's compactor (its declaration from the fixture instead of the bundle). */
+function icebergCompactorEnvironment(): NodeJS.ProcessEnv {
+  return {
+    AWS_REGION: 'eu-west-1',
+    ...compactorSettings(DEFAULTS),
+    [ENV.bootstrapBrokers]: 'b-1.example:9098',
+    [ENV.table]: TABLE,
+    [ENV.tablesDir]: ICEBERG_TABLES,
+    [ENV.consumerGroup]: DEFAULTS.consumerGroup,
+    [ENV.lakeBucket]: BUCKET,
+    [ENV.glueDatabase]: DATABASE,
+  };
+}
+
+describe('compactor handler of an Iceberg table', () => {
+  const saved = process.env;
+  const fleet = new DeviceFleet({ ...DEFAULTS, devices: 20, corruptShare: 0.05 });
+  let dir: ReturnType<typeof tempDir>;
+  let log: LocalLog;
+  let minute = 0;
+  const produce = async (minutes: number) => {
+    for (const end = minute + minutes; minute < end; ) await produceMinute(fleet, log, START + ++minute * 60_000);
+  };
+
+  beforeEach(async () => {
+    dir = tempDir();
+    minute = 0;
+    log = await LocalLog.open({ dir: join(dir.path, 'topic'), topic: DEFAULTS.topicName, partitions: 3 });
+  });
+
+  afterEach(async () => {
+    process.env = saved;
+    await log.close();
+    dir.remove();
+  });
+
+  it('commits each run as a snapshot through the Glue catalog: creates the table at the first, updates it at the version it read after', async () => {
+    const s3 = new FakeS3(BUCKET);
+    const glue = new FakeGlue(DATABASE);
+    const regions: string[] = [];
+    process.env = icebergCompactorEnvironment();
+    const handler = createCompactorHandler({ s3Client: () => s3.client, glueClient: (region) => (regions.push(region), glue.client), openReader: async () => log });
+
+    await produce(10);
+    const first = await handler();
+    const created = glue.mock.commandCalls(CreateTableCommand).map((c) => c.args[0].input);
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ DatabaseName: DATABASE, TableInput: { Name: TABLE, TableType: 'EXTERNAL_TABLE', Parameters: { table_type: 'ICEBERG' }, StorageDescriptor: { Location: `s3://${BUCKET}/${curatedPrefix(TABLE).slice(0, -1)}` } } });
+    const firstMetadata = created[0]!.TableInput!.Parameters!.metadata_location!;
+
+    await produce(10);
+    const second = await handler();
+    const updated = glue.mock.commandCalls(UpdateTableCommand).map((c) => c.args[0].input);
+    expect(updated).toHaveLength(1);
+    expect(updated[0]).toMatchObject({ DatabaseName: DATABASE, VersionId: '0', TableInput: { Name: TABLE, Parameters: { table_type: 'ICEBERG', previous_metadata_location: firstMetadata } } });
+    expect(glue.mock.commandCalls(GetTableCommand).every((c) => c.args[0].input.DatabaseName === DATABASE && c.args[0].input.Name === TABLE)).toBe(true);
+    expect(regions).toEqual(['eu-west-1']);
+
+    // The table Glue points at is a metadata file in the lake whose current snapshot holds both runs' records and the offsets read.
+    const current = glue.tables.get(TABLE)!.Parameters!.metadata_location!;
+    const key = current.slice(`s3://${BUCKET}/`.length);
+    expect(key.startsWith(icebergMetadataPrefix(TABLE))).toBe(true);
+    const metadata = JSON.parse(Buffer.from(s3.objects.get(key)!.body).toString()) as { 'current-snapshot-id': number; snapshots: { 'snapshot-id': number; summary: Record<string, string> }[] };
+    const snapshot = metadata.snapshots.find((s) => s['snapshot-id'] === metadata['current-snapshot-id'])!;
+    expect(metadata.snapshots).toHaveLength(2);
+    expect(Number(snapshot.summary['total-records'])).toBe(first.rowsWritten + second.rowsWritten);
+    expect(first.rowsWritten + first.quarantined + second.rowsWritten + second.quarantined).toBe(20 * 20);
+    const offsets = JSON.parse(snapshot.summary[SUMMARY.offsets]!) as Record<string, number>;
+    expect(Object.values(offsets).reduce((sum, next) => sum + next, 0)).toBe(20 * 20);
+    // Data under the table's data/ folder; the object-store catalog of local runs is not used on AWS.
+    expect([...s3.objects.keys()].some((k) => k.startsWith(`${curatedPrefix(TABLE)}data/`))).toBe(true);
+    expect([...s3.objects.keys()].filter((k) => k.startsWith('catalog/'))).toEqual([]);
+  });
+
+  it('finishes a commit that lost the race to a concurrent compactor without committing the run twice', async () => {
+    const s3 = new FakeS3(BUCKET);
+    const glue = new FakeGlue(DATABASE);
+    process.env = icebergCompactorEnvironment();
+    const factories = { s3Client: () => s3.client, glueClient: () => glue.client, openReader: async () => log };
+    await produce(10);
+    glue.raceNextCreates(2);
+    const [a, b] = await Promise.all([createCompactorHandler(factories)(), createCompactorHandler(factories)()]);
+    const metadata = JSON.parse(Buffer.from(s3.objects.get(glue.tables.get(TABLE)!.Parameters!.metadata_location!.slice(`s3://${BUCKET}/`.length))!.body).toString()) as { snapshots: { summary: Record<string, string> }[] };
+    // Both compactors found no table and raced to create it: one commit won, the other reloaded and found its run committed.
+    expect(glue.mock.commandCalls(CreateTableCommand)).toHaveLength(2);
+    expect(glue.mock.commandCalls(UpdateTableCommand)).toEqual([]);
+    expect(metadata.snapshots).toHaveLength(1);
+    expect(Number(metadata.snapshots[0]!.summary['total-records'])).toBe(Math.max(a.rowsWritten, b.rowsWritten));
+  });
+
+  it('fails fast naming the Glue database variable when it is missing', async () => {
+    const { [ENV.glueDatabase]: _missing, ...incomplete } = icebergCompactorEnvironment();
+    process.env = incomplete;
+    const handler = createCompactorHandler({ s3Client: () => new FakeS3(BUCKET).client, glueClient: () => new FakeGlue(DATABASE).client, openReader: async () => log });
+    await expect(handler()).rejects.toThrow(/STREAMLAKE_GLUE_DATABASE is not set/);
+  });
+
+  it('leaves Glue alone for a Hive-Parquet table, which needs no Glue database', async () => {
+    const s3 = new FakeS3(BUCKET);
+    const glue = new FakeGlue(DATABASE);
+    const { [ENV.glueDatabase]: _none, ...hive } = icebergCompactorEnvironment();
+    process.env = { ...hive, [ENV.table]: 'orders' };
+    const orders = await LocalLog.open({ dir: join(dir.path, 'orders'), topic: 'shop.orders', partitions: 1 });
+    try {
+      await createCompactorHandler({ s3Client: () => s3.client, glueClient: () => glue.client, openReader: async () => orders })();
+    } finally {
+      await orders.close();
+    }
+    expect(glue.mock.calls()).toEqual([]);
+  });
+});
