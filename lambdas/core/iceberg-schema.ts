@@ -73,7 +73,7 @@ export function icebergSchema(columns: readonly ColumnSpec[], schemaId: number, 
       case 'decimal':
         return `decimal(${column.precision}, ${column.scale})`;
       case 'struct':
-        return { type: 'struct', fields: fieldsOf(column.fields ?? [], path) };
+        return { type: 'struct', fields: fieldsOf(column.fields ?? [], `${path}.`) };
       case 'array': {
         const items = column.items!;
         const elementId = idOf(`${path}.element`);

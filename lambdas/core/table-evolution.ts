@@ -1,5 +1,5 @@
 import type { ColumnSpec, ColumnType, DecimalInput, TimestampInput } from './schema.ts';
-import type { PartitionBy, TableSpec } from './table-declaration.ts';
+import { DEFAULT_TABLE_FORMAT, type PartitionBy, type TableFormatName, type TableSpec } from './table-declaration.ts';
 
 /**
  * Schema evolution: the shape of every deployed table is recorded in a lock file committed beside
@@ -20,6 +20,8 @@ export interface LockedTable {
   readonly key: string | null;
   readonly eventTime: string;
   readonly partitionBy: PartitionBy;
+  /** Absent for Hive-Parquet, the format of tables locked before formats could be chosen. */
+  readonly format?: TableFormatName;
   readonly fields: readonly LockedField[];
 }
 
@@ -37,7 +39,10 @@ export function lockOf(tables: readonly TableSpec[]): TablesLock {
 }
 
 function lockedTableOf(table: TableSpec): LockedTable {
-  return { topic: table.topic, key: table.key ?? null, eventTime: table.eventTime, partitionBy: table.partitionBy, fields: table.fields.map(lockedFieldOf) };
+  return {
+    topic: table.topic, key: table.key ?? null, eventTime: table.eventTime, partitionBy: table.partitionBy,
+    ...(table.format !== DEFAULT_TABLE_FORMAT && { format: table.format }), fields: table.fields.map(lockedFieldOf),
+  };
 }
 
 // Only the keys a field has are written, so the lock of a flat table reads as it always did.
@@ -80,6 +85,10 @@ function tableProblems(locked: LockedTable, declared: LockedTable, table: string
     if (locked[setting] !== declared[setting]) {
       problems.push(`table ${table}: x-streamlake.${setting} changed from ${JSON.stringify(locked[setting])} to ${JSON.stringify(declared[setting])}, which the files already written cannot follow; declare a new table instead`);
     }
+  }
+  const [was, is] = [locked.format ?? DEFAULT_TABLE_FORMAT, declared.format ?? DEFAULT_TABLE_FORMAT];
+  if (was !== is) {
+    problems.push(`table ${table}: x-streamlake.format changed from "${was}" to "${is}": the deployed table and its files stay ${was}; declare a new table (a new name and topic) in the ${is} format and move readers to it`);
   }
   problems.push(...fieldsProblems(locked.fields, declared.fields, '').map((problem) => `table ${table}: ${problem}`));
   return problems;

@@ -51,6 +51,7 @@ describe('evolutionProblems', () => {
     ['changing the event time', table({ ...V1, paid_at: { type: 'string', format: 'date-time' } }, ['status', 'paid_at'], { eventTime: 'paid_at' }), /x-streamlake\.eventTime changed from "placed_at" to "paid_at".*declare a new table/],
     ['changing the partitioning', table(V1, ['status'], { partitionBy: 'day' }), /x-streamlake\.partitionBy changed/],
     ['changing the topic', table(V1, ['status'], { topic: 'orders-v2' }), /x-streamlake\.topic changed/],
+    ['changing the table format', table(V1, ['status'], { format: 'iceberg' }), /x-streamlake\.format changed from "hive-parquet" to "iceberg".*declare a new table/],
   ])('refuses %s, naming the table, the field and the way out', (_, next, message) => {
     const problems = problemsOf(next);
     expect(problems.length).toBeGreaterThan(0);

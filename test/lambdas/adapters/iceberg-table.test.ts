@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, EntryStatus } from '../../../lambdas/adapters/iceberg-avro.ts';
+import { IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
+import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
+import { StoreCatalog } from '../../../lambdas/adapters/store-catalog.ts';
+import { currentSchema, parseMetadata, sequenceOf, serializeMetadata, snapshotAt, SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
+import { icebergSchema, nameMapping, partitionPathValue, partitionSpec, type IcebergField, type IcebergType } from '../../../lambdas/core/iceberg-schema.ts';
+import { parseTableDeclaration, tableColumns, type TableSpec } from '../../../lambdas/core/table-declaration.ts';
+import type { PendingRun } from '../../../lambdas/core/checkpoint.ts';
+import { tempDir } from '../../helpers/lake.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
+
+const NESTED = parseTableDeclaration(
+  {
+    type: 'object',
+    'x-streamlake': { table: 'orders', topic: 'orders', eventTime: 'placed_at', partitionBy: 'day', format: 'iceberg' },
+    properties: {
+      placed_at: { type: 'string', format: 'date-time' },
+      address: { type: 'object', properties: { city: { type: 'string' }, zip: { type: 'string' } } },
+      lines: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: 'integer', minimum: 1, maximum: 100 } }, required: ['sku'] } },
+      tags: { type: 'object', additionalProperties: { type: 'string' } },
+    },
+    required: ['placed_at'],
+  },
+  'orders.schema.json',
+);
+
+/** Every field id of a type, nested ones included. */
+function ids(type: IcebergType): number[] {
+  if (typeof type === 'string') return [];
+  if (type.type === 'struct') return type.fields.flatMap((f: IcebergField) => [f.id, ...ids(f.type)]);
+  if (type.type === 'list') return [type['element-id'], ...ids(type.element)];
+  return [type['key-id'], type['value-id'], ...ids(type.value)];
+}
+
+describe('Iceberg schemas of declared tables', () => {
+  it('numbers every column and nested part once, top-level columns first, timestamps as timestamptz', () => {
+    const { schema, lastColumnId } = icebergSchema(tableColumns(NESTED), 0);
+    const all = ids(schema);
+    expect(new Set(all).size).toBe(all.length);
+    expect(Math.max(...all)).toBe(lastColumnId);
+    expect(schema.fields.map((f) => f.id)).toEqual(schema.fields.map((_, i) => i + 1));
+    expect(schema.fields.find((f) => f.name === 'placed_at')).toMatchObject({ type: 'timestamptz', required: true });
+    expect(schema.fields.find((f) => f.name === 'lines')!.type).toMatchObject({ type: 'list', 'element-required': true, element: { type: 'struct' } });
+    expect(schema.fields.find((f) => f.name === 'tags')!.type).toMatchObject({ type: 'map', key: 'string', value: 'string', 'value-required': true });
+  });
+
+  it('keeps every id when the declaration grows, and gives new fields, nested ones too, ids above the last', () => {
+    const v1 = icebergSchema(tableColumns(NESTED), 0);
+    const grown: TableSpec = {
+      ...NESTED,
+      fields: [
+        ...NESTED.fields.map((f) => (f.name === 'address' ? { ...f, fields: [...f.fields!, { name: 'country', type: 'string' as const, nullable: true, description: '' }] } : f)),
+        { name: 'coupon', type: 'string', nullable: true, description: '' },
+      ],
+    };
+    const v2 = icebergSchema(tableColumns(grown), 1, v1.schema, v1.lastColumnId);
+    const byName = (schema: typeof v1.schema) => new Map(schema.fields.map((f) => [f.name, f.id]));
+    for (const [name, id] of byName(v1.schema)) expect(byName(v2.schema).get(name), name).toBe(id);
+    const address = (schema: typeof v1.schema) => (schema.fields.find((f) => f.name === 'address')!.type as { fields: IcebergField[] }).fields;
+    expect(address(v2.schema).slice(0, 2)).toEqual(address(v1.schema));
+    const added = [address(v2.schema)[2]!.id, byName(v2.schema).get('coupon')!];
+    expect(Math.min(...added)).toBeGreaterThan(v1.lastColumnId);
+    expect(v2.lastColumnId).toBe(v1.lastColumnId + 2);
+  });
+
+  it('maps each id to its column name in the Parquet files, lists by element and maps by key and value', () => {
+    const { schema } = icebergSchema(tableColumns(NESTED), 0);
+    const mapping = nameMapping(schema);
+    expect(mapping.find((m) => m.names[0] === 'lines')!.fields![0]).toMatchObject({ names: ['element'], fields: [{ names: ['sku'] }, { names: ['qty'] }] });
+    expect(mapping.find((m) => m.names[0] === 'tags')!.fields!.map((m) => m.names[0])).toEqual(['key', 'value']);
+  });
+
+  it('partitions by the event time hour or day, named and valued as Iceberg does', () => {
+    const { schema } = icebergSchema(tableColumns(DEVICE_LOGS), 0);
+    expect(partitionSpec(schema, 'event_time', 'hour').fields).toEqual([{ name: 'event_time_hour', transform: 'hour', 'source-id': 5, 'field-id': 1000 }]);
+    expect(partitionPathValue(Date.parse('2026-11-27T10:59:59Z') / 3_600_000 | 0, 'hour')).toBe('2026-11-27-10');
+    expect(partitionPathValue(Math.floor(Date.parse('2026-11-27T10:00:00Z') / 86_400_000), 'day')).toBe('2026-11-27');
+  });
+});
+
+describe('Iceberg metadata and manifests', () => {
+  it('reads and writes back snapshot ids beyond a double exactly', () => {
+    const text = '{"format-version": 2, "current-snapshot-id": 9223372036854775807, "snapshots": [{"snapshot-id": 9223372036854775807, "timestamp-ms": 1}]}';
+    const metadata = parseMetadata(text, 'm.json');
+    expect(metadata['current-snapshot-id']).toBe(9223372036854775807n);
+    expect(new TextDecoder().decode(serializeMetadata(metadata))).toContain('"current-snapshot-id": 9223372036854775807');
+    expect(() => parseMetadata('{"format-version": 1}', 'm.json')).toThrow(/only Iceberg format version 2/);
+  });
+
+  it('round-trips manifest entries and manifest lists through Avro, with the field ids readers match on', async () => {
+    const { schema } = icebergSchema(tableColumns(DEVICE_LOGS), 0);
+    const spec = partitionSpec(schema, 'event_time', 'hour');
+    const file = { path: 's3://b/curated/device_logs/data/x.parquet', recordCount: 7, fileSizeInBytes: 1234, partition: 494_000 };
+    const manifest = await encodeManifest([{ status: EntryStatus.Added, snapshotId: 2n ** 62n, sequenceNumber: null, fileSequenceNumber: null, file }], schema, spec, 'hour');
+    expect(await decodeManifest(manifest)).toEqual([{ status: EntryStatus.Added, snapshotId: 2n ** 62n, sequenceNumber: null, fileSequenceNumber: null, file }]);
+    expect(Buffer.from(manifest).toString('latin1')).toContain('"field-id":100');
+
+    const listed = {
+      path: 's3://b/m.avro', length: manifest.byteLength, specId: 0, sequenceNumber: 3, minSequenceNumber: 3, addedSnapshotId: 17, addedFilesCount: 1, existingFilesCount: 0,
+      deletedFilesCount: 0, addedRowsCount: 7, existingRowsCount: 0, deletedRowsCount: 0, partitionRange: [494_000, 494_002] as const,
+    };
+    expect(await decodeManifestList(await encodeManifestList([listed], { id: 17, sequenceNumber: 3 }))).toEqual([listed]);
+  });
+});
+
+describe('IcebergTable', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let table: IcebergTable;
+  let now: number;
+  const run = (sequence: number): PendingRun => ({ sequence, runId: `run${sequence}`, ranges: [{ partition: 0, from: (sequence - 1) * 10, to: sequence * 10 }], startedAt: 0 });
+
+  beforeEach(() => {
+    dir = tempDir();
+    const store = new LocalDirectoryStore(dir.path);
+    now = Date.parse('2026-11-27T10:00:00Z');
+    table = new IcebergTable({ store, catalog: new StoreCatalog(store), lakeUri: 'file:///lake/', clock: { now: () => now } }, { ...DEVICE_LOGS, format: 'iceberg' });
+  });
+
+  afterEach(() => dir.remove());
+
+  const file = (key: string, bucket: number) => ({ key, bucket, rows: 10, bytes: 100 });
+
+  it('commits a run once: finishing it again after its commit adds no snapshot', async () => {
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    const { metadata } = (await table.load())!;
+    expect(metadata.snapshots).toHaveLength(1);
+    expect(sequenceOf(metadata.snapshots[0])).toBe(1);
+  });
+
+  it('appends each run as a snapshot holding every earlier file, with the offsets and running totals in its summary', async () => {
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    now += 60_000;
+    await table.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 2), file('curated/device_logs/data/c.parquet', 3)], { 0: 20 });
+    const { metadata } = (await table.load())!;
+    const [first, second] = metadata.snapshots;
+    expect((await table.dataFiles(second)).map((e) => table.keyOf(e.file.path)).sort()).toEqual(['a', 'b', 'c'].map((n) => `curated/device_logs/data/${n}.parquet`));
+    expect((await table.dataFiles(first)).map((e) => e.file.path)).toEqual(['file:///lake/curated/device_logs/data/a.parquet']);
+    expect(second!.summary).toMatchObject({ operation: 'append', [SUMMARY.offsets]: '{"0":20}', [SUMMARY.sequence]: '2', 'added-records': '20', 'total-records': '30', 'total-data-files': '3' });
+    expect(second!['parent-snapshot-id']).toBe(first!['snapshot-id']);
+    expect(snapshotAt(metadata, now - 1)).toBe(first);
+    expect(snapshotAt(metadata, now)).toBe(second);
+  });
+
+  it('adds a schema when the declaration gained a field, keeping the old one for the snapshots written under it', async () => {
+    await table.commitRun(run(1), [], { 0: 10 });
+    const grown = new IcebergTable((table as unknown as { deps: ConstructorParameters<typeof IcebergTable>[0] }).deps, {
+      ...table.table, fields: [...table.table.fields, { name: 'firmware_channel', type: 'string', nullable: true, description: '' }],
+    });
+    await grown.commitRun(run(2), [], { 0: 20 });
+    const { metadata } = (await grown.load())!;
+    expect(metadata.schemas.map((s) => s['schema-id'])).toEqual([0, 1]);
+    expect(metadata.snapshots.map((s) => s['schema-id'])).toEqual([0, 1]);
+    expect(currentSchema(metadata).fields.find((f) => f.name === 'firmware_channel')!.id).toBe(metadata['last-column-id']);
+    expect(JSON.parse(metadata.properties['schema.name-mapping.default']!)).toContainEqual({ 'field-id': metadata['last-column-id'], names: ['firmware_channel'] });
+  });
+});
