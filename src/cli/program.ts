@@ -8,6 +8,7 @@ import { DEFAULT_DATA_DIR } from '../local/data-dir.ts';
 import type { AsOf } from '../local/duckdb-lake.ts';
 import { DEFAULT_TABLES_DIR } from '../local/tables-dir.ts';
 import { localCommand } from './local-command.ts';
+import { registerOptimize } from './optimize-command.ts';
 import { queriesCommand, queryCommand } from './query-commands.ts';
 import { schemaCheckCommand, schemaInferCommand, schemaLockCommand, tablesCommand } from './table-commands.ts';
 import { compactCommand, produceCommand } from './topic-commands.ts';
@@ -111,6 +112,8 @@ export function buildProgram(): Command {
     .option('--unsafe-sql', 'give the SQL DuckDB\'s full file access (default: one SELECT that reads only the lake\'s files)')
     .option('--as-of <snapshot-or-time>', 'read Iceberg tables as they were: a snapshot id (see <table>_snapshots) or an ISO-8601 instant', asOf)
     .action(queryCommand);
+
+  registerOptimize(program, { dataDir: dataDirOption(), tables: tablesOption(), codec: codecOption() });
 
   program.command('queries').description("list every table's named queries").addOption(tablesOption()).option('--json', 'print as JSON').action(queriesCommand);
   program.command('tables').description('list the declared tables with their topic, key, event time, partitioning and columns').addOption(tablesOption()).option('--json', 'print as JSON').action(tablesCommand);

@@ -1,0 +1,452 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { parseCheckpoint } from '../core/checkpoint.ts';
+import {
+  currentSnapshot,
+  metadataVersionOf,
+  newSnapshotId,
+  sequenceOf,
+  serializeMetadata,
+  SUMMARY,
+  withoutSnapshotsBefore,
+  type Snapshot,
+  type TableMetadata,
+} from '../core/iceberg-metadata.ts';
+import { partitionPathValue } from '../core/iceberg-schema.ts';
+import { bucketMillis, checkpointPrefix, curatedPrefix, icebergMetadataPrefix } from '../core/lake-layout.ts';
+import { tableColumns } from '../core/table-declaration.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { ObjectEntry, ObjectStore } from '../ports/object-store.ts';
+import type { Codec, ParquetEncoder } from '../ports/parquet.ts';
+import type { TableCatalog } from '../ports/table-catalog.ts';
+import type { WrittenFile } from '../ports/table-format.ts';
+import { decodeManifest, EntryStatus, type ManifestEntry, type ManifestFile } from './iceberg-avro.ts';
+import { IcebergCommitConflictError, IcebergLocationError, totals, type IcebergTable, type LoadedTable } from './iceberg-table.ts';
+import { readColumnBatch } from './parquet-reader.ts';
+
+/**
+ * `streamlake optimize`: the maintenance of an Iceberg table. Small data files of closed
+ * partitions are merged into files near a target size in one `replace` snapshot; snapshots older
+ * than the retention are expired; files no snapshot references any more are removed once they are
+ * older than the retention, except those of a compactor run that is claimed and not committed yet.
+ */
+
+const DAY_MS = 86_400_000;
+
+/** The defaults of `optimizeTable`, and of `streamlake optimize`'s flags. */
+export const OPTIMIZE_DEFAULTS = {
+  /** Iceberg's `write.target-file-size-bytes` default. */
+  targetFileMb: 128,
+  /** Snapshots (time travel) and unreferenced files are kept this long; Iceberg's default for expiring snapshots is 5 days, Athena's VACUUM 5 days. */
+  retentionDays: 7,
+  /** Previous metadata files the metadata log keeps (Iceberg's `write.metadata.previous-versions-max`). */
+  metadataVersionsKept: 100,
+  /** A file under this share of the target is small: it is merged; larger ones are left alone (Iceberg's `min-file-size-bytes`). */
+  smallFileShare: 0.75,
+} as const;
+
+/** What optimizing a table reads and writes. */
+export interface MaintenanceDeps {
+  readonly store: ObjectStore;
+  /** The catalog the table commits through: expiring snapshots commits table metadata without a new snapshot. */
+  readonly catalog: TableCatalog;
+  readonly encoder: ParquetEncoder;
+  readonly clock: Clock;
+  readonly onProgress?: (progress: OptimizeProgress) => void;
+}
+
+/** Where an optimize run is: partitions merged so far, then files removed so far. */
+export type OptimizeProgress =
+  | { readonly step: 'merge'; readonly done: number; readonly total: number; readonly rows: number }
+  | { readonly step: 'remove'; readonly done: number; readonly total: number };
+
+export interface OptimizeOptions {
+  /** Size the merged files aim at. @default 128 MB ({@link OPTIMIZE_DEFAULTS}) */
+  readonly targetFileBytes?: number;
+  /**
+   * A partition is closed, and merged, once its end is this long ago. Records whose event time is
+   * more than `maxEventAgeHours` before their Kafka timestamp are quarantined, so after that long a
+   * partition gets no new file for good. A shorter margin is safe too: a late record that lands
+   * after the merge adds one small file, merged again by the next run.
+   * @default DEFAULTS.maxEventAgeHours (lib/config.ts), which the caller passes
+   */
+  readonly closedAfterMs: number;
+  /** Snapshots older than this are expired, and unreferenced files older than this removed. @default 7 days */
+  readonly retentionMs?: number;
+  readonly codec: Codec;
+}
+
+/** One partition of the table: its data files before the run and after it. */
+export interface PartitionFiles {
+  /** The partition as Iceberg names it (`2026-01-05-13` for an hour, `2026-01-05` for a day). */
+  readonly partition: string;
+  /** Whether it was closed, so merged when it had small files; open ones are left as they are. */
+  readonly closed: boolean;
+  readonly filesBefore: number;
+  readonly filesAfter: number;
+}
+
+/** Files removed, by kind, and their bytes. */
+export interface RemovedFiles {
+  readonly dataFiles: number;
+  readonly manifests: number;
+  readonly manifestLists: number;
+  readonly metadataFiles: number;
+  readonly bytes: number;
+}
+
+/** What `optimizeTable` did. */
+export interface OptimizeReport {
+  readonly table: string;
+  /** The `replace` snapshot that merged the files; null when no closed partition had small files to merge. */
+  readonly snapshotId: string | null;
+  /** Partitions that end at or before this instant are closed. */
+  readonly closedBefore: string;
+  readonly partitionsMerged: number;
+  /** Data files of the merged partitions, before and after. */
+  readonly filesBefore: number;
+  readonly filesAfter: number;
+  readonly rowsRewritten: number;
+  /** Bytes of the files replaced, and of the files that replace them. */
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+  /** Every partition of the table with its files before and after, oldest first. */
+  readonly partitions: readonly PartitionFiles[];
+  /** Commits the merge took: more than one when a compactor committed in between. */
+  readonly commitAttempts: number;
+  readonly snapshotsExpired: number;
+  readonly filesRemoved: RemovedFiles;
+}
+
+/** A data file as a manifest lists it, with the sequence numbers it inherits made explicit. */
+interface LiveFile {
+  readonly entry: ManifestEntry;
+  readonly manifest: ManifestFile;
+}
+
+/** The merged files of one bin of small files, kept across commit attempts while the bin is unchanged. */
+interface MergedBin {
+  readonly inputs: readonly LiveFile[];
+  readonly outputs: readonly WrittenFile[];
+}
+
+/** The files of a partition do not hold what their manifests say: nothing is merged. */
+export class OptimizeError extends Error {
+  override name = 'OptimizeError';
+}
+
+const EMPTY_REMOVED: RemovedFiles = { dataFiles: 0, manifests: 0, manifestLists: 0, metadataFiles: 0, bytes: 0 };
+
+/**
+ * Merges the small files of `table`'s closed partitions in one atomic commit, expires snapshots
+ * older than the retention and removes the files nothing references any more.
+ */
+export async function optimizeTable(table: IcebergTable, deps: MaintenanceDeps, options: OptimizeOptions): Promise<OptimizeReport> {
+  const now = deps.clock.now();
+  const retentionMs = options.retentionMs ?? OPTIMIZE_DEFAULTS.retentionDays * DAY_MS;
+  const bucketMs = bucketMillis(table.table.partitionBy);
+  const closedBefore = now - options.closedAfterMs;
+  const isClosed = (bucket: number) => (bucket + 1) * bucketMs <= closedBefore;
+  const merge = await mergeClosedPartitions(table, deps, { ...options, isClosed, targetFileBytes: options.targetFileBytes ?? OPTIMIZE_DEFAULTS.targetFileMb * 1_000_000 });
+  const expired = await expireSnapshots(table, deps, now - retentionMs);
+  const filesRemoved = await removeUnreferencedFiles(table, deps, now - retentionMs, expired.knownOld);
+  return { table: table.table.name, closedBefore: new Date(closedBefore).toISOString(), ...merge, snapshotsExpired: expired.count, filesRemoved };
+}
+
+type MergeReport = Omit<OptimizeReport, 'table' | 'closedBefore' | 'snapshotsExpired' | 'filesRemoved'>;
+
+async function mergeClosedPartitions(
+  table: IcebergTable,
+  deps: MaintenanceDeps,
+  options: { isClosed: (bucket: number) => boolean; targetFileBytes: number; codec: Codec },
+): Promise<MergeReport> {
+  const snapshotId = newSnapshotId();
+  const merged = new Map<string, MergedBin>();
+  let attempts = 0;
+  let report: MergeReport | undefined;
+  let lastUsed: MergedBin[] | undefined;
+  await table.commit(async (loaded) => {
+    attempts++;
+    const parent = loaded && currentSnapshot(loaded.metadata);
+    if (!loaded || !parent) return undefined;
+    // A swap that failed on the way back but took effect: the merge is committed, nothing is left to do.
+    if (loaded.metadata.snapshots.some((s) => String(s['snapshot-id']) === String(snapshotId))) return undefined;
+    // Planned anew on every attempt, from the table as it is now: only files still live are replaced.
+    const live = await liveFiles(table, deps.store, parent);
+    const byPartition = groupBy(live, (file) => file.entry.file.partition);
+    const closed = [...byPartition.keys()].filter(options.isClosed).sort((a, b) => a - b);
+    const bins = closed.flatMap((partition) => binsOf(byPartition.get(partition)!, options.targetFileBytes));
+    const done = new Set<string>();
+    let rows = 0;
+    for (const [i, bin] of bins.entries()) {
+      const id = binId(bin);
+      done.add(id);
+      if (!merged.has(id)) merged.set(id, { inputs: bin, outputs: await mergeBin(table, deps, bin, `${snapshotId}-${id}`, options) });
+      rows += merged.get(id)!.outputs.reduce((sum, file) => sum + file.rows, 0);
+      deps.onProgress?.({ step: 'merge', done: i + 1, total: bins.length, rows });
+    }
+    const used = [...merged.entries()].filter(([id]) => done.has(id)).map(([, bin]) => bin);
+    lastUsed = used;
+    const replaced = new Set(used.flatMap((bin) => bin.inputs.map((file) => file.entry.file.path)));
+    const added = used.flatMap((bin) => bin.outputs);
+    const after = (partition: number) => byPartition.get(partition)!.length - used.filter((bin) => bin.inputs[0]!.entry.file.partition === partition).reduce((sum, bin) => sum + bin.inputs.length - bin.outputs.length, 0);
+    const bytesBefore = used.reduce((sum, bin) => sum + bin.inputs.reduce((s, file) => s + file.entry.file.fileSizeInBytes, 0), 0);
+    const bytesAfter = added.reduce((sum, file) => sum + file.bytes, 0);
+    const mergedPartitions = new Set(used.map((bin) => bin.inputs[0]!.entry.file.partition));
+    report = {
+      snapshotId: used.length > 0 ? String(snapshotId) : null, partitionsMerged: mergedPartitions.size,
+      filesBefore: [...mergedPartitions].reduce((sum, p) => sum + byPartition.get(p)!.length, 0), filesAfter: [...mergedPartitions].reduce((sum, p) => sum + after(p), 0),
+      rowsRewritten: rows, bytesBefore, bytesAfter, commitAttempts: attempts,
+      partitions: [...byPartition.keys()].sort((a, b) => a - b).map((p) => ({ partition: partitionPathValue(p, table.table.partitionBy), closed: options.isClosed(p), filesBefore: byPartition.get(p)!.length, filesAfter: after(p) })),
+    };
+    if (used.length === 0) return undefined;
+    const sequenceNumber = loaded.metadata['last-sequence-number'] + 1;
+    const manifests = await replaceManifests(table, deps.store, loaded, parent, { snapshotId, sequenceNumber, replaced, added });
+    const records = (files: readonly { rows: number }[]) => files.reduce((sum, file) => sum + file.rows, 0);
+    const removed = { files: replaced.size, records: records(used.flatMap((bin) => bin.inputs.map((file) => ({ rows: file.entry.file.recordCount })))), bytes: bytesBefore };
+    const summary: Record<string, string> = {
+      'added-data-files': String(added.length), 'deleted-data-files': String(removed.files), 'added-records': String(records(added)), 'deleted-records': String(removed.records),
+      'added-files-size': String(bytesAfter), 'removed-files-size': String(bytesBefore), 'changed-partition-count': String(mergedPartitions.size),
+      // The table holds the same runs and offsets as before: the compactor reads its progress from the current snapshot.
+      ...Object.fromEntries([SUMMARY.sequence, SUMMARY.offsets].filter((key) => parent.summary[key] !== undefined).map((key) => [key, parent.summary[key]!])),
+      ...totals(parent, { files: added.length, records: records(added), bytes: bytesAfter }, removed),
+    };
+    const manifestList = await table.writeManifestList(manifests, snapshotId, parent, sequenceNumber);
+    return { metadata: loaded.metadata, snapshot: { id: snapshotId, operation: 'replace', manifestList, summary, now: deps.clock.now() } };
+  });
+  // Files merged by an attempt whose bins changed before it committed were never referenced: they go now.
+  const committed = new Set((await isCommitted(table, snapshotId)) ? (lastUsed ?? []).flatMap((bin) => bin.outputs.map((file) => file.key)) : []);
+  for (const bin of merged.values()) for (const file of bin.outputs) if (!committed.has(file.key)) await deps.store.delete(file.key);
+  return report ?? { snapshotId: null, partitionsMerged: 0, filesBefore: 0, filesAfter: 0, rowsRewritten: 0, bytesBefore: 0, bytesAfter: 0, partitions: [], commitAttempts: attempts };
+}
+
+async function isCommitted(table: IcebergTable, snapshotId: number): Promise<boolean> {
+  const loaded = await table.load();
+  return loaded?.metadata.snapshots.some((s) => String(s['snapshot-id']) === String(snapshotId)) ?? false;
+}
+
+/** The live data files of a snapshot, each with the manifest that lists it. */
+async function liveFiles(table: IcebergTable, store: ObjectStore, snapshot: Snapshot): Promise<LiveFile[]> {
+  const manifests = await table.manifests(snapshot);
+  const entries = await Promise.all(manifests.map(async (manifest) => ({ manifest, entries: await readManifest(table, store, manifest) })));
+  return entries.flatMap(({ manifest, entries }) => entries.filter((entry) => entry.status !== EntryStatus.Deleted).map((entry) => ({ entry, manifest })));
+}
+
+async function readManifest(table: IcebergTable, store: ObjectStore, manifest: ManifestFile): Promise<ManifestEntry[]> {
+  const object = await store.get(table.keyOf(manifest.path));
+  if (!object) throw new IcebergLocationError(`table ${table.table.name}: manifest ${manifest.path} is missing; restore it from a bucket version`);
+  return decodeManifest(object.body);
+}
+
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const list = groups.get(key(item)) ?? [];
+    list.push(item);
+    groups.set(key(item), list);
+  }
+  return groups;
+}
+
+// The data sequence number an entry has or inherits from its manifest.
+const dataSequenceOf = (file: LiveFile) => file.entry.sequenceNumber ?? file.manifest.sequenceNumber;
+
+/**
+ * The small files of one partition cut into bins of at most the target's bytes, in commit order,
+ * each to become one file; bins of one file are left out: rewriting it alone gains nothing.
+ */
+function binsOf(files: readonly LiveFile[], targetBytes: number): LiveFile[][] {
+  const small = files
+    .filter((file) => file.entry.file.fileSizeInBytes < targetBytes * OPTIMIZE_DEFAULTS.smallFileShare)
+    .sort((a, b) => dataSequenceOf(a) - dataSequenceOf(b) || (a.entry.file.path < b.entry.file.path ? -1 : 1));
+  const bins: LiveFile[][] = [];
+  let bin: LiveFile[] = [];
+  let bytes = 0;
+  for (const file of small) {
+    if (bin.length > 0 && bytes + file.entry.file.fileSizeInBytes > targetBytes) {
+      bins.push(bin);
+      bin = [];
+      bytes = 0;
+    }
+    bin.push(file);
+    bytes += file.entry.file.fileSizeInBytes;
+  }
+  if (bin.length > 0) bins.push(bin);
+  return bins.filter((b) => b.length > 1);
+}
+
+function binId(bin: readonly LiveFile[]): string {
+  return createHash('sha256').update(bin.map((file) => file.entry.file.path).join('\n')).digest('hex').slice(0, 16);
+}
+
+/** Reads the bin's files and writes their rows, in the table's columns, as one new file of the partition. */
+async function mergeBin(table: IcebergTable, deps: MaintenanceDeps, bin: readonly LiveFile[], name: string, options: { codec: Codec }): Promise<WrittenFile[]> {
+  const files = await Promise.all(
+    bin.map(async ({ entry }) => {
+      const object = await deps.store.get(table.keyOf(entry.file.path));
+      if (!object) throw new IcebergLocationError(`table ${table.table.name}: data file ${entry.file.path} is missing; restore it from a bucket version`);
+      return { name: entry.file.path, body: object.body };
+    }),
+  );
+  const batch = await readColumnBatch(files, tableColumns(table.table));
+  const expected = bin.reduce((sum, file) => sum + file.entry.file.recordCount, 0);
+  if (batch.rowCount !== expected) throw new OptimizeError(`table ${table.table.name}: the files of partition ${bin[0]!.entry.file.partition} hold ${batch.rowCount} rows, their manifests say ${expected}; nothing was merged`);
+  const body = deps.encoder.encode(batch, options.codec);
+  const bucket = bin[0]!.entry.file.partition;
+  const runKey = table.dataFileKey(bucket, { sequence: 0, runId: 'x' });
+  const key = `${runKey.slice(0, runKey.lastIndexOf('/') + 1)}optimized-${name}.parquet`;
+  await deps.store.putIfAbsent(key, body);
+  return [{ key, bucket, rows: batch.rowCount, bytes: body.byteLength }];
+}
+
+/**
+ * The manifests of the replace snapshot: the parent's manifests that list none of the replaced
+ * files, as they are, and one new manifest with the merged files (added), the replaced ones
+ * (deleted, with their data sequence numbers) and the other live files of the manifests it
+ * replaces (existing, with the sequence numbers they had).
+ */
+async function replaceManifests(
+  table: IcebergTable,
+  store: ObjectStore,
+  loaded: LoadedTable,
+  parent: Snapshot,
+  change: { snapshotId: number; sequenceNumber: number; replaced: ReadonlySet<string>; added: readonly WrittenFile[] },
+): Promise<ManifestFile[]> {
+  const kept: ManifestFile[] = [];
+  const entries: ManifestEntry[] = change.added.map((file) => ({ status: EntryStatus.Added, snapshotId: change.snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: table.dataFile(file) }));
+  for (const manifest of await table.manifests(parent)) {
+    const listed = (await readManifest(table, store, manifest)).filter((entry) => entry.status !== EntryStatus.Deleted);
+    if (!listed.some((entry) => change.replaced.has(entry.file.path))) {
+      kept.push(manifest);
+      continue;
+    }
+    for (const entry of listed) {
+      const explicit = { sequenceNumber: entry.sequenceNumber ?? manifest.sequenceNumber, fileSequenceNumber: entry.fileSequenceNumber ?? manifest.sequenceNumber };
+      entries.push(
+        change.replaced.has(entry.file.path)
+          ? { ...entry, ...explicit, status: EntryStatus.Deleted, snapshotId: change.snapshotId }
+          : { ...entry, ...explicit, status: EntryStatus.Existing, snapshotId: entry.snapshotId ?? manifest.addedSnapshotId },
+      );
+    }
+  }
+  const written = await table.writeManifest(loaded.metadata, change.snapshotId, entries);
+  const liveSequences = entries.filter((entry) => entry.status !== EntryStatus.Deleted).map((entry) => entry.sequenceNumber ?? change.sequenceNumber);
+  return [...kept, { ...written, sequenceNumber: change.sequenceNumber, minSequenceNumber: Math.min(change.sequenceNumber, ...liveSequences) }];
+}
+
+const MAX_EXPIRE_ATTEMPTS = 10;
+
+/**
+ * Expires the snapshots committed before `cutoff` (never the current one) and trims the metadata
+ * log to the files of the retention, at most {@link OPTIMIZE_DEFAULTS.metadataVersionsKept}, in a
+ * commit of table metadata without a new snapshot. Returns how many snapshots it expired and the
+ * keys of the files only they referenced (and of the metadata files dropped from the log): files
+ * older than the cutoff by the snapshots' own timestamps.
+ */
+async function expireSnapshots(table: IcebergTable, deps: MaintenanceDeps, cutoff: number): Promise<{ count: number; knownOld: Set<string> }> {
+  for (let attempt = 0; attempt < MAX_EXPIRE_ATTEMPTS; attempt++) {
+    const loaded = await table.load();
+    if (!loaded) return { count: 0, knownOld: new Set() };
+    const { metadata, entry } = loaded;
+    const now = deps.clock.now();
+    const kept = withoutSnapshotsBefore(metadata, cutoff, now);
+    const log = metadata['metadata-log'].filter((e) => e['timestamp-ms'] >= cutoff).slice(-OPTIMIZE_DEFAULTS.metadataVersionsKept);
+    const expired = metadata.snapshots.filter((snapshot) => !kept.snapshots.includes(snapshot));
+    const dropped = metadata['metadata-log'].filter((e) => !log.includes(e));
+    if (expired.length === 0 && dropped.length === 0) return { count: 0, knownOld: new Set() };
+    const next: TableMetadata = {
+      ...kept, 'last-updated-ms': now,
+      'metadata-log': [...log, { 'timestamp-ms': metadata['last-updated-ms'], 'metadata-file': entry.metadataLocation }],
+    };
+    if (await commitMetadata(table, deps, loaded, next)) {
+      const knownOld = new Set(dropped.filter((e) => e['timestamp-ms'] < cutoff).map((e) => table.keyOf(e['metadata-file'])));
+      for (const key of await snapshotFiles(table, deps.store, expired, new Map())) knownOld.add(key);
+      return { count: expired.length, knownOld };
+    }
+  }
+  throw new IcebergCommitConflictError(`table ${table.table.name} changed under ${MAX_EXPIRE_ATTEMPTS} attempts to expire its snapshots; run optimize again`);
+}
+
+/**
+ * Commits `metadata` as the table's next version without adding a snapshot: the catalog's
+ * compare-and-swap from the version `loaded` was read at. False when another writer committed first.
+ */
+async function commitMetadata(table: IcebergTable, deps: MaintenanceDeps, loaded: LoadedTable, metadata: TableMetadata): Promise<boolean> {
+  const previous = loaded.entry.metadataLocation;
+  const location = table.uriOf(`${icebergMetadataPrefix(table.table.name)}${String(metadataVersionOf(previous) + 1).padStart(5, '0')}-${randomUUID()}.metadata.json`);
+  await deps.store.putIfAbsent(table.keyOf(location), serializeMetadata(metadata));
+  return deps.catalog.swap(table.table.name, location, loaded.entry);
+}
+
+/** The keys of the manifest lists, manifests and live data files of `snapshots`; `manifests` caches what manifests were read. */
+async function snapshotFiles(table: IcebergTable, store: ObjectStore, snapshots: readonly Snapshot[], manifests: Map<string, string[]>): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const snapshot of snapshots) {
+    const listKey = table.keyOf(snapshot['manifest-list']);
+    keys.add(listKey);
+    // A list an earlier, interrupted run removed already has nothing more to give.
+    if (!(await store.get(listKey))) continue;
+    for (const manifest of await table.manifests(snapshot)) {
+      const key = table.keyOf(manifest.path);
+      keys.add(key);
+      if (!manifests.has(key)) {
+        const object = await store.get(key);
+        const entries = object ? await decodeManifest(object.body) : [];
+        manifests.set(key, entries.filter((e) => e.status !== EntryStatus.Deleted).map((e) => table.keyOf(e.file.path)));
+      }
+      for (const file of manifests.get(key)!) keys.add(file);
+    }
+  }
+  return keys;
+}
+
+/** An object as listed, with the time it was last written when the store tells it (S3's `LastModified`, a file's mtime). */
+export type DatedEntry = ObjectEntry & { readonly lastModified?: number };
+
+// `run-00000042-<run id>.parquet`: a compactor run's data file.
+const RUN_FILE = /\/run-(\d+)-([0-9a-f]+)\.parquet$/;
+
+/**
+ * Removes the table's data and metadata files that no snapshot and no kept metadata file
+ * references, once they are older than `cutoff`: by the snapshots that last referenced them
+ * (`knownOld`), or by the time the store lists them with. A file whose age is unknown stays, and
+ * so do the files of a compactor run claimed and not committed yet, or of any run after the last
+ * committed one. The claims are read before the table, so a run that commits in between is seen.
+ */
+async function removeUnreferencedFiles(table: IcebergTable, deps: MaintenanceDeps, cutoff: number, knownOld: ReadonlySet<string>): Promise<RemovedFiles> {
+  const name = table.table.name;
+  const claimed = await pendingRunIds(deps.store, name);
+  const loaded = await table.load();
+  if (!loaded) return EMPTY_REMOVED;
+  const { metadata, entry } = loaded;
+  const reachable = await snapshotFiles(table, deps.store, metadata.snapshots, new Map());
+  reachable.add(table.keyOf(entry.metadataLocation));
+  for (const e of metadata['metadata-log']) reachable.add(table.keyOf(e['metadata-file']));
+  const committed = sequenceOf(currentSnapshot(metadata));
+  const kept = (key: string) => {
+    const run = RUN_FILE.exec(key);
+    return reachable.has(key) || (run !== null && (Number(run[1]) > committed || claimed.has(run[2]!)));
+  };
+  const listed: DatedEntry[] = [...(await deps.store.list(`${curatedPrefix(name)}data/`)), ...(await deps.store.list(icebergMetadataPrefix(name)))];
+  const doomed = listed.filter((e) => !kept(e.key) && (knownOld.has(e.key) || (e.lastModified !== undefined && e.lastModified < cutoff)));
+  const removed = { ...EMPTY_REMOVED };
+  for (const [i, file] of doomed.entries()) {
+    await deps.store.delete(file.key);
+    const kind = file.key.endsWith('.parquet') ? 'dataFiles' : file.key.endsWith('.metadata.json') ? 'metadataFiles' : /\/snap-[^/]*\.avro$/.test(file.key) ? 'manifestLists' : 'manifests';
+    removed[kind]++;
+    removed.bytes += file.size;
+    deps.onProgress?.({ step: 'remove', done: i + 1, total: doomed.length });
+  }
+  return removed;
+}
+
+/** The run ids of the compactor runs claimed in the table's checkpoints and not committed yet. */
+async function pendingRunIds(store: ObjectStore, table: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const { key } of await store.list(checkpointPrefix(table))) {
+    if (!key.endsWith('.json')) continue;
+    const object = await store.get(key);
+    const pending = object && parseCheckpoint(object.body, key).pending;
+    if (pending) ids.add(pending.runId);
+  }
+  return ids;
+}
