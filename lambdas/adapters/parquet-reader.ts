@@ -1,3 +1,4 @@
+import { zstdDecompressSync } from 'node:zlib';
 import { parquetMetadata, parquetRead, type FileMetaData } from 'hyparquet';
 import type { ColumnSpec } from '../core/schema.ts';
 import { heldAsValue } from '../core/schema.ts';
@@ -16,6 +17,9 @@ const PARSERS = {
   timestampFromMilliseconds: (millis: bigint) => Number(millis),
   dateFromDays: (days: number) => days,
 };
+
+// hyparquet decompresses Snappy itself; ZSTD, the other codec the pipeline writes, comes from Node's zlib as it does for the writer.
+const COMPRESSORS = { ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)) };
 
 /** A file's schema is not the table's: the message names the file and the column. */
 export class ParquetReadError extends Error {
@@ -56,6 +60,7 @@ async function readColumns(name: string, body: Uint8Array, columns: readonly Col
     metadata: withoutDecimalAnnotations(metadata),
     columns: wanted,
     parsers: PARSERS,
+    compressors: COMPRESSORS,
     onChunk: ({ columnName, columnData, rowStart }) => {
       const list = chunks.get(columnName) ?? [];
       list.push({ rowStart, data: columnData });
