@@ -47,7 +47,9 @@ export class PipelineStack extends Stack {
     const withStack = RemovalPolicy.DESTROY;
     const encryptionKey = config.kmsEncryption ? new kms.Key(this, 'DataKey', { enableKeyRotation: true, removalPolicy, description: 'streamlake lake, results and broker storage' }) : undefined;
 
-    this.network = new PipelineNetwork(this, 'Network', { tracing: config.tracing, flowLogRetentionDays: config.brokerLogRetentionDays, removalPolicy });
+    const icebergTables = tables.filter((table) => table.format === 'iceberg').map((table) => table.name);
+    // The Glue endpoint costs by the hour in each AZ: only a stack with an Iceberg table, whose compactor commits in Glue, has one.
+    this.network = new PipelineNetwork(this, 'Network', { tracing: config.tracing, glueEndpoint: icebergTables.length > 0, flowLogRetentionDays: config.brokerLogRetentionDays, removalPolicy });
     this.kafka = new KafkaCluster(this, 'Kafka', { ...config, vpc: this.network.vpc, subnets: this.network.privateSubnets, encryptionKey, removalPolicy: withStack });
     this.lake = new LakeStorage(this, 'Lake', {
       ...config,
@@ -73,6 +75,8 @@ export class PipelineStack extends Stack {
       subnets: this.network.privateSubnets,
       cluster: this.kafka,
       lake: this.lake,
+      catalog: this.catalog,
+      glueEndpoint: this.network.glueEndpoint,
       tables: tables.map((table) => ({ table, topic: this.kafka.addTopic(table.topic) })),
       config,
       removalPolicy,
@@ -97,6 +101,12 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'LakeBucket', { value: this.lake.lakeBucket.bucketName, description: 'S3 bucket of the lake (curated/, quarantine/, checkpoints/, a folder per table in each)' });
     new CfnOutput(this, 'AthenaWorkgroup', { value: config.athenaWorkgroup, description: 'Run: npx streamlake query --athena --workgroup <this> --named <query>' });
     new CfnOutput(this, 'GlueDatabase', { value: config.glueDatabase });
+    if (icebergTables.length > 0) {
+      new CfnOutput(this, 'IcebergTables', {
+        value: icebergTables.join(','),
+        description: 'Apache Iceberg tables: each compactor creates its Glue table (type ICEBERG) at its first commit, so Athena finds the table only after its first run',
+      });
+    }
     new CfnOutput(this, 'SchemaRegistry', { value: this.schemas.registry.name, description: 'Glue Schema Registry with the record schema of every table' });
     new CfnOutput(this, 'KafkaClusterArn', { value: this.kafka.clusterArn });
     new CfnOutput(this, 'AlarmTopic', { value: this.monitoring.alarmTopic.topicArn, description: 'Subscribe to get alarms' });

@@ -8,6 +8,7 @@ import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import type { PipelineConfig } from '../config.ts';
 import type { LakeStorage } from '../lake/lake-storage.ts';
+import type { LakeCatalog } from '../query/lake-catalog.ts';
 import type { KafkaCluster } from '../streaming/kafka-cluster.ts';
 import type { KafkaTopic } from '../streaming/kafka-topic.ts';
 import { DEMO_TABLE, tableConstructId } from '../tables.ts';
@@ -33,6 +34,10 @@ export interface PipelineFunctionsProps {
   readonly cluster: KafkaCluster;
   /** The lake the compactors write. Required. */
   readonly lake: LakeStorage;
+  /** The Glue catalog the Iceberg tables are committed in. Required. */
+  readonly catalog: LakeCatalog;
+  /** The VPC's Glue API endpoint. Required when a table is Iceberg. */
+  readonly glueEndpoint?: ec2.IConnectable;
   /** The declared tables with their topics: each gets its compactor. Required. */
   readonly tables: readonly TableTopic[];
   /** Sizes, timeouts, schedules and the settings the handlers read from their environment. @default DEFAULTS */
@@ -105,7 +110,7 @@ export class PipelineFunctions extends Construct {
     }
 
     this.compactors = new Map(
-      props.tables.map(({ table, topic }) => [table.name, new TableCompactor(this, tableConstructId(table.name), { ...shared, table, topic, cluster: props.cluster, lake: props.lake, config })]),
+      props.tables.map(({ table, topic }) => [table.name, new TableCompactor(this, tableConstructId(table.name), { ...shared, table, topic, cluster: props.cluster, lake: props.lake, catalog: props.catalog, glueEndpoint: props.glueEndpoint, config })]),
     );
   }
 }

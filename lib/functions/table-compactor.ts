@@ -1,5 +1,5 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -8,6 +8,7 @@ import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import type { PipelineConfig } from '../config.ts';
 import type { LakeStorage } from '../lake/lake-storage.ts';
+import type { LakeCatalog } from '../query/lake-catalog.ts';
 import type { KafkaCluster } from '../streaming/kafka-cluster.ts';
 import type { KafkaTopic } from '../streaming/kafka-topic.ts';
 import { BUNDLED_TABLES_DIR } from './lambda-defaults.ts';
@@ -22,6 +23,10 @@ export interface TableCompactorProps {
   readonly cluster: KafkaCluster;
   /** The lake it writes to. Required. */
   readonly lake: LakeStorage;
+  /** The Glue catalog an Iceberg table is committed in. Required. */
+  readonly catalog: LakeCatalog;
+  /** The Glue API endpoint an Iceberg table's compactor reaches the catalog through. Required for an Iceberg table. */
+  readonly glueEndpoint?: ec2.IConnectable;
   /** The network it runs in. Required. */
   readonly vpc: ec2.IVpc;
   /** Its subnets. Required. */
@@ -54,7 +59,9 @@ function shellQuoted(path: string): string {
  * One table's compactor: its own Lambda, run every few minutes by its own schedule, one run at a
  * time, with its table's declaration in its bundle (`STREAMLAKE_TABLES_DIR`). It may read only its
  * table's topic, commit only the pipeline's consumer group, and read and write only its table's
- * prefixes of the lake, so a table's failure, timeout or permissions never reach another's.
+ * prefixes of the lake, so a table's failure, timeout or permissions never reach another's. The
+ * compactor of an Iceberg table also reads, creates and updates that table's Glue table, its commit
+ * point, through the VPC's Glue endpoint (`STREAMLAKE_GLUE_DATABASE`).
  */
 export class TableCompactor extends Construct {
   readonly fn: nodejs.NodejsFunction;
@@ -102,5 +109,14 @@ export class TableCompactor extends Construct {
     props.cluster.connections.allowDefaultPortFrom(this.fn, `Kafka over IAM/TLS from the ${table.name} compactor`);
     props.topic.grantConsume(this.fn, config.consumerGroup);
     props.lake.grantCompactor(this.fn, table.name);
+    if (table.format === 'iceberg') this.commitsInGlue(props);
+  }
+
+  // An Iceberg table's commit is an update of its Glue table, through the Glue endpoint of the VPC.
+  private commitsInGlue(props: TableCompactorProps): void {
+    if (!props.glueEndpoint) throw new Error(`the compactor of Iceberg table ${props.table.name} needs a Glue endpoint: build the network with glueEndpoint: true`);
+    this.fn.addEnvironment(ENV.glueDatabase, props.catalog.databaseName);
+    props.catalog.grantIcebergCommit(this.fn, props.table.name);
+    props.glueEndpoint.connections.allowFrom(this.fn, ec2.Port.tcp(443), `HTTPS to the Glue API from the ${props.table.name} compactor`);
   }
 }

@@ -1,6 +1,7 @@
-import { Aws, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -17,7 +18,7 @@ export const PROJECTION_FIRST_DAY = '2024-01-01';
 export interface LakeCatalogProps {
   readonly lakeBucket: s3.IBucket;
   readonly resultsBucket: s3.IBucket;
-  /** The declared tables: each gets a Glue table and a quarantine table. Required. */
+  /** The declared tables: each gets a quarantine table, and a Hive-Parquet table its Glue table (an Iceberg table's compactor creates its own). Required. */
   readonly tables: readonly TableSpec[];
   /** The declared tables' named queries, each deployed as an Athena named query. Required. */
   readonly queries: readonly NamedQuery[];
@@ -35,8 +36,12 @@ export interface LakeCatalogProps {
 
 /** The Glue tables of one declared table. */
 export interface CatalogTables {
-  /** `<table>`: Parquet, partition projection on the event time. */
-  readonly table: glue.CfnTable;
+  /**
+   * `<table>` of a Hive-Parquet table: Parquet, partition projection on the event time. Absent for
+   * an Iceberg table, whose Glue table (type ICEBERG) its compactor creates at its first commit and
+   * moves at every commit after: a table in the template would be reset by every deploy.
+   */
+  readonly table?: glue.CfnTable;
   /** `<table>_quarantine`: the records its compactor rejected, NDJSON. */
   readonly quarantine: glue.CfnTable;
 }
@@ -68,9 +73,10 @@ function columns(specs: readonly Pick<ColumnSpec, 'name' | 'type' | 'description
 }
 
 /**
- * The catalog and query side: a Glue database with, per declared table, `<table>` (Parquet,
- * partition projection on `dt` and, for hourly tables, `hour`, so new partitions are queryable
- * without any registration) and `<table>_quarantine` (NDJSON); an Athena engine v3 workgroup with
+ * The catalog and query side: a Glue database with, per declared table, `<table>` (for a
+ * Hive-Parquet table: Parquet, partition projection on `dt` and, for hourly tables, `hour`, so new
+ * partitions are queryable without any registration; an Iceberg table's compactor creates its own)
+ * and `<table>_quarantine` (NDJSON); an Athena engine v3 workgroup with
  * enforced, encrypted results and a per-query scan limit; and the tables' named queries. Columns
  * come from the declarations; location templates from the lake layout the compactors write.
  */
@@ -90,7 +96,7 @@ export class LakeCatalog extends Construct {
     this.database.applyRemovalPolicy(removalPolicy);
     this.tables = new Map(props.tables.map((table) => [table.name, this.catalogTables(table, props)]));
     for (const { table, quarantine } of this.tables.values()) {
-      for (const resource of [table, quarantine]) {
+      for (const resource of table ? [table, quarantine] : [quarantine]) {
         resource.node.addDependency(this.database);
         resource.applyRemovalPolicy(removalPolicy);
       }
@@ -128,11 +134,35 @@ export class LakeCatalog extends Construct {
     }
   }
 
+  /** The Glue database's name, as a reference: what uses it is created after the database. */
+  get databaseName(): string {
+    return this.database.ref;
+  }
+
+  /**
+   * Lets the compactor of Iceberg table `table` commit it: read, create and update that one Glue
+   * table (Glue checks each of these on the catalog, the database and the table), and nothing of
+   * any other table.
+   */
+  grantIcebergCommit(grantee: iam.IGrantable, table: string): iam.Grant {
+    const stack = Stack.of(this);
+    const database = this.database.ref;
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+      resourceArns: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: database }),
+        stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${database}/${table}` }),
+      ],
+    });
+  }
+
   // The construct IDs derive from the table name: they pin the logical IDs of existing tables.
   private catalogTables(spec: TableSpec, props: LakeCatalogProps): CatalogTables {
     const bucketUrl = `s3://${props.lakeBucket.bucketName}/`;
     const id = tableConstructId(spec.name);
-    const table = new glue.CfnTable(this, id, {
+    const table = spec.format === 'iceberg' ? undefined : new glue.CfnTable(this, id, {
       catalogId: Aws.ACCOUNT_ID,
       databaseName: props.databaseName,
       tableInput: {

@@ -6,6 +6,12 @@ import { Construct } from 'constructs';
 export interface PipelineNetworkProps {
   /** Also add a VPC endpoint for X-Ray, which traced Lambdas need without a NAT gateway. @default false */
   readonly tracing?: boolean;
+  /**
+   * Also add an interface endpoint for the Glue API, which the compactors of Iceberg tables commit
+   * through (the stack sets it when a declared table is Iceberg). It accepts HTTPS only from what
+   * is let in through `glueEndpoint.connections`. @default false
+   */
+  readonly glueEndpoint?: boolean;
   /** Retention of the VPC flow logs. @default 14 days (DEFAULTS.brokerLogRetentionDays) */
   readonly flowLogRetentionDays?: number;
   /** What happens to the flow logs on stack deletion. @default RemovalPolicy.RETAIN */
@@ -14,12 +20,15 @@ export interface PipelineNetworkProps {
 
 /**
  * A VPC across two AZs with private subnets only and no NAT gateway (a NAT gateway alone would
- * cost more than the rest of the pipeline). The Lambdas reach S3 through a gateway endpoint; MSK
+ * cost more than the rest of the pipeline). The Lambdas reach S3 through a gateway endpoint, and the
+ * compactors of Iceberg tables the Glue API through an interface endpoint when there are any; MSK
  * lives in the same subnets; MSK IAM tokens are signed locally and need no endpoint; the bootstrap
  * broker string is resolved at deploy time and passed in the environment.
  */
 export class PipelineNetwork extends Construct {
   readonly vpc: ec2.Vpc;
+  /** The Glue API endpoint (private DNS, so the SDK's default endpoint resolves to it); absent unless `glueEndpoint`. */
+  readonly glueEndpoint?: ec2.InterfaceVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: PipelineNetworkProps = {}) {
     super(scope, id);
@@ -40,6 +49,10 @@ export class PipelineNetwork extends Construct {
     if (props.tracing) {
       const xray = this.vpc.addInterfaceEndpoint('XRay', { service: ec2.InterfaceVpcEndpointAwsService.XRAY });
       Validations.of(xray).acknowledge({ id: 'AwsSolutions-EC23', reason: 'The endpoint accepts HTTPS only from inside the VPC (its CIDR, an intrinsic the rule cannot read).' });
+    }
+    if (props.glueEndpoint) {
+      // Closed by default: the Iceberg compactors are let in one by one, by security group.
+      this.glueEndpoint = this.vpc.addInterfaceEndpoint('Glue', { service: ec2.InterfaceVpcEndpointAwsService.GLUE, privateDnsEnabled: true, open: false });
     }
   }
 
