@@ -10,17 +10,21 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { IcebergTable } from '../lambdas/adapters/iceberg-table.ts';
 import { parquetEncoder } from '../lambdas/adapters/parquet-writer.ts';
+import { StoreCatalog } from '../lambdas/adapters/store-catalog.ts';
+import type { CompactorOptions } from '../lambdas/core/compactor.ts';
 import { DeviceFleet, produceMinute } from '../lambdas/demo/device-fleet.ts';
 import { loadTables, tableNamed } from '../lambdas/adapters/table-directory.ts';
 import { curatedPrefix, quarantinePrefix } from '../lambdas/core/lake-layout.ts';
 import type { Codec, ParquetEncoder } from '../lambdas/ports/parquet.ts';
+import type { TableFormat } from '../lambdas/ports/table-format.ts';
 import { DEFAULTS } from '../lib/config.ts';
 import { formatBytes, formatTable } from '../src/cli/table.ts';
 import { DuckDbLake } from '../src/local/duckdb-lake.ts';
 import { compactorOptions, runLocal } from '../src/local/runner.ts';
 import { bundleHandler } from '../tools/lambda-bundle.ts';
-import { best, compactAll, duckdbConvert, versusDuckdb, writeLake, writeNdjson } from './harness.ts';
+import { best, compactAll, duckdbConvert, REPEATS, versusDuckdb, writeLake, writeNdjson } from './harness.ts';
 import { MemoryTopic, type MemoryStore } from './memory-ports.ts';
 import { benchNestedTable, nestedTableRows } from './nested-table.ts';
 
@@ -92,6 +96,37 @@ async function selectiveQuery(store: MemoryStore, topic: MemoryTopic, records: n
   }
 }
 
+/**
+ * The same compaction into an Iceberg table (in-memory store and catalog): records/s against the
+ * Hive-Parquet runs of this process, and the time its commits take on their own.
+ */
+async function benchIceberg(topic: MemoryTopic, options: CompactorOptions, encoder: ParquetEncoder) {
+  const icebergTable = { ...options.table, format: 'iceberg' as const };
+  const hive = await best('compactor (hive-parquet)', progress, () => compactAll({ topic, encoder, clock: { now: () => START } }, options));
+  let commitMs = 0;
+  let commits = 0;
+  const timed = (store: MemoryStore): TableFormat => {
+    const table = new IcebergTable({ store, catalog: new StoreCatalog(store), lakeUri: 'memory://lake/', clock: { now: () => START } }, icebergTable);
+    return {
+      dataFileKey: (bucket, run) => table.dataFileKey(bucket, run),
+      commitRun: async (run, files, offsets) => {
+        const started = performance.now();
+        await table.commitRun(run, files, offsets);
+        commitMs += performance.now() - started;
+        commits++;
+      },
+    };
+  };
+  const iceberg = await best('compactor (iceberg)', progress, () => compactAll({ topic, encoder, clock: { now: () => START } }, { ...options, table: icebergTable }, timed));
+  const records = (await topic.offsets()).reduce((sum, p) => sum + p.highWatermark, 0);
+  return {
+    recordsPerSec: Math.round(records / iceberg.seconds),
+    ratioToHive: Number((hive.seconds / iceberg.seconds).toFixed(3)),
+    commits: commits / REPEATS,
+    commitMsPerRun: Number((commitMs / commits).toFixed(1)),
+  };
+}
+
 async function endToEnd() {
   const options = { minutes: 60, devices: 500, seed: DEFAULTS.seed, codec, start: START };
   return best('streamlake local', progress, async () => {
@@ -136,6 +171,9 @@ async function main() {
   const ndjsonBytes = writeNdjson(topic, ndjson);
   const duckdb = await best('duckdb', progress, () => duckdbConvert(TABLE, codec, ndjson, join(work, 'duckdb.parquet')));
 
+  progress('compactor core into an Iceberg table (one snapshot commit a run)');
+  const iceberg = await benchIceberg(topic, options, encoder);
+
   const nested = await benchNestedTable(nestedEvents, codec, work, progress);
 
   progress('end-to-end local run');
@@ -158,6 +196,7 @@ async function main() {
     selectiveQuery: query,
     compactorBundleBytes: bundle.bytes,
     compactorColdImportMs: Number(bundle.coldImportMs.toFixed(1)),
+    iceberg,
     nested,
   };
   rmSync(work, { recursive: true, force: true });
@@ -171,6 +210,8 @@ async function main() {
     { measure: `device_logs Parquet bytes (${codec})`, compactor: formatBytes(parquetBytes), duckdb: formatBytes(duckdb.result), ratio: `${result.sizeRatio} (≤ 1.2 wanted)` },
     { measure: 'device_logs bytes/record', compactor: result.parquetBytesPerRecord, duckdb: (duckdb.result / records).toFixed(2), ratio: `vs ${result.ndjsonBytesPerRecord} as NDJSON` },
     { measure: 'device_logs peak RSS growth', compactor: formatBytes(result.compactorPeakRssGrowthBytes), duckdb: '', ratio: '' },
+    { measure: 'device_logs records/s into Iceberg', compactor: iceberg.recordsPerSec, duckdb: result.duckdbRecordsPerSec, ratio: `${iceberg.ratioToHive} of Hive-Parquet (≥ 0.9 wanted)` },
+    { measure: 'Iceberg commit (manifest, list, metadata, swap)', compactor: `${iceberg.commitMsPerRun} ms/run`, duckdb: '', ratio: `${iceberg.commits} commits` },
     ...nestedTableRows(nested, codec),
   ];
   console.log(formatTable(['measure', 'compactor', 'duckdb', 'ratio'], table));

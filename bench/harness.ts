@@ -11,6 +11,7 @@ import { curatedPrefix } from '../lambdas/core/lake-layout.ts';
 import { duckdbType, type ColumnSpec } from '../lambdas/core/schema.ts';
 import { tableColumns, type TableSpec } from '../lambdas/core/table-declaration.ts';
 import type { Codec } from '../lambdas/ports/parquet.ts';
+import type { TableFormat } from '../lambdas/ports/table-format.ts';
 import { MemoryStore, type MemoryTopic } from './memory-ports.ts';
 
 /** Timed runs of each contender; the best counts. */
@@ -32,11 +33,15 @@ export async function best<T>(label: string, progress: Progress, run: () => Prom
   return fastest;
 }
 
-/** Compactor runs into a fresh in-memory store until the topic is read to its end, as the schedule would run them. */
-export async function compactAll(deps: Omit<CompactorDeps, 'store'>, options: CompactorOptions): Promise<MemoryStore> {
+/**
+ * Compactor runs into a fresh in-memory store until the topic is read to its end, as the schedule
+ * would run them; `format` gives the table format over that store (default: Hive-Parquet).
+ */
+export async function compactAll(deps: Omit<CompactorDeps, 'store' | 'format'>, options: CompactorOptions, format?: (store: MemoryStore) => TableFormat): Promise<MemoryStore> {
   const store = new MemoryStore();
+  const tableFormat = format?.(store);
   for (;;) {
-    const report = await compact({ ...deps, store }, options);
+    const report = await compact({ ...deps, store, ...(tableFormat && { format: tableFormat }) }, options);
     if (report.runId === null) return store;
   }
 }

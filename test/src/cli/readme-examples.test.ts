@@ -6,7 +6,7 @@ import { tempDir } from '../../helpers/lake.ts';
 import { bashBlocks, npxShim, streamlakeCommands } from '../../helpers/readme-examples.ts';
 
 const README = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
-const SECTIONS = ['The `streamlake` command', 'Your own tables'];
+const SECTIONS = ['The `streamlake` command', 'Your own tables', 'Iceberg tables'];
 
 // The README's examples, as written, one bash per block in one scratch directory (so `shop/…` and
 // `.streamlake` land there), `npx streamlake` running this checkout. Only an ERR trap is put before
@@ -49,5 +49,10 @@ describe('the README examples', () => {
     // After the incompatible one: the reason, and nothing written.
     const refused = calls.find((c) => c.code === 1 && c.args.startsWith('schema check'))!;
     expect(refused.stdout + refused.stderr).toContain('field gift was removed or renamed');
+    // Iceberg tables: a snapshot per compactor run, and fewer rows 20 minutes ago than now.
+    expect(output(/FROM device_logs_snapshots/).stdout.split('\n').filter((line) => / append /.test(line)).length).toBeGreaterThanOrEqual(6);
+    const count = (pattern: RegExp) => Number(output(pattern).stdout.trim().split('\n').at(-1));
+    expect(count(/rows_20_minutes_ago/)).toBeGreaterThan(0);
+    expect(count(/rows_20_minutes_ago/)).toBeLessThan(count(/rows_now/));
   });
 });
