@@ -3,7 +3,9 @@
 # into .tools/venv on first use: the stack `npm run synth` wrote to cdk.out/, and these variants,
 # synthesized here as `cdk synth` does (each also passes the app's cdk-nag checks): the three
 # tables of test/fixtures/tables-three (hourly and daily, keyed and unkeyed, nested and decimal
-# columns), KMS encryption, replication of curated/, and replication of KMS-encrypted data.
+# columns), the Iceberg tables of test/fixtures/tables-iceberg (two Iceberg tables beside a
+# Hive-Parquet one: the Glue endpoint and the compactors' Glue grants) with X-Ray tracing (both
+# interface endpoints), KMS encryption, replication of curated/, and replication of KMS-encrypted data.
 # Fails on errors; warnings are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ templates=(cdk.out/*.template.json)
 # name|context arguments
 variants=(
   "tables-three|-c tablesDir=test/fixtures/tables-three"
+  "iceberg|-c tablesDir=test/fixtures/tables-iceberg -c tracing=true"
   "serverless|-c mskMode=serverless"
   "kms|-c kmsEncryption=true"
   "replication|-c replicationBucketArn=arn:aws:s3:::streamlake-replica-example"
