@@ -101,7 +101,8 @@ class Fixture {
           (SELECT count(*) FROM (SELECT * FROM ${read(before)} EXCEPT ALL SELECT * FROM ${read(after)})) AS lost,
           (SELECT count(*) FROM (SELECT * FROM ${read(after)} EXCEPT ALL SELECT * FROM ${read(before)})) AS gained`)
       ).rows;
-      return Object.fromEntries(Object.entries(row!).map(([k, v]) => [k, Number(v)]));
+      const n = (key: string) => Number(row![key]);
+      return { rows_before: n('rows_before'), rows_after: n('rows_after'), distinct_after: n('distinct_after'), lost: n('lost'), gained: n('gained') };
     } finally {
       lake.close();
     }
