@@ -275,6 +275,26 @@ describe('optimizeTable', () => {
     expect(await lake.compare(await lake.files(before), await lake.files(currentSnapshot(metadata)!))).toMatchObject({ lost: 0, gained: 0 });
   });
 
+  it('keeps its merged files when a swap took effect but answered as lost (a timeout on the way back)', { timeout: 60_000 }, async () => {
+    const lake = await fixture();
+    const before = await lake.current();
+    let lied = false;
+    const catalog: TableCatalog = {
+      get: (table) => lake.lake.catalog.get(table),
+      async swap(...args) {
+        const swapped = await lake.lake.catalog.swap(...args);
+        if (lied) return swapped;
+        lied = true;
+        return false;
+      },
+    };
+    const report = await lake.optimize({}, catalog);
+    const after = await lake.current();
+    expect(String(after['snapshot-id'])).toBe(report.snapshotId);
+    expect((await lake.files(after)).every((file) => existsSync(file))).toBe(true);
+    expect(await lake.compare(await lake.files(before), await lake.files(after))).toMatchObject({ lost: 0, gained: 0 });
+  });
+
   it('expires snapshots past the retention and removes what only they referenced, keeps a claimed run\'s files and young orphans, removes an old orphan', { timeout: 60_000 }, async () => {
     const lake = await fixture();
     await lake.optimize();
@@ -286,17 +306,17 @@ describe('optimizeTable', () => {
     const replaced = [...everReferenced].filter((key) => !key.includes('/optimized-'));
     expect(replaced.length).toBeGreaterThan(10);
 
-    // A run claimed by another group and not committed, files written; a run of the last committed sequence that crashed and never will be; files of a later run nobody claims.
+    // A run another group (numbering its own runs) claimed and has not committed, files written; a run of the last committed sequence that crashed and never will be; files of a later run nobody claims.
     const dir = 'curated/device_logs/data/event_time_hour=2026-01-05-01/';
     const committed = sequenceOf(merged);
-    const claimed = `${dir}run-${String(committed + 1).padStart(8, '0')}-aaaaaaaaaaaaaaaa.parquet`;
+    const claimed = `${dir}run-00000003-aaaaaaaaaaaaaaaa.parquet`;
     const crashed = `${dir}run-${String(committed).padStart(8, '0')}-bbbbbbbbbbbbbbbb.parquet`;
     const unclaimed = `${dir}run-${String(committed + 2).padStart(8, '0')}-cccccccccccccccc.parquet`;
     const youngOrphan = `${dir}optimized-1-dddddddddddddddd.parquet`;
     const oldOrphan = `${dir}optimized-2-eeeeeeeeeeeeeeee.parquet`;
     for (const key of [claimed, crashed, unclaimed, youngOrphan, oldOrphan]) lake.write(key, 'PAR1');
-    const pending = { sequence: committed + 1, runId: 'aaaaaaaaaaaaaaaa', ranges: [], startedAt: lake.now };
-    lake.write(checkpointKey('device_logs', 'other-group'), serializeCheckpoint({ format: 1, sequence: committed, offsets: {}, pending }));
+    const pending = { sequence: 3, runId: 'aaaaaaaaaaaaaaaa', ranges: [], startedAt: lake.now };
+    lake.write(checkpointKey('device_logs', 'other-group'), serializeCheckpoint({ format: 1, sequence: 2, offsets: {}, pending }));
     for (const key of [claimed, crashed, unclaimed, oldOrphan]) lake.age(key, 9 * DAY);
 
     // Within the retention nothing is expired, and only files proven older than it go.
