@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { assertCompatible, loadTables, loadTablesLock, LOCK_FILE, writeTablesLock, type DeclaredTables } from '../../lambdas/adapters/table-directory.ts';
 import { partitionKeys } from '../../lambdas/core/lake-layout.ts';
 import { glueType } from '../../lambdas/core/schema.ts';
-import { tableColumns, type PartitionBy, type TableSpec } from '../../lambdas/core/table-declaration.ts';
+import { tableColumns, type PartitionBy, type TableFormatName, type TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { lockOf } from '../../lambdas/core/table-evolution.ts';
 import { inferDeclaration } from '../local/schema-inference.ts';
 import { note, print, printJson } from './output.ts';
@@ -16,9 +16,10 @@ export interface TableListing {
   readonly key: string | null;
   readonly eventTime: string;
   readonly partitionBy: PartitionBy;
+  readonly format: TableFormatName;
   /** The columns of its Parquet files: the declared fields, `_extra`, then the lineage. */
   readonly columns: readonly { name: string; type: string; nullable: boolean; description: string }[];
-  /** Hive partition keys, from the object path. */
+  /** Hive partition keys, from the object path; none for an Iceberg table (hidden partitioning on the event time). */
   readonly partitionKeys: readonly { name: string; type: string }[];
 }
 
@@ -30,8 +31,9 @@ function listing(table: TableSpec): TableListing {
     key: table.key ?? null,
     eventTime: table.eventTime,
     partitionBy: table.partitionBy,
+    format: table.format,
     columns: tableColumns(table).map((c) => ({ name: c.name, type: glueType(c), nullable: c.nullable, description: c.description })),
-    partitionKeys: partitionKeys(table.partitionBy).map((k) => ({ name: k.name, type: glueType(k) })),
+    partitionKeys: table.format === 'iceberg' ? [] : partitionKeys(table.partitionBy).map((k) => ({ name: k.name, type: glueType(k) })),
   };
 }
 
@@ -47,7 +49,7 @@ export function tablesCommand(flags: { tables: string; json?: boolean }): void {
       ...t.columns.map((c) => ({ column: c.name, type: c.type, nullable: c.nullable ? 'yes' : 'no' })),
       ...t.partitionKeys.map((k) => ({ column: k.name, type: k.type, nullable: 'partition key' })),
     ];
-    const settings = `topic ${t.topic} · key ${t.key ?? '(none)'} · event time ${t.eventTime} · partitioned by ${t.partitionBy}`;
+    const settings = `topic ${t.topic} · key ${t.key ?? '(none)'} · event time ${t.eventTime} · partitioned by ${t.partitionBy}${t.format === 'iceberg' ? ` of ${t.eventTime} (Iceberg, hidden)` : ''} · format ${t.format}`;
     return `${t.name}${t.description ? ` — ${t.description}` : ''}\n${settings}\n${formatTable(['column', 'type', 'nullable'], rows)}`;
   });
   print(blocks.join('\n\n'));

@@ -4,7 +4,7 @@ import { IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { StoreCatalog } from '../../../lambdas/adapters/store-catalog.ts';
 import { currentSchema, parseMetadata, sequenceOf, serializeMetadata, snapshotAt, SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
-import { icebergSchema, nameMapping, partitionPathValue, partitionSpec, type IcebergField, type IcebergType } from '../../../lambdas/core/iceberg-schema.ts';
+import { icebergSchema, nameMapping, partitionPathValue, partitionSpec, type IcebergField, type IcebergStruct, type IcebergType } from '../../../lambdas/core/iceberg-schema.ts';
 import { parseTableDeclaration, tableColumns, type TableSpec } from '../../../lambdas/core/table-declaration.ts';
 import type { PendingRun } from '../../../lambdas/core/checkpoint.ts';
 import { tempDir } from '../../helpers/lake.ts';
@@ -57,7 +57,7 @@ describe('Iceberg schemas of declared tables', () => {
     const v2 = icebergSchema(tableColumns(grown), 1, v1.schema, v1.lastColumnId);
     const byName = (schema: typeof v1.schema) => new Map(schema.fields.map((f) => [f.name, f.id]));
     for (const [name, id] of byName(v1.schema)) expect(byName(v2.schema).get(name), name).toBe(id);
-    const address = (schema: typeof v1.schema) => (schema.fields.find((f) => f.name === 'address')!.type as { fields: IcebergField[] }).fields;
+    const address = (schema: typeof v1.schema) => (schema.fields.find((f) => f.name === 'address')!.type as IcebergStruct).fields;
     expect(address(v2.schema).slice(0, 2)).toEqual(address(v1.schema));
     const added = [address(v2.schema)[2]!.id, byName(v2.schema).get('coupon')!];
     expect(Math.min(...added)).toBeGreaterThan(v1.lastColumnId);

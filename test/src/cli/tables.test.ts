@@ -16,7 +16,7 @@ describe('streamlake tables and schema', () => {
     const result = await streamlake(['tables'], { cwd: dir.path });
     expect(result.code).toBe(0);
     const lines = result.stdout.split('\n');
-    expect(lines.slice(0, 2)).toEqual([`device_logs — ${DEVICE_LOGS.description}`, 'topic device-logs · key device_id · event time event_time · partitioned by hour']);
+    expect(lines.slice(0, 2)).toEqual([`device_logs — ${DEVICE_LOGS.description}`, 'topic device-logs · key device_id · event time event_time · partitioned by hour · format hive-parquet']);
     expect(lines).toContainEqual(expect.stringMatching(/^event_time\s+timestamp\s+no$/));
     expect(lines).toContainEqual(expect.stringMatching(/^temperature_c\s+double\s+yes$/));
     expect(lines).toContainEqual(expect.stringMatching(/^kafka_offset\s+bigint\s+no$/));
