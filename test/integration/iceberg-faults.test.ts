@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { optimizeTable } from '../../lambdas/adapters/iceberg-maintenance.ts';
 import { IcebergTable } from '../../lambdas/adapters/iceberg-table.ts';
 import type { KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
@@ -121,5 +122,24 @@ describe('Iceberg tables under faults, on Apache Kafka and S3Proxy', () => {
     }
     expect(joined).toBeGreaterThan(0);
     await expectExactlyOnceInEverySnapshot(store, table());
+  });
+
+  it('keeps every offset once in every snapshot when optimize merges files while compactors commit', async () => {
+    const { store, table } = await newLake();
+    const compactor = await reader();
+    // Small runs, so every hour has several files to merge.
+    const small = { ...OPTIONS, maxRecordsPerRun: 60 };
+    const runOnce = () => compact({ topic: compactor, store, encoder: parquetEncoder(), clock: { now: Date.now }, format: table() }, small);
+    for (let i = 0; i < 4; i++) await runOnce();
+    const optimize = () => optimizeTable(table(), { store, catalog: new StoreCatalog(store), encoder: parquetEncoder(), clock: { now: Date.now } }, { closedAfterMs: 0, codec: OPTIONS.codec });
+    const [merged] = await Promise.all([optimize(), runOnce(), runOnce()]);
+    expect(merged.partitionsMerged).toBeGreaterThan(0);
+    while ((await runOnce()).runId !== null);
+    const audits = await auditSnapshots(table(), store);
+    for (const audit of audits) expect(audit, `snapshot ${audit.snapshotId} (run ${audit.sequence})`).toMatchObject({ duplicates: 0, missing: 0, beyond: 0 });
+    const loaded = (await table().load())!;
+    expect(loaded.metadata.snapshots.some((s) => s.summary.operation === 'replace')).toBe(true);
+    const offsets = Object.fromEntries((await topicOffsets(topic)).map((p) => [String(p.partition), p.highWatermark]));
+    expect(JSON.parse(loaded.metadata.snapshots.at(-1)!.summary['streamlake.kafka-offsets']!)).toEqual(offsets);
   });
 });
