@@ -171,7 +171,8 @@ async function mergeClosedPartitions(
     // A swap that failed on the way back but took effect: the merge is committed, nothing is left to do.
     if (loaded.metadata.snapshots.some((s) => String(s['snapshot-id']) === String(snapshotId))) return undefined;
     // Planned anew on every attempt, from the table as it is now: only files still live are replaced.
-    const live = await liveFiles(table, deps.store, parent);
+    const listed = await listedManifests(table, deps.store, parent);
+    const live = listed.flatMap(({ manifest, entries }) => entries.map((entry) => ({ entry, manifest })));
     const byPartition = groupBy(live, (file) => file.entry.file.partition);
     const closed = [...byPartition.keys()].filter(options.isClosed).sort((a, b) => a - b);
     const bins = closed.flatMap((partition) => binsOf(byPartition.get(partition)!, options.targetFileBytes));
@@ -200,7 +201,7 @@ async function mergeClosedPartitions(
     };
     if (used.length === 0) return undefined;
     const sequenceNumber = loaded.metadata['last-sequence-number'] + 1;
-    const manifests = await replaceManifests(table, deps.store, loaded, parent, { snapshotId, sequenceNumber, replaced, added });
+    const manifests = await replaceManifests(table, loaded, listed, { snapshotId, sequenceNumber, replaced, added });
     const records = (files: readonly { rows: number }[]) => files.reduce((sum, file) => sum + file.rows, 0);
     const removed = { files: replaced.size, records: records(used.flatMap((bin) => bin.inputs.map((file) => ({ rows: file.entry.file.recordCount })))), bytes: bytesBefore };
     const summary: Record<string, string> = {
@@ -224,11 +225,10 @@ async function isCommitted(table: IcebergTable, snapshotId: number): Promise<boo
   return loaded?.metadata.snapshots.some((s) => String(s['snapshot-id']) === String(snapshotId)) ?? false;
 }
 
-/** The live data files of a snapshot, each with the manifest that lists it. */
-async function liveFiles(table: IcebergTable, store: ObjectStore, snapshot: Snapshot): Promise<LiveFile[]> {
+/** The manifests of a snapshot, each with the entries of its live data files. */
+async function listedManifests(table: IcebergTable, store: ObjectStore, snapshot: Snapshot): Promise<{ manifest: ManifestFile; entries: ManifestEntry[] }[]> {
   const manifests = await table.manifests(snapshot);
-  const entries = await Promise.all(manifests.map(async (manifest) => ({ manifest, entries: await readManifest(table, store, manifest) })));
-  return entries.flatMap(({ manifest, entries }) => entries.filter((entry) => entry.status !== EntryStatus.Deleted).map((entry) => ({ entry, manifest })));
+  return Promise.all(manifests.map(async (manifest) => ({ manifest, entries: (await readManifest(table, store, manifest)).filter((entry) => entry.status !== EntryStatus.Deleted) })));
 }
 
 async function readManifest(table: IcebergTable, store: ObjectStore, manifest: ManifestFile): Promise<ManifestEntry[]> {
@@ -306,15 +306,13 @@ async function mergeBin(table: IcebergTable, deps: MaintenanceDeps, bin: readonl
  */
 async function replaceManifests(
   table: IcebergTable,
-  store: ObjectStore,
   loaded: LoadedTable,
-  parent: Snapshot,
+  parentManifests: readonly { manifest: ManifestFile; entries: readonly ManifestEntry[] }[],
   change: { snapshotId: number; sequenceNumber: number; replaced: ReadonlySet<string>; added: readonly WrittenFile[] },
 ): Promise<ManifestFile[]> {
   const kept: ManifestFile[] = [];
   const entries: ManifestEntry[] = change.added.map((file) => ({ status: EntryStatus.Added, snapshotId: change.snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: table.dataFile(file) }));
-  for (const manifest of await table.manifests(parent)) {
-    const listed = (await readManifest(table, store, manifest)).filter((entry) => entry.status !== EntryStatus.Deleted);
+  for (const { manifest, entries: listed } of parentManifests) {
     if (!listed.some((entry) => change.replaced.has(entry.file.path))) {
       kept.push(manifest);
       continue;
