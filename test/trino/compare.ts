@@ -21,9 +21,19 @@ const ROUNDED_DECIMALS = 4;
 
 export function fromTrino(result: TrinoResult): Comparable {
   const kinds = result.columns.map((c) => kindOf(c.type));
-  // Trino prints `timestamp(3)` as `2026-03-01 23:00:00.276`, in UTC.
-  const epochMs = (text: string) => Date.parse(`${text.replace(' ', 'T')}Z`);
-  return { columns: result.columns.map((c) => c.name), kinds, rows: result.rows.map((row) => row.map((value, i) => normalize(value, kinds[i]!, epochMs))) };
+  return { columns: result.columns.map((c) => c.name), kinds, rows: result.rows.map((row) => row.map((value, i) => normalize(value, kinds[i]!, trinoEpochMs))) };
+}
+
+/**
+ * The epoch milliseconds of a timestamp as Trino prints it: `timestamp(3)` as `2026-03-01 23:00:00.276`
+ * (the session is in UTC), `timestamp(6) with time zone` as `2026-03-01 23:00:00.276000 UTC`.
+ * Microseconds are kept as the fraction of a millisecond, so a difference below one still shows.
+ */
+export function trinoEpochMs(text: string): number {
+  const match = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?( UTC)?$/.exec(text);
+  expect(match, `a timestamp in UTC: ${text}`).not.toBeNull();
+  const [, date, time, fraction = ''] = match!;
+  return Date.parse(`${date}T${time}Z`) + Number(fraction.padEnd(6, '0')) / 1000;
 }
 
 /** The rows DuckDB returns for `sql`, with the column types DuckDB gives them. */
@@ -80,7 +90,8 @@ function decimalsOf(value: number): number {
 
 function kindOf(type: string): string {
   const t = type.toLowerCase();
-  if (/^timestamp(\(\d+\))?$/.test(t)) return 'timestamp';
+  // Hive's timestamp(3) and Iceberg's timestamptz, timestamp(6) with time zone, both hold UTC instants here.
+  if (/^timestamp(\(\d+\))?( with time zone)?$/.test(t)) return 'timestamp';
   if (/^(tinyint|smallint|integer|bigint|hugeint)$/.test(t)) return 'integer';
   if (/^(real|float|double)$/.test(t)) return 'double';
   if (/^varchar(\(\d+\))?$/.test(t)) return 'varchar';

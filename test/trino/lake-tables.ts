@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { LocalDirectoryStore } from '../../lambdas/adapters/local-directory-store.ts';
 import {
   bucketOfKey,
@@ -32,7 +34,6 @@ export async function declareLake(session: LakeSession, lakeDir: string, tables:
     const name = table.name;
     // PARQUET and OPENX_JSON are the Hive formats whose serdes Glue declares: ParquetHiveSerDe and org.openx.data.jsonserde.JsonSerDe.
     await queryTrino(session, createTable(name, tableColumns(table), partitionKeys(table.partitionBy), 'PARQUET', `${bucket}${curatedPrefix(name)}`));
-    await queryTrino(session, createTable(`${name}_quarantine`, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, 'OPENX_JSON', `${bucket}${quarantinePrefix(name)}`));
 
     const buckets = new Map((await store.list(curatedPrefix(name))).map(({ key }) => bucketOfKey(key)!).map((b) => [`${b.dt}/${b.hour}`, b]));
     for (const { dt, hour } of buckets.values()) {
@@ -41,11 +42,36 @@ export async function declareLake(session: LakeSession, lakeDir: string, tables:
       const projected: Record<string, string> = hour === undefined ? { dt } : { dt, hour: String(hour).padStart(HOUR_DIGITS, '0') };
       await registerPartition(session, name, values, `${bucket}${projectedLocation(curatedLocationTemplate(table), projected)}`);
     }
-    const days = new Set((await store.list(quarantinePrefix(name))).map(({ key }) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)![1]!));
-    for (const dt of days) {
-      await registerPartition(session, `${name}_quarantine`, { dt }, `${bucket}${projectedLocation(quarantineLocationTemplate(name), { dt })}`);
-    }
+    await declareQuarantine(session, lakeDir, name);
   }
+}
+
+/**
+ * Declares `<table>_quarantine` over the quarantine NDJSON of `table` in the local lake, as
+ * lib/query/lake-catalog.ts declares it in Glue: the quarantine is Hive-style NDJSON whatever the
+ * table's format. The session's schema must exist.
+ */
+export async function declareQuarantine(session: LakeSession, lakeDir: string, table: string): Promise<void> {
+  const bucket = `${localLocation(lakeDir)}/`;
+  // Glue declares the location whether or not anything was quarantined yet; Trino wants the directory to exist.
+  await mkdir(join(lakeDir, quarantinePrefix(table)), { recursive: true });
+  await queryTrino(session, createTable(`${table}_quarantine`, QUARANTINE_COLUMNS, QUARANTINE_PARTITION_KEYS, 'OPENX_JSON', `${bucket}${quarantinePrefix(table)}`));
+  const days = new Set((await new LocalDirectoryStore(lakeDir).list(quarantinePrefix(table))).map(({ key }) => /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)![1]!));
+  for (const dt of days) {
+    await registerPartition(session, `${table}_quarantine`, { dt }, `${bucket}${projectedLocation(quarantineLocationTemplate(table), { dt })}`);
+  }
+}
+
+/**
+ * Registers an Iceberg table the pipeline wrote in Trino's Iceberg catalog (the session's), as a
+ * reader that does not know our catalog opens it: from the metadata file its catalog entry
+ * points at (`CALL system.register_table`, which takes the table's location and the file's name
+ * in its `metadata/` directory). Returns the metadata file's location.
+ */
+export async function registerIcebergTable(session: LakeSession, table: string, metadataLocation: string): Promise<string> {
+  const [, location, file] = /^(.*)\/metadata\/([^/]+\.metadata\.json)$/.exec(metadataLocation)!;
+  await queryTrino(session, `CALL system.register_table(schema_name => '${session.schema}', table_name => '${table}', table_location => '${location}', metadata_file_name => '${file}')`);
+  return metadataLocation;
 }
 
 function createTable(name: string, columns: readonly Column[], partitionKeys: readonly Column[], format: string, location: string): string {
