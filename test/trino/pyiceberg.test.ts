@@ -1,0 +1,99 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { offsetsOf, SUMMARY, type Snapshot } from '../../lambdas/core/iceberg-metadata.ts';
+import { tableColumns } from '../../lambdas/core/table-declaration.ts';
+import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
+import { pythonTools } from '../../tools/python/venv.ts';
+import { run } from '../../tools/jvm.ts';
+import { tempDir } from '../helpers/lake.ts';
+import { DEVICE_LOGS } from '../helpers/tables.ts';
+import { expectSameResult, fromDuckDb, type Comparable } from './compare.ts';
+import { deviceLogsLakes, type DeviceLogsLakes } from './iceberg-lakes.ts';
+
+const READER = fileURLToPath(new URL('pyiceberg_read.py', import.meta.url));
+
+/** What test/trino/pyiceberg_read.py prints. */
+interface PyIcebergRead {
+  readonly columns: string[];
+  readonly types: string[];
+  readonly rows: unknown[][];
+  readonly snapshots: {
+    readonly id: string;
+    readonly parent: string | null;
+    readonly sequence_number: number;
+    readonly timestamp_ms: number;
+    readonly operation: string;
+    readonly summary: Record<string, string>;
+    readonly rows: number;
+    readonly duplicates: number;
+    readonly highest: Record<string, number>;
+  }[];
+}
+
+/**
+ * pyiceberg (from PyPI, in the project's virtual environment) on the Iceberg table the pipeline
+ * writes: it loads the table from its metadata file alone, scans the same rows DuckDB reads from
+ * the Hive-Parquet table of the same records, and lists every commit with its Kafka offsets.
+ */
+describe('Iceberg tables read by pyiceberg', () => {
+  const dir = tempDir();
+  let lakes: DeviceLogsLakes;
+  let snapshots: readonly Snapshot[];
+  let read: PyIcebergRead;
+
+  beforeAll(async () => {
+    const [tools, built] = await Promise.all([pythonTools(), deviceLogsLakes(dir.path)]);
+    lakes = built;
+    const loaded = (await lakes.table.load())!;
+    snapshots = loaded.metadata.snapshots;
+    if (tools.installMs > 0) console.log(`pyiceberg environment made in ${tools.installMs} ms`);
+    const result = await run(tools.python, [READER, loaded.entry.metadataLocation]);
+    expect(result.code, result.output).toBe(0);
+    read = JSON.parse(result.output) as PyIcebergRead;
+  });
+
+  afterAll(() => dir.remove());
+
+  it('scans, from the metadata file alone, the rows DuckDB reads from the Hive-Parquet table of the same records, row for row', async () => {
+    const columns = tableColumns(DEVICE_LOGS).map((c) => c.name);
+    const lake = await DuckDbLake.open(lakes.hiveLakeDir, [DEVICE_LOGS]);
+    let expected: Comparable;
+    try {
+      expected = await fromDuckDb(lake, `SELECT ${columns.join(', ')} FROM ${DEVICE_LOGS.name} ORDER BY kafka_partition, kafka_offset`);
+    } finally {
+      lake.close();
+    }
+    expect(read.columns).toEqual(columns);
+    expect(read.rows).toHaveLength(lakes.summary.lakeRows);
+    expectSameResult({ columns: read.columns, kinds: read.types, rows: read.rows }, expected);
+  });
+
+  it('lists every commit, each with the compactor run and the Kafka offsets its summary holds', () => {
+    expect(read.snapshots.map(({ id, parent, sequence_number, timestamp_ms, operation, summary }) => ({ id, parent, sequence_number, timestamp_ms, operation, summary }))).toEqual(
+      snapshots.map((s) => {
+        const { operation, ...summary } = s.summary;
+        return {
+          id: String(s['snapshot-id']), parent: s['parent-snapshot-id'] === undefined ? null : String(s['parent-snapshot-id']), sequence_number: s['sequence-number'],
+          timestamp_ms: s['timestamp-ms'], operation, summary,
+        };
+      }),
+    );
+    // One append a committed run (a crashed attempt and a run joined by a racing compactor add none), one replace for the optimize.
+    expect(read.snapshots.filter((s) => s.operation === 'append').map((s) => Number(s.summary[SUMMARY.sequence]))).toEqual([...new Set(lakes.runs.map((r) => r.sequence))]);
+    expect(read.snapshots.filter((s) => s.operation === 'replace')).toHaveLength(1);
+    for (const snapshot of read.snapshots) {
+      expect(Object.keys(JSON.parse(snapshot.summary[SUMMARY.offsets]!)).length, `snapshot ${snapshot.id}`).toBeGreaterThan(0);
+      expect(Number(snapshot.summary[SUMMARY.sequence]), `snapshot ${snapshot.id}`).toBeGreaterThan(0);
+    }
+    expect(JSON.parse(read.snapshots.at(-1)!.summary[SUMMARY.offsets]!)).toEqual(lakes.highWatermarks);
+  });
+
+  it('scans each snapshot to the rows its summary counts, each offset once and none past its offsets', () => {
+    for (const [i, snapshot] of read.snapshots.entries()) {
+      const offsets = offsetsOf(snapshots[i]!);
+      expect(snapshot.rows, `snapshot ${snapshot.id}`).toBe(Number(snapshot.summary['total-records']));
+      expect(snapshot.duplicates, `snapshot ${snapshot.id}`).toBe(0);
+      for (const [partition, highest] of Object.entries(snapshot.highest)) expect(highest, `snapshot ${snapshot.id}, partition ${partition}`).toBeLessThan(offsets[partition]!);
+    }
+  });
+});
