@@ -55,7 +55,7 @@ export function registerOptimize(program: Command, shared: { dataDir: Option; ta
     .addOption(new Option('--target-file-mb <n>', 'size the merged files aim at, in MB').argParser(positiveNumber).default(OPTIMIZE_DEFAULTS.targetFileMb))
     .addOption(new Option('--retention-days <n>', `keep snapshots (time travel) and unreferenced files this long, at least ${MIN_RETENTION_DAYS}`).argParser(positiveNumber).default(OPTIMIZE_DEFAULTS.retentionDays))
     .addOption(
-      new Option('--closed-after-hours <n>', 'merge a partition once it ended this long ago (default: maxEventAgeHours, after which no record can land in it)').argParser(nonNegativeNumber).default(DEFAULTS.maxEventAgeHours),
+      new Option('--closed-after-hours <n>', 'merge a partition once it ended this long ago; by default maxEventAgeHours, after which no record can land in it').argParser(nonNegativeNumber).default(DEFAULTS.maxEventAgeHours),
     )
     .option('--json', 'print the reports as JSON, by table')
     .action(optimizeCommand);
