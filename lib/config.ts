@@ -79,6 +79,20 @@ export interface PipelineConfig {
   readonly compactorMemoryMiB: number;
   /** Compactor Lambda timeout, seconds. @default DEFAULTS.compactorTimeoutSeconds (240) */
   readonly compactorTimeoutSeconds: number;
+  /**
+   * Cadence, in minutes, of each Iceberg table's optimizer: it merges the small files of the
+   * table's closed partitions, expires old snapshots and removes unreferenced files.
+   * @default DEFAULTS.optimizeEveryMinutes (60)
+   */
+  readonly optimizeEveryMinutes: number;
+  /** Optimizer Lambda memory, MiB: it holds a merged file's rows while it writes it. @default DEFAULTS.optimizerMemoryMiB (2048) */
+  readonly optimizerMemoryMiB: number;
+  /** Optimizer Lambda timeout, seconds (at most Lambda's 900). @default DEFAULTS.optimizerTimeoutSeconds (900) */
+  readonly optimizerTimeoutSeconds: number;
+  /** Size, MB, the optimizer's merged files aim at (Iceberg's write.target-file-size-bytes). @default DEFAULTS.optimizeTargetFileMb (128) */
+  readonly optimizeTargetFileMb: number;
+  /** Days an Iceberg table keeps its snapshots (time travel) and its unreferenced files before the optimizer removes them. @default DEFAULTS.optimizeRetentionDays (7) */
+  readonly optimizeRetentionDays: number;
   /** Retention of the Lambdas' logs, days. @default DEFAULTS.lambdaLogRetentionDays (30) */
   readonly lambdaLogRetentionDays: number;
   /** X-Ray active tracing on both Lambdas. @default DEFAULTS.tracing (false) */
@@ -158,6 +172,11 @@ export const DEFAULTS: PipelineConfig = {
   generatorTimeoutSeconds: 50,
   compactorMemoryMiB: 1024,
   compactorTimeoutSeconds: 240,
+  optimizeEveryMinutes: 60,
+  optimizerMemoryMiB: 2048,
+  optimizerTimeoutSeconds: 900,
+  optimizeTargetFileMb: 128,
+  optimizeRetentionDays: 7,
   lambdaLogRetentionDays: 30,
   tracing: false,
   schedulesEnabled: true,
@@ -206,8 +225,10 @@ const POSITIVE_INTEGERS = [
   'brokerNodes', 'brokerVolumeGiB', 'brokerLogRetentionDays', 'replicationFactor', 'minInsyncReplicas', 'topicRetentionHours', 'partitionFloor',
   'generatorMemoryMiB', 'generatorTimeoutSeconds', 'compactorMemoryMiB', 'compactorTimeoutSeconds', 'lambdaLogRetentionDays',
   'quarantineExpireDays', 'athenaResultsExpireDays', 'noncurrentVersionExpireDays', 'abortIncompleteUploadAfterDays', 'athenaBytesScannedCutoffMB',
-  'quarantineAlarmMinutes',
+  'quarantineAlarmMinutes', 'optimizeEveryMinutes', 'optimizerMemoryMiB', 'optimizerTimeoutSeconds', 'optimizeTargetFileMb', 'optimizeRetentionDays',
 ] as const satisfies readonly (keyof PipelineConfig)[];
+const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
+const MAX_ALARM_PERIOD_MINUTES = 1440;
 const DAYS_OR_OFF = ['curatedInfrequentAccessAfterDays', 'curatedGlacierInstantAfterDays', 'curatedDeepArchiveAfterDays'] as const;
 
 /** Checks a config, failing with a message that names the key and says what to pass. */
@@ -245,6 +266,9 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
   const transitions = DAYS_OR_OFF.map((key) => config[key]).filter((days) => days > 0);
   if (transitions.some((days, i) => i > 0 && days <= transitions[i - 1]!)) fail('curatedGlacierInstantAfterDays', 'and the other curated transitions must come in increasing order of days');
   if (config.compactorEveryMinutes * 60 <= config.compactorTimeoutSeconds) fail('compactorTimeoutSeconds', `must be shorter than the compactor's schedule (${config.compactorEveryMinutes} min)`);
+  if (config.optimizeEveryMinutes > MAX_ALARM_PERIOD_MINUTES) fail('optimizeEveryMinutes', `must be at most ${MAX_ALARM_PERIOD_MINUTES} (a day: the optimizer's alarms watch one period)`);
+  if (config.optimizerTimeoutSeconds > MAX_LAMBDA_TIMEOUT_SECONDS) fail('optimizerTimeoutSeconds', `must be at most ${MAX_LAMBDA_TIMEOUT_SECONDS}, Lambda's longest timeout`);
+  if (config.optimizeEveryMinutes * 60 <= config.optimizerTimeoutSeconds) fail('optimizerTimeoutSeconds', `must be shorter than the optimizer's schedule (${config.optimizeEveryMinutes} min)`);
   return config;
 }
 

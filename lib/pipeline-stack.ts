@@ -53,6 +53,8 @@ export class PipelineStack extends Stack {
     this.kafka = new KafkaCluster(this, 'Kafka', { ...config, vpc: this.network.vpc, subnets: this.network.privateSubnets, encryptionKey, removalPolicy: withStack });
     this.lake = new LakeStorage(this, 'Lake', {
       ...config,
+      icebergTables,
+      hiveTables: tables.filter((table) => table.format !== 'iceberg').map((table) => table.name),
       encryptionKey,
       replicationBucketArn: config.replicationBucketArn || undefined,
       replicationKey: config.replicationKmsKeyArn ? kms.Key.fromKeyArn(this, 'ReplicaKey', config.replicationKmsKeyArn) : undefined,
@@ -90,6 +92,9 @@ export class PipelineStack extends Stack {
         // so they alarm when more is waiting than one run may read.
         lagAlarmRecords: table.name === DEMO_TABLE ? 3 * config.compactorEveryMinutes * config.devices * config.eventsPerDevicePerMinute : config.maxRecordsPerRun,
       })),
+      optimizers: [...this.functions.optimizers.values()].map(({ table, fn }) => ({ table: table.name, fn })),
+      optimizerTimeoutSeconds: config.optimizerTimeoutSeconds,
+      optimizeEveryMinutes: config.optimizeEveryMinutes,
       deadLetterQueue: this.functions.deadLetterQueue,
       compactorTimeoutSeconds: config.compactorTimeoutSeconds,
       compactorEveryMinutes: config.compactorEveryMinutes,
@@ -104,7 +109,7 @@ export class PipelineStack extends Stack {
     if (icebergTables.length > 0) {
       new CfnOutput(this, 'IcebergTables', {
         value: icebergTables.join(','),
-        description: 'Apache Iceberg tables: each compactor creates its Glue table (type ICEBERG) at its first commit, so Athena finds the table only after its first run',
+        description: 'Apache Iceberg tables: each compactor creates its Glue table (type ICEBERG) at its first commit, so Athena finds the table only after its first run; each has an optimizer that merges its small files every optimizeEveryMinutes',
       });
     }
     new CfnOutput(this, 'SchemaRegistry', { value: this.schemas.registry.name, description: 'Glue Schema Registry with the record schema of every table' });

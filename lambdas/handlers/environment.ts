@@ -18,6 +18,8 @@ export const ENV = {
   maxRecordBytes: 'STREAMLAKE_MAX_RECORD_BYTES',
   maxEventAgeHours: 'STREAMLAKE_MAX_EVENT_AGE_HOURS',
   maxEventFutureMinutes: 'STREAMLAKE_MAX_EVENT_FUTURE_MINUTES',
+  optimizeTargetFileMb: 'STREAMLAKE_OPTIMIZE_TARGET_FILE_MB',
+  optimizeRetentionDays: 'STREAMLAKE_OPTIMIZE_RETENTION_DAYS',
   devices: 'STREAMLAKE_DEVICES',
   eventsPerDevicePerMinute: 'STREAMLAKE_EVENTS_PER_DEVICE_PER_MINUTE',
   seed: 'STREAMLAKE_SEED',

@@ -1,6 +1,7 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { fileURLToPath } from 'node:url';
+import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 
 /** The entry file of a handler in lambdas/handlers/. */
 export function handlerEntry(name: string): string {
@@ -43,3 +44,23 @@ export const NODE_FUNCTION_DEFAULTS = {
 
 /** Where a compactor's bundle holds its table's declaration (`/var/task` is the function's code). */
 export const BUNDLED_TABLES_DIR = '/var/task/tables';
+
+/** A path quoted for the shell that runs the bundling hooks. */
+function shellQuoted(path: string): string {
+  return `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Bundling that puts `table`'s declaration in the bundle under {@link BUNDLED_TABLES_DIR}: a
+ * handler reads its table's declaration at run time, and only this table's, so another table's
+ * change leaves this bundle as it is.
+ */
+export function withDeclaration(table: TableSpec): nodejs.BundlingOptions {
+  return {
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir: string, outputDir: string) => [`mkdir -p ${shellQuoted(`${outputDir}/tables`)}`, `cp ${shellQuoted(table.source)} ${shellQuoted(`${outputDir}/tables/`)}`],
+    },
+  };
+}

@@ -14,8 +14,10 @@ import type { KafkaTopic } from '../streaming/kafka-topic.ts';
 import { DEMO_TABLE, tableConstructId } from '../tables.ts';
 import { scheduledFunction } from './scheduled-function.ts';
 import { TableCompactor } from './table-compactor.ts';
+import { TableOptimizer } from './table-optimizer.ts';
 
 export { compactorSettings } from './table-compactor.ts';
+export { optimizerSettings } from './table-optimizer.ts';
 
 /** A declared table and its topic. */
 export interface TableTopic {
@@ -62,8 +64,9 @@ export function generatorSettings(config: PipelineConfig): Record<string, string
 /**
  * The scheduled Lambdas: a compactor per declared table, which turns the table's topic into
  * Parquet every few minutes, and — when the demo table `device_logs` is declared — the
- * log-generator, which produces a minute of the simulated fleet's events to its topic every minute.
- * Failed invocations and failed schedule deliveries land in one dead-letter queue.
+ * log-generator, which produces a minute of the simulated fleet's events to its topic every minute;
+ * and an optimizer per Iceberg table, which merges its small files every hour or so. Failed
+ * invocations and failed schedule deliveries land in one dead-letter queue.
  */
 export class PipelineFunctions extends Construct {
   /** The demo fleet's producer; absent when no `device_logs` table is declared. */
@@ -71,6 +74,8 @@ export class PipelineFunctions extends Construct {
   readonly generatorSchedule?: scheduler.Schedule;
   /** Each table's compactor, by table name. */
   readonly compactors: ReadonlyMap<string, TableCompactor>;
+  /** Each Iceberg table's optimizer, by table name. */
+  readonly optimizers: ReadonlyMap<string, TableOptimizer>;
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
@@ -111,6 +116,15 @@ export class PipelineFunctions extends Construct {
 
     this.compactors = new Map(
       props.tables.map(({ table, topic }) => [table.name, new TableCompactor(this, tableConstructId(table.name), { ...shared, table, topic, cluster: props.cluster, lake: props.lake, catalog: props.catalog, glueEndpoint: props.glueEndpoint, config })]),
+    );
+    // Outside the VPC: the optimizer reads and writes S3 and Glue only.
+    this.optimizers = new Map(
+      props.tables
+        .filter(({ table }) => table.format === 'iceberg')
+        .map(({ table }) => [
+          table.name,
+          new TableOptimizer(this, `${tableConstructId(table.name)}Optimizer`, { table, lake: props.lake, catalog: props.catalog, deadLetterQueue: this.deadLetterQueue, config, removalPolicy: shared.removalPolicy }),
+        ]),
     );
   }
 }

@@ -21,10 +21,10 @@ export interface ScheduledFunctionOptions {
   readonly everyMinutes: number;
   /** Whether the schedule is enabled. */
   readonly enabled: boolean;
-  /** The network it runs in. */
-  readonly vpc: ec2.IVpc;
-  /** Its subnets, private. */
-  readonly subnets: ec2.SubnetSelection;
+  /** The network it runs in. @default none: outside any VPC (a function that needs no broker reaches AWS APIs directly) */
+  readonly vpc?: ec2.IVpc;
+  /** Its subnets, private. Required with `vpc`. */
+  readonly subnets?: ec2.SubnetSelection;
   /** Where failed invocations and failed schedule deliveries go. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Retention of its log group, days. */
@@ -43,8 +43,8 @@ export interface ScheduledFunctionOptions {
  * A pipeline Lambda and the EventBridge schedule that invokes it: `id` (the function), `<id>Logs`
  * (its log group) and `scheduleId`, all in `scope`; the schedule is created after the function's
  * role and policy and `dependsOn`. An ARM64 Node.js 24 function bundled by the local
- * esbuild, in the private subnets, with JSON logs, a log retention and failed invocations (and
- * failed schedule deliveries) kept in the dead-letter queue.
+ * esbuild, in the private subnets (or outside the VPC when given none), with JSON logs, a log
+ * retention and failed invocations (and failed schedule deliveries) kept in the dead-letter queue.
  */
 export function scheduledFunction(scope: Construct, id: string, scheduleId: string, options: ScheduledFunctionOptions): { fn: nodejs.NodejsFunction; schedule: scheduler.Schedule } {
   const fn = new nodejs.NodejsFunction(scope, id, {
@@ -53,10 +53,14 @@ export function scheduledFunction(scope: Construct, id: string, scheduleId: stri
     entry: handlerEntry(options.handler),
     memorySize: options.memoryMiB,
     timeout: Duration.seconds(options.timeoutSeconds),
-    vpc: options.vpc,
-    vpcSubnets: options.subnets,
-    // Egress only where the function must go: the brokers (opened through the cluster's connections) and S3.
-    allowAllOutbound: false,
+    ...(options.vpc
+      ? {
+          vpc: options.vpc,
+          vpcSubnets: options.subnets,
+          // Egress only where the function must go: the brokers (opened through the cluster's connections) and S3.
+          allowAllOutbound: false,
+        }
+      : {}),
     logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention: options.logRetentionDays, removalPolicy: options.removalPolicy ?? RemovalPolicy.RETAIN }),
     tracing: options.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
     // The schedule retries delivery; a failed run is not retried by Lambda (the next run catches up).
@@ -64,8 +68,8 @@ export function scheduledFunction(scope: Construct, id: string, scheduleId: stri
     onFailure: new SqsDestination(options.deadLetterQueue),
   });
   // The subnets have no route but the S3 gateway endpoint (and X-Ray's when tracing), so HTTPS egress reaches only those.
-  fn.connections.allowToAnyIpv4(ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
-  acknowledgeBasics(fn, options.tracing);
+  if (options.vpc) fn.connections.allowToAnyIpv4(ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
+  acknowledgeBasics(fn, options.tracing, options.vpc !== undefined);
 
   const schedule = new scheduler.Schedule(scope, scheduleId, {
     schedule: scheduler.ScheduleExpression.rate(Duration.minutes(options.everyMinutes)),
@@ -85,8 +89,8 @@ export function scheduledFunction(scope: Construct, id: string, scheduleId: stri
   return { fn, schedule };
 }
 
-function acknowledgeBasics(fn: nodejs.NodejsFunction, tracing: boolean): void {
-  for (const policy of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']) {
+function acknowledgeBasics(fn: nodejs.NodejsFunction, tracing: boolean, inVpc: boolean): void {
+  for (const policy of ['AWSLambdaBasicExecutionRole', ...(inVpc ? ['AWSLambdaVPCAccessExecutionRole'] : [])]) {
     Validations.of(fn.role!).acknowledge({
       id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
       reason: 'The AWS-maintained minimum for writing logs and attaching VPC network interfaces (which need Resource *).',

@@ -11,7 +11,7 @@ import type { LakeStorage } from '../lake/lake-storage.ts';
 import type { LakeCatalog } from '../query/lake-catalog.ts';
 import type { KafkaCluster } from '../streaming/kafka-cluster.ts';
 import type { KafkaTopic } from '../streaming/kafka-topic.ts';
-import { BUNDLED_TABLES_DIR } from './lambda-defaults.ts';
+import { BUNDLED_TABLES_DIR, withDeclaration } from './lambda-defaults.ts';
 import { scheduledFunction } from './scheduled-function.ts';
 
 export interface TableCompactorProps {
@@ -50,11 +50,6 @@ export function compactorSettings(config: PipelineConfig): Record<string, string
   };
 }
 
-/** A path quoted for the shell that runs the bundling hooks. */
-function shellQuoted(path: string): string {
-  return `'${path.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
  * One table's compactor: its own Lambda, run every few minutes by its own schedule, one run at a
  * time, with its table's declaration in its bundle (`STREAMLAKE_TABLES_DIR`). It may read only its
@@ -87,14 +82,7 @@ export class TableCompactor extends Construct {
       tracing: config.tracing,
       removalPolicy: props.removalPolicy,
       dependsOn: [props.topic.resource],
-      // The handler reads its table's declaration at run time: only this table's, so another table's change leaves this bundle as it is.
-      bundling: {
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (_inputDir: string, outputDir: string) => [`mkdir -p ${shellQuoted(`${outputDir}/tables`)}`, `cp ${shellQuoted(table.source)} ${shellQuoted(`${outputDir}/tables/`)}`],
-        },
-      },
+      bundling: withDeclaration(table),
     }));
 
     const settings = {

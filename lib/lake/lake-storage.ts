@@ -34,6 +34,15 @@ export interface LakeStorageProps {
   readonly replicationBucketArn?: string;
   /** The key replicas are encrypted with when `encryptionKey` is set (it must be in the destination's region). @default `encryptionKey` (DEFAULTS.replicationKmsKeyArn '') */
   readonly replicationKey?: kms.IKey;
+  /**
+   * The Iceberg tables of the lake. Their metadata (`curated/<table>/metadata/`) must stay readable
+   * while the table lives, so with any of them the curated transitions apply per table: to the
+   * whole folder of a Hive-Parquet table, to the `data/` folder of an Iceberg table.
+   * @default none: one rule for all of `curated/`
+   */
+  readonly icebergTables?: readonly string[];
+  /** The Hive-Parquet tables of the lake, which get their own curated rule when `icebergTables` is not empty. @default none */
+  readonly hiveTables?: readonly string[];
   /** RETAIN keeps every bucket and its data on `cdk destroy`; DESTROY empties and deletes them. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -87,7 +96,7 @@ export class LakeStorage extends Construct {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'lake/',
       lifecycleRules: [
-        { id: 'curated-storage-classes', prefix: CURATED_AREA, transitions: curatedTransitions(props) },
+        ...curatedRules(props),
         { id: 'expire-quarantine', prefix: QUARANTINE_AREA, expiration: Duration.days(props.quarantineExpireDays) },
         { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: noncurrent, abortIncompleteMultipartUploadAfter: abortUploads },
       ].filter((rule) => rule.transitions === undefined || rule.transitions.length > 0),
@@ -116,23 +125,55 @@ export class LakeStorage extends Construct {
    */
   grantCompactor(grantee: iam.IGrantable, table: string): iam.Grant {
     const prefixes = [curatedPrefix(table), quarantinePrefix(table), checkpointPrefix(table)];
-    if (Construct.isConstruct(grantee.grantPrincipal)) {
-      const bucketLogicalId = Stack.of(this).getLogicalId(this.lakeBucket.node.defaultChild as s3.CfnBucket);
-      for (const prefix of prefixes) {
-        Validations.of(grantee.grantPrincipal).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${prefix}*]`,
-          reason: `The compactor of ${table} writes run-named files under ${prefix}: the wildcard is scoped to that prefix.`,
-        });
-      }
-    }
+    this.acknowledgePrefixes(grantee, prefixes, (prefix) => `The compactor of ${table} writes run-named files under ${prefix}: the wildcard is scoped to that prefix.`);
     // ListBucket makes S3 answer 404 (not 403) for the checkpoint before the first run; S3 offers no
     // prefix condition that applies to that check, so it is granted on the bucket.
     const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.lakeBucket.bucketArn] }).combine(
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject', 's3:PutObject'], resourceArns: prefixes.map((prefix) => this.lakeBucket.arnForObjects(`${prefix}*`)) }),
     );
-    // SSE-KMS needs exactly these two: a data key to write, decryption to read.
+    return this.withKey(grant, grantee);
+  }
+
+  /**
+   * Lets the optimizer of Iceberg table `table` rewrite it: read, write and delete objects under the
+   * table's curated prefix (its data and metadata files) and read its checkpoints (the runs claimed
+   * and not committed, whose files it must keep); nothing of the other tables', nor its quarantine.
+   */
+  grantOptimizer(grantee: iam.IGrantable, table: string): iam.Grant {
+    const [curated, checkpoints] = [curatedPrefix(table), checkpointPrefix(table)];
+    this.acknowledgePrefixes(grantee, [curated, checkpoints], (prefix) => `The optimizer of ${table} rewrites and removes the table's files under ${curated} and reads its checkpoints under ${checkpoints}: the wildcard is scoped to ${prefix}.`);
+    // ListBucket: the optimizer lists the table's files, and reads of files an expired snapshot no longer has answer 404, not 403.
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.lakeBucket.bucketArn] })
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resourceArns: [this.lakeBucket.arnForObjects(`${curated}*`)] }))
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.lakeBucket.arnForObjects(`${checkpoints}*`)] }));
+    return this.withKey(grant, grantee);
+  }
+
+  // SSE-KMS needs exactly these two: a data key to write, decryption to read.
+  private withKey(grant: iam.Grant, grantee: iam.IGrantable): iam.Grant {
     return this.lakeBucket.encryptionKey ? grant.combine(this.lakeBucket.encryptionKey.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt')) : grant;
   }
+
+  private acknowledgePrefixes(grantee: iam.IGrantable, prefixes: readonly string[], reason: (prefix: string) => string): void {
+    if (!Construct.isConstruct(grantee.grantPrincipal)) return;
+    const bucketLogicalId = Stack.of(this).getLogicalId(this.lakeBucket.node.defaultChild as s3.CfnBucket);
+    for (const prefix of prefixes) Validations.of(grantee.grantPrincipal).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${prefix}*]`, reason: reason(prefix) });
+  }
+}
+
+/**
+ * The storage-class transitions of curated data. An Iceberg table's manifests and metadata files
+ * are read by every query of the table, whatever its age: in Deep Archive they would make the whole
+ * table unreadable (not just its old partitions, as with Hive-Parquet), so only its data files move.
+ */
+function curatedRules(props: LakeStorageProps): s3.LifecycleRule[] {
+  const transitions = curatedTransitions(props);
+  const iceberg = props.icebergTables ?? [];
+  if (iceberg.length === 0) return [{ id: 'curated-storage-classes', prefix: CURATED_AREA, transitions }];
+  return [
+    ...(props.hiveTables ?? []).map((table) => ({ id: `curated-storage-classes-${table}`, prefix: curatedPrefix(table), transitions })),
+    ...iceberg.map((table) => ({ id: `curated-storage-classes-${table}`, prefix: `${curatedPrefix(table)}data/`, transitions })),
+  ];
 }
 
 function curatedTransitions(props: LakeStorageProps): s3.Transition[] {

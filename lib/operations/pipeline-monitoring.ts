@@ -19,11 +19,25 @@ export interface MonitoredCompactor {
   readonly lagAlarmRecords: number;
 }
 
+/** An Iceberg table's optimizer, as monitoring sees it. */
+export interface MonitoredOptimizer {
+  /** The table it maintains. */
+  readonly table: string;
+  /** Its function. */
+  readonly fn: lambda.IFunction;
+}
+
 export interface PipelineMonitoringProps {
   /** The demo fleet's producer. @default none: no generator alarm */
   readonly generator?: lambda.IFunction;
   /** Every table's compactor. Required. */
   readonly compactors: readonly MonitoredCompactor[];
+  /** Every Iceberg table's optimizer. @default none */
+  readonly optimizers?: readonly MonitoredOptimizer[];
+  /** @default DEFAULTS.optimizerTimeoutSeconds */
+  readonly optimizerTimeoutSeconds?: number;
+  /** @default DEFAULTS.optimizeEveryMinutes */
+  readonly optimizeEveryMinutes?: number;
   /** The functions' dead-letter queue. Required. */
   readonly deadLetterQueue: sqs.IQueue;
   /** @default DEFAULTS.compactorTimeoutSeconds */
@@ -64,7 +78,8 @@ export function quarantinedShare(table: string, period: Duration): cloudwatch.Ma
 
 /**
  * Alarms on everything that needs a person — per table: compactor errors, a run near its timeout,
- * a sustained share of quarantined records, consumer lag, records lost to retention; and generator errors and dead
+ * a sustained share of quarantined records, consumer lag, records lost to retention; per Iceberg
+ * table: optimizer errors and a run near its timeout; and generator errors and dead
  * letters — sent to an SNS topic, and a dashboard of every table's flow.
  */
 export class PipelineMonitoring extends Construct {
@@ -100,6 +115,18 @@ export class PipelineMonitoring extends Construct {
       this.alarm(`${id}ConsumerLag`, tableMetric(table, 'ConsumerLag', 'Maximum', period), lagAlarmRecords, `The ${table} compactor is falling behind its topic.`);
       this.alarm(`${id}RetentionGaps`, tableMetric(table, 'OffsetGapRecords', 'Sum', period), 1, `Kafka retention deleted records of ${table} before they were compacted: they are lost to the lake.`);
     }
+    const optimizers = props.optimizers ?? [];
+    for (const { table, fn } of optimizers) {
+      const id = tableConstructId(table);
+      const every = Duration.minutes(props.optimizeEveryMinutes ?? 60);
+      this.alarm(`${id}OptimizerErrors`, fn.metricErrors({ period: every, statistic: 'Sum' }), 1, `A ${table} optimizer run failed: its small files wait for the next run, and so does the removal of expired files. See its logs.`);
+      this.alarm(
+        `${id}OptimizerNearTimeout`,
+        fn.metricDuration({ period: every, statistic: 'Maximum' }),
+        (props.optimizerTimeoutSeconds ?? 900) * 1000 * 0.8,
+        `A ${table} optimizer run used over 80% of its timeout: raise optimizerMemoryMiB, or run it more often (optimizeEveryMinutes) so each run has less to merge.`,
+      );
+    }
     this.alarm('DeadLetters', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }), 1, 'Failed invocations are waiting in the dead-letter queue.');
 
     // Labels only on the dashboard: an alarm on a labelled metric would become a metric-math alarm.
@@ -114,7 +141,11 @@ export class PipelineMonitoring extends Construct {
         [
           new cloudwatch.GraphWidget({
             title: 'Errors',
-            left: [...(props.generator ? [props.generator.metricErrors({ label: 'log-generator' })] : []), ...props.compactors.map(({ table, fn }) => fn.metricErrors({ label: table }))],
+            left: [
+              ...(props.generator ? [props.generator.metricErrors({ label: 'log-generator' })] : []),
+              ...props.compactors.map(({ table, fn }) => fn.metricErrors({ label: table })),
+              ...optimizers.map(({ table, fn }) => fn.metricErrors({ label: `${table} optimizer` })),
+            ],
             width: 6,
           }),
           new cloudwatch.GraphWidget({ title: 'Compactor duration (ms)', left: props.compactors.map(({ table, fn }) => fn.metricDuration({ statistic: 'Maximum', label: table })), width: 6 }),

@@ -140,16 +140,16 @@ export class LakeCatalog extends Construct {
   }
 
   /**
-   * Lets the compactor of Iceberg table `table` commit it: read, create and update that one Glue
-   * table (Glue checks each of these on the catalog, the database and the table), and nothing of
-   * any other table.
+   * Lets a writer of Iceberg table `table` commit it: read and update that one Glue table and, with
+   * `create` (its compactor, whose first commit creates it), create it. Glue checks each of these
+   * on the catalog, the database and the table; nothing of any other table is granted.
    */
-  grantIcebergCommit(grantee: iam.IGrantable, table: string): iam.Grant {
+  grantIcebergCommit(grantee: iam.IGrantable, table: string, options: { create: boolean } = { create: true }): iam.Grant {
     const stack = Stack.of(this);
     const database = this.database.ref;
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+      actions: ['glue:GetTable', ...(options.create ? ['glue:CreateTable'] : []), 'glue:UpdateTable'],
       resourceArns: [
         stack.formatArn({ service: 'glue', resource: 'catalog' }),
         stack.formatArn({ service: 'glue', resource: 'database', resourceName: database }),

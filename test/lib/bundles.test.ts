@@ -6,7 +6,7 @@ import { bundleHandler } from '../../tools/lambda-bundle.ts';
 import { synthStack } from '../helpers/synth.ts';
 
 describe('Lambda bundles', () => {
-  it.each(['generator', 'compactor', 'topic-manager'])('%s bundles as cdk deploy bundles it and loads in a fresh Node.js process', async (name) => {
+  it.each(['generator', 'compactor', 'topic-manager', 'optimizer'])('%s bundles as cdk deploy bundles it and loads in a fresh Node.js process', async (name) => {
     const outfile = await bundleHandler(name);
     const script = `const module = await import(${JSON.stringify(outfile)}); console.log(typeof module.handler);`;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });

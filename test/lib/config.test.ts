@@ -36,6 +36,11 @@ describe('configFromContext', () => {
     [{ quarantineAlarmSharePercent: '0' }, /quarantineAlarmSharePercent must be a percentage above 0 and below 100/],
     [{ quarantineAlarmMinutes: '0' }, /quarantineAlarmMinutes must be a positive integer/],
     [{ replicationBucketArn: 'backup-lake' }, /replicationBucketArn must be a bucket ARN/],
+    [{ optimizerTimeoutSeconds: '1000' }, /optimizerTimeoutSeconds must be at most 900/],
+    [{ optimizeEveryMinutes: '10' }, /optimizerTimeoutSeconds must be shorter than the optimizer's schedule \(10 min\)/],
+    [{ optimizeEveryMinutes: '2880', optimizerTimeoutSeconds: '600' }, /optimizeEveryMinutes must be at most 1440/],
+    [{ optimizeRetentionDays: '0' }, /optimizeRetentionDays must be a positive integer/],
+    [{ optimizeTargetFileMb: '-1' }, /optimizeTargetFileMb must be a positive integer/],
     [{ replicationKmsKeyArn: 'arn:aws:kms:us-west-2:123456789012:key/abcd', replicationBucketArn: 'arn:aws:s3:::backup-lake' }, /replicationKmsKeyArn is used only with kmsEncryption=true/],
   ])('rejects %o with a message naming the key', (values, message) => {
     expect(() => configFromContext(context(values))).toThrow(ConfigError);

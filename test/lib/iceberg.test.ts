@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { tableNamed } from '../../lambdas/adapters/table-directory.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import { DEFAULTS, validateConfig, type PipelineConfig } from '../../lib/config.ts';
+import { BUNDLED_TABLES_DIR } from '../../lib/functions/lambda-defaults.ts';
 import { PipelineStack } from '../../lib/pipeline-stack.ts';
 import { CDK_CONTEXT, policyStatements, resourcesOf, synthStack } from '../helpers/synth.ts';
 
@@ -111,6 +112,77 @@ describe('a stack with Iceberg tables', () => {
   });
 });
 
+describe('the optimizer of an Iceberg table', () => {
+  const optimizerOf = (table: string) => stack.functions.optimizers.get(table)!;
+
+  it('is deployed for each Iceberg table and for no Hive-Parquet table', () => {
+    expect([...stack.functions.optimizers.keys()].sort()).toEqual([...ICEBERG_TABLES]);
+    const optimizers = resourcesOf(template, 'AWS::Lambda::Function').filter(([, fn]) => JSON.stringify(fn.Properties.Environment?.Variables ?? {}).includes(ENV.optimizeRetentionDays));
+    expect(optimizers.map(([, fn]) => fn.Properties.Environment.Variables[ENV.table]).sort()).toEqual([...ICEBERG_TABLES]);
+  });
+
+  it.each(ICEBERG_TABLES)('runs %s\'s outside the VPC, hourly, with its settings and its table\'s declaration', (table) => {
+    const { fn, schedule } = optimizerOf(table);
+    const props = resources[logicalId(fn)]!.Properties;
+    expect(props.VpcConfig).toBeUndefined();
+    expect(props).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: DEFAULTS.optimizerMemoryMiB, Timeout: DEFAULTS.optimizerTimeoutSeconds });
+    expect(props.Environment.Variables).toMatchObject({
+      [ENV.table]: table,
+      [ENV.tablesDir]: BUNDLED_TABLES_DIR,
+      [ENV.glueDatabase]: databaseRef,
+      [ENV.lakeBucket]: { Ref: logicalId({ node: { defaultChild: stack.lake.lakeBucket.node.defaultChild } }) },
+      [ENV.codec]: DEFAULTS.codec,
+      [ENV.optimizeTargetFileMb]: String(DEFAULTS.optimizeTargetFileMb),
+      [ENV.optimizeRetentionDays]: String(DEFAULTS.optimizeRetentionDays),
+      [ENV.maxEventAgeHours]: String(DEFAULTS.maxEventAgeHours),
+    });
+    expect(resources[logicalId(schedule)]!.Properties.ScheduleExpression).toBe('rate(1 hour)');
+    expect(synthStack({ tablesDir: ICEBERG, optimizeEveryMinutes: 30 }).template.toJSON().Resources[logicalId(schedule)].Properties.ScheduleExpression).toBe('rate(30 minutes)');
+    const logGroup = resources[props.LoggingConfig.LogGroup.Ref]!;
+    expect(logGroup.Properties.RetentionInDays).toBe(DEFAULTS.lambdaLogRetentionDays);
+  });
+
+  it.each(ICEBERG_TABLES)('lets %s\'s rewrite only its table\'s files, read only its checkpoints, and read and update only its Glue table', (table) => {
+    const statements = statementsOf(optimizerOf(table).fn);
+    const on = (action: string) => statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat().map(joined)).sort();
+    const bucket = `{${JSON.stringify({ 'Fn::GetAtt': [logicalId({ node: { defaultChild: stack.lake.lakeBucket.node.defaultChild } }), 'Arn'] })}}`;
+    for (const action of ['s3:PutObject', 's3:DeleteObject']) expect(on(action)).toEqual([`${bucket}/curated/${table}/*`]);
+    expect(on('s3:GetObject')).toEqual([`${bucket}/checkpoints/${table}/*`, `${bucket}/curated/${table}/*`]);
+    expect(on('glue:GetTable')).toEqual(on('glue:UpdateTable'));
+    expect(on('glue:UpdateTable').at(-1)).toBe(`arn:aws:glue:eu-west-1:123456789012:table/{${databaseRef.Ref}}/${table}`);
+    expect(on('glue:CreateTable')).toEqual([]);
+    const granted = JSON.stringify(statements);
+    for (const forbidden of ['kafka-cluster:', '/quarantine/', 'ec2:']) expect(granted).not.toContain(forbidden);
+  });
+
+  it.each(ICEBERG_TABLES)('alarms when %s\'s optimizer fails or nears its timeout', (table) => {
+    const fnId = logicalId(optimizerOf(table).fn);
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).filter((a) => JSON.stringify(a.Dimensions ?? []).includes(fnId));
+    expect(alarms.map((a) => [a.MetricName, a.Period, a.Threshold]).sort()).toEqual([
+      ['Duration', DEFAULTS.optimizeEveryMinutes * 60, DEFAULTS.optimizerTimeoutSeconds * 1000 * 0.8],
+      ['Errors', DEFAULTS.optimizeEveryMinutes * 60, 1],
+    ]);
+  });
+});
+
+describe('curated storage classes with Iceberg tables', () => {
+  const lakeId = logicalId({ node: { defaultChild: stack.lake.lakeBucket.node.defaultChild } });
+  const transitionRules = (t: typeof template, id: string) => (t.toJSON().Resources[id].Properties.LifecycleConfiguration.Rules as { Prefix?: string; Transitions?: { StorageClass: string }[] }[]).filter((r) => r.Transitions);
+
+  it('move only the data files of an Iceberg table, never the metadata every query of it reads, and all of a Hive table', () => {
+    const prefixes = transitionRules(template, lakeId).map((r) => r.Prefix).sort();
+    expect(prefixes).toEqual(['curated/clicks/data/', 'curated/device_logs/data/', 'curated/orders/']);
+    for (const table of ICEBERG_TABLES) expect(prefixes.some((prefix) => `curated/${table}/metadata/00001.metadata.json`.startsWith(prefix!))).toBe(false);
+    for (const rule of transitionRules(template, lakeId)) expect(rule.Transitions!.map((t) => t.StorageClass)).toEqual(['STANDARD_IA', 'GLACIER_IR', 'DEEP_ARCHIVE']);
+  });
+
+  it('stay one rule on all of curated/ without Iceberg tables', () => {
+    const hive = synthStack({ tablesDir: 'test/fixtures/tables-three' });
+    const id = hive.stack.getLogicalId(hive.stack.lake.lakeBucket.node.defaultChild as never);
+    expect(transitionRules(hive.template, id).map((r) => r.Prefix)).toEqual(['curated/']);
+  });
+});
+
 describe('a stack without Iceberg tables', () => {
   it.each([
     ['the shipped tables', {}],
@@ -120,5 +192,6 @@ describe('a stack without Iceberg tables', () => {
     expect(glueEndpoints(other.template)).toEqual([]);
     expect(JSON.stringify(policyStatements(other.template))).not.toContain('glue:');
     expect(other.template.toJSON().Outputs.IcebergTables).toBeUndefined();
+    expect(other.stack.functions.optimizers.size).toBe(0);
   });
 });

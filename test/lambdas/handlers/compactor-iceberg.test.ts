@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
 import { curatedPrefix, icebergMetadataPrefix } from '../../../lambdas/core/lake-layout.ts';
@@ -11,57 +10,27 @@ import { ENV } from '../../../lambdas/handlers/environment.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { compactorSettings } from '../../../lib/functions/pipeline-functions.ts';
 import { FakeS3 } from '../../helpers/fake-s3.ts';
-import { tempDir } from '../../helpers/lake.ts';
 import { FakeGlue } from './fake-glue.ts';
+import { BUCKET, currentMetadata, DATABASE, icebergEnvironment, localTopicPerTest } from './iceberg-lake.ts';
 
-const ICEBERG_TABLES = fileURLToPath(new URL('../../fixtures/tables-iceberg', import.meta.url));
-const BUCKET = 'streamlake-lake-test';
-const DATABASE = 'streamlake_test';
 const START = Date.UTC(2026, 6, 1, 8, 0);
 const TABLE = 'device_logs';
 
-/** The environment the CDK gives an Iceberg table's compactor (its declaration from the fixture instead of the bundle). */
-function icebergCompactorEnvironment(): NodeJS.ProcessEnv {
-  return {
-    AWS_REGION: 'eu-west-1',
-    ...compactorSettings(DEFAULTS),
-    [ENV.bootstrapBrokers]: 'b-1.example:9098',
-    [ENV.table]: TABLE,
-    [ENV.tablesDir]: ICEBERG_TABLES,
-    [ENV.consumerGroup]: DEFAULTS.consumerGroup,
-    [ENV.lakeBucket]: BUCKET,
-    [ENV.glueDatabase]: DATABASE,
-  };
-}
-
 describe('compactor handler of an Iceberg table', () => {
-  const saved = process.env;
+  const topic = localTopicPerTest();
   const fleet = new DeviceFleet({ ...DEFAULTS, devices: 20, corruptShare: 0.05 });
-  let dir: ReturnType<typeof tempDir>;
-  let log: LocalLog;
   let minute = 0;
+  beforeEach(() => void (minute = 0));
   const produce = async (minutes: number) => {
-    for (const end = minute + minutes; minute < end; ) await produceMinute(fleet, log, START + ++minute * 60_000);
+    for (const end = minute + minutes; minute < end; ) await produceMinute(fleet, topic.log, START + ++minute * 60_000);
   };
-
-  beforeEach(async () => {
-    dir = tempDir();
-    minute = 0;
-    log = await LocalLog.open({ dir: join(dir.path, 'topic'), topic: DEFAULTS.topicName, partitions: 3 });
-  });
-
-  afterEach(async () => {
-    process.env = saved;
-    await log.close();
-    dir.remove();
-  });
 
   it('commits each run as a snapshot through the Glue catalog: creates the table at the first, updates it at the version it read after', async () => {
     const s3 = new FakeS3(BUCKET);
     const glue = new FakeGlue(DATABASE);
     const regions: string[] = [];
-    process.env = icebergCompactorEnvironment();
-    const handler = createCompactorHandler({ s3Client: () => s3.client, glueClient: (region) => (regions.push(region), glue.client), openReader: async () => log });
+    process.env = icebergEnvironment(compactorSettings(DEFAULTS));
+    const handler = createCompactorHandler({ s3Client: () => s3.client, glueClient: (region) => (regions.push(region), glue.client), openReader: async () => topic.log });
 
     await produce(10);
     const first = await handler();
@@ -79,10 +48,8 @@ describe('compactor handler of an Iceberg table', () => {
     expect(regions).toEqual(['eu-west-1']);
 
     // The table Glue points at is a metadata file in the lake whose current snapshot holds both runs' records and the offsets read.
-    const current = glue.tables.get(TABLE)!.Parameters!.metadata_location!;
-    const key = current.slice(`s3://${BUCKET}/`.length);
+    const { key, metadata } = currentMetadata(s3, glue);
     expect(key.startsWith(icebergMetadataPrefix(TABLE))).toBe(true);
-    const metadata = JSON.parse(Buffer.from(s3.objects.get(key)!.body).toString()) as { 'current-snapshot-id': number; snapshots: { 'snapshot-id': number; summary: Record<string, string> }[] };
     const snapshot = metadata.snapshots.find((s) => s['snapshot-id'] === metadata['current-snapshot-id'])!;
     expect(metadata.snapshots).toHaveLength(2);
     expect(Number(snapshot.summary['total-records'])).toBe(first.rowsWritten + second.rowsWritten);
@@ -97,12 +64,12 @@ describe('compactor handler of an Iceberg table', () => {
   it('finishes a commit that lost the race to a concurrent compactor without committing the run twice', async () => {
     const s3 = new FakeS3(BUCKET);
     const glue = new FakeGlue(DATABASE);
-    process.env = icebergCompactorEnvironment();
-    const factories = { s3Client: () => s3.client, glueClient: () => glue.client, openReader: async () => log };
+    process.env = icebergEnvironment(compactorSettings(DEFAULTS));
+    const factories = { s3Client: () => s3.client, glueClient: () => glue.client, openReader: async () => topic.log };
     await produce(10);
     glue.raceNextCreates(2);
     const [a, b] = await Promise.all([createCompactorHandler(factories)(), createCompactorHandler(factories)()]);
-    const metadata = JSON.parse(Buffer.from(s3.objects.get(glue.tables.get(TABLE)!.Parameters!.metadata_location!.slice(`s3://${BUCKET}/`.length))!.body).toString()) as { snapshots: { summary: Record<string, string> }[] };
+    const { metadata } = currentMetadata(s3, glue);
     // Both compactors found no table and raced to create it: one commit won, the other reloaded and found its run committed.
     expect(glue.mock.commandCalls(CreateTableCommand)).toHaveLength(2);
     expect(glue.mock.commandCalls(UpdateTableCommand)).toEqual([]);
@@ -111,18 +78,18 @@ describe('compactor handler of an Iceberg table', () => {
   });
 
   it('fails fast naming the Glue database variable when it is missing', async () => {
-    const { [ENV.glueDatabase]: _missing, ...incomplete } = icebergCompactorEnvironment();
+    const { [ENV.glueDatabase]: _missing, ...incomplete } = icebergEnvironment(compactorSettings(DEFAULTS));
     process.env = incomplete;
-    const handler = createCompactorHandler({ s3Client: () => new FakeS3(BUCKET).client, glueClient: () => new FakeGlue(DATABASE).client, openReader: async () => log });
+    const handler = createCompactorHandler({ s3Client: () => new FakeS3(BUCKET).client, glueClient: () => new FakeGlue(DATABASE).client, openReader: async () => topic.log });
     await expect(handler()).rejects.toThrow(/STREAMLAKE_GLUE_DATABASE is not set/);
   });
 
   it('leaves Glue alone for a Hive-Parquet table, which needs no Glue database', async () => {
     const s3 = new FakeS3(BUCKET);
     const glue = new FakeGlue(DATABASE);
-    const { [ENV.glueDatabase]: _none, ...hive } = icebergCompactorEnvironment();
-    process.env = { ...hive, [ENV.table]: 'orders' };
-    const orders = await LocalLog.open({ dir: join(dir.path, 'orders'), topic: 'shop.orders', partitions: 1 });
+    const { [ENV.glueDatabase]: _none, ...hive } = icebergEnvironment(compactorSettings(DEFAULTS), 'orders');
+    process.env = hive;
+    const orders = await LocalLog.open({ dir: join(topic.dir, 'orders'), topic: 'shop.orders', partitions: 1 });
     try {
       await createCompactorHandler({ s3Client: () => s3.client, glueClient: () => glue.client, openReader: async () => orders })();
     } finally {
