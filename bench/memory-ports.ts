@@ -90,18 +90,18 @@ class PartitionLog {
 
 /** An object store in memory, with the conditional writes of the port. */
 export class MemoryStore implements ObjectStore {
-  readonly objects = new Map<string, StoredObject>();
+  readonly objects = new Map<string, StoredObject & { readonly lastModified: number }>();
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<'created' | 'exists'> {
     if (this.objects.has(key)) return 'exists';
-    this.objects.set(key, { body, etag: etagOf(body) });
+    this.objects.set(key, { body, etag: etagOf(body), lastModified: Date.now() });
     return 'created';
   }
 
   async compareAndSwap(key: string, body: Uint8Array, expectedEtag: string | null): Promise<SwapResult> {
     if ((this.objects.get(key)?.etag ?? null) !== expectedEtag) return { ok: false };
     const etag = etagOf(body);
-    this.objects.set(key, { body, etag });
+    this.objects.set(key, { body, etag, lastModified: Date.now() });
     return { ok: true, etag };
   }
 
@@ -110,7 +110,10 @@ export class MemoryStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<ObjectEntry[]> {
-    return [...this.objects].filter(([key]) => key.startsWith(prefix)).map(([key, object]) => ({ key, size: object.body.byteLength })).sort((a, b) => a.key.localeCompare(b.key));
+    return [...this.objects]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, object]) => ({ key, size: object.body.byteLength, lastModified: object.lastModified }))
+      .sort((a, b) => a.key.localeCompare(b.key));
   }
 
   async delete(key: string): Promise<void> {

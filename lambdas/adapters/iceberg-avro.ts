@@ -68,8 +68,14 @@ const LONG = avro.types.LongType.__with({
   compare: (a: number | bigint, b: number | bigint) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0),
 });
 
+// Built once per schema: every manifest of a table has the same one, and building a type is costly.
+const TYPES = new Map<string, avro.Type>();
+
 function typeOf(schema: object): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, { registry: { long: LONG }, wrapUnions: false });
+  const text = JSON.stringify(schema);
+  let type = TYPES.get(text);
+  if (!type) TYPES.set(text, (type = avro.Type.forSchema(schema as avro.Schema, { registry: { long: LONG }, wrapUnions: false })));
+  return type;
 }
 
 const optional = (type: unknown) => ['null', type];

@@ -1,11 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { parseCheckpoint } from '../core/checkpoint.ts';
 import {
   currentSnapshot,
-  metadataVersionOf,
   newSnapshotId,
   sequenceOf,
-  serializeMetadata,
   SUMMARY,
   withoutSnapshotsBefore,
   type Snapshot,
@@ -15,7 +13,7 @@ import { partitionPathValue } from '../core/iceberg-schema.ts';
 import { bucketMillis, checkpointPrefix, curatedPrefix, icebergMetadataPrefix } from '../core/lake-layout.ts';
 import { tableColumns } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { ObjectEntry, ObjectStore } from '../ports/object-store.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
 import type { Codec, ParquetEncoder } from '../ports/parquet.ts';
 import type { TableCatalog } from '../ports/table-catalog.ts';
 import type { WrittenFile } from '../ports/table-format.ts';
@@ -351,28 +349,13 @@ async function expireSnapshots(table: IcebergTable, deps: MaintenanceDeps, cutof
     const expired = metadata.snapshots.filter((snapshot) => !kept.snapshots.includes(snapshot));
     const dropped = metadata['metadata-log'].filter((e) => !log.includes(e));
     if (expired.length === 0 && dropped.length === 0) return { count: 0, knownOld: new Set() };
-    const next: TableMetadata = {
-      ...kept, 'last-updated-ms': now,
-      'metadata-log': [...log, { 'timestamp-ms': metadata['last-updated-ms'], 'metadata-file': entry.metadataLocation }],
-    };
-    if (await commitMetadata(table, deps, loaded, next)) {
+    if (await table.commit(async (current) => (current?.entry.version === entry.version ? { metadata: { ...kept, 'metadata-log': log } } : undefined))) {
       const knownOld = new Set(dropped.filter((e) => e['timestamp-ms'] < cutoff).map((e) => table.keyOf(e['metadata-file'])));
       for (const key of await snapshotFiles(table, deps.store, expired, new Map())) knownOld.add(key);
       return { count: expired.length, knownOld };
     }
   }
   throw new IcebergCommitConflictError(`table ${table.table.name} changed under ${MAX_EXPIRE_ATTEMPTS} attempts to expire its snapshots; run optimize again`);
-}
-
-/**
- * Commits `metadata` as the table's next version without adding a snapshot: the catalog's
- * compare-and-swap from the version `loaded` was read at. False when another writer committed first.
- */
-async function commitMetadata(table: IcebergTable, deps: MaintenanceDeps, loaded: LoadedTable, metadata: TableMetadata): Promise<boolean> {
-  const previous = loaded.entry.metadataLocation;
-  const location = table.uriOf(`${icebergMetadataPrefix(table.table.name)}${String(metadataVersionOf(previous) + 1).padStart(5, '0')}-${randomUUID()}.metadata.json`);
-  await deps.store.putIfAbsent(table.keyOf(location), serializeMetadata(metadata));
-  return deps.catalog.swap(table.table.name, location, loaded.entry);
 }
 
 /** The keys of the manifest lists, manifests and live data files of `snapshots`; `manifests` caches what manifests were read. */
@@ -396,9 +379,6 @@ async function snapshotFiles(table: IcebergTable, store: ObjectStore, snapshots:
   }
   return keys;
 }
-
-/** An object as listed, with the time it was last written when the store tells it (S3's `LastModified`, a file's mtime). */
-export type DatedEntry = ObjectEntry & { readonly lastModified?: number };
 
 // `run-00000042-<run id>.parquet`: a compactor run's data file.
 const RUN_FILE = /\/run-(\d+)-([0-9a-f]+)\.parquet$/;
@@ -424,8 +404,8 @@ async function removeUnreferencedFiles(table: IcebergTable, deps: MaintenanceDep
     const run = RUN_FILE.exec(key);
     return reachable.has(key) || (run !== null && (Number(run[1]) > committed || claimed.has(run[2]!)));
   };
-  const listed: DatedEntry[] = [...(await deps.store.list(`${curatedPrefix(name)}data/`)), ...(await deps.store.list(icebergMetadataPrefix(name)))];
-  const doomed = listed.filter((e) => !kept(e.key) && (knownOld.has(e.key) || (e.lastModified !== undefined && e.lastModified < cutoff)));
+  const listed = [...(await deps.store.list(`${curatedPrefix(name)}data/`)), ...(await deps.store.list(icebergMetadataPrefix(name)))];
+  const doomed = listed.filter((e) => !kept(e.key) && (knownOld.has(e.key) || e.lastModified < cutoff));
   const removed = { ...EMPTY_REMOVED };
   for (const [i, file] of doomed.entries()) {
     await deps.store.delete(file.key);

@@ -10,6 +10,7 @@ import {
   runSummary,
   sequenceOf,
   serializeMetadata,
+  withPreviousFile,
   withSchema,
   withSnapshot,
   type NewSnapshot,
@@ -41,8 +42,11 @@ export interface LoadedTable {
   readonly entry: CatalogEntry;
 }
 
-/** What a commit builds on the table it found: the snapshot to add, or nothing when there is nothing left to do. */
-type CommitPlan = (table: LoadedTable | undefined) => Promise<{ metadata: TableMetadata; snapshot: NewSnapshot } | undefined>;
+/**
+ * What a commit builds on the table it found: the metadata and the snapshot to add (none for a
+ * change of metadata only, such as expired snapshots), or nothing when there is nothing left to do.
+ */
+export type CommitPlan = (table: LoadedTable | undefined) => Promise<{ metadata: TableMetadata; snapshot?: NewSnapshot } | undefined>;
 
 export class IcebergCommitConflictError extends Error {
   override name = 'IcebergCommitConflictError';
@@ -134,7 +138,9 @@ export class IcebergTable implements TableFormat {
       const next = await plan(loaded);
       if (!next) return false;
       const previous = loaded?.entry.metadataLocation;
-      const metadata = withSnapshot(next.metadata, next.snapshot, previous);
+      const metadata = next.snapshot
+        ? withSnapshot(next.metadata, next.snapshot, previous)
+        : withPreviousFile(next.metadata, loaded?.metadata ?? next.metadata, previous, this.deps.clock.now());
       const location = this.uriOf(`${icebergMetadataPrefix(this.table.name)}${String(metadataVersionOf(previous) + 1).padStart(5, '0')}-${randomUUID()}.metadata.json`);
       await this.deps.store.putIfAbsent(this.keyOf(location), serializeMetadata(metadata));
       if (await this.deps.catalog.swap(this.table.name, location, loaded?.entry)) return true;

@@ -99,6 +99,16 @@ export class LocalDirectoryStore implements ObjectStore {
     return { ok: true, etag: etagOf(next, body) };
   }
 
+  // A swap that lands meanwhile removes this version: the object was modified just now.
+  private async versionTime(key: string, version: number): Promise<number> {
+    try {
+      return (await stat(join(this.pathOf(key) + VERSIONS_SUFFIX, versionName(version)))).mtimeMs;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return Date.now();
+      throw error;
+    }
+  }
+
   private async newestVersion(key: string): Promise<{ version: number; body: Uint8Array } | undefined> {
     const dir = this.pathOf(key) + VERSIONS_SUFFIX;
     for (;;) {
@@ -148,9 +158,10 @@ export class LocalDirectoryStore implements ObjectStore {
       if (file.isDirectory() && path.endsWith(VERSIONS_SUFFIX)) {
         const key = path.slice(0, -VERSIONS_SUFFIX.length);
         const newest = key.startsWith(prefix) ? await this.newestVersion(key) : undefined;
-        if (newest) entries.set(key, { key, size: newest.body.byteLength });
+        if (newest) entries.set(key, { key, size: newest.body.byteLength, lastModified: await this.versionTime(key, newest.version) });
       } else if (file.isFile() && !path.includes(`${VERSIONS_SUFFIX}/`) && path.startsWith(prefix) && !entries.has(path)) {
-        entries.set(path, { key: path, size: (await stat(join(this.root, path))).size });
+        const { size, mtimeMs } = await stat(join(this.root, path));
+        entries.set(path, { key: path, size, lastModified: mtimeMs });
       }
     }
     return [...entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

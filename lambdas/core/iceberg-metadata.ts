@@ -142,6 +142,13 @@ export function withSnapshot(metadata: TableMetadata, snapshot: NewSnapshot, pre
   };
 }
 
+/** The metadata of a commit that adds no snapshot (expired snapshots, a trimmed log), logging `previousFile` as the file it replaces. */
+export function withPreviousFile(metadata: TableMetadata, previous: TableMetadata, previousFile: string | undefined, now: number): TableMetadata {
+  return previousFile
+    ? { ...metadata, 'last-updated-ms': now, 'metadata-log': [...metadata['metadata-log'], { 'timestamp-ms': previous['last-updated-ms'], 'metadata-file': previousFile }] }
+    : { ...metadata, 'last-updated-ms': now };
+}
+
 /** The metadata without the snapshots committed before `olderThanMs`, always keeping the current one and what a ref points at. */
 export function withoutSnapshotsBefore(metadata: TableMetadata, olderThanMs: number, now: number): TableMetadata {
   const kept = new Set(Object.values(metadata.refs).map((ref) => String(ref['snapshot-id'])));

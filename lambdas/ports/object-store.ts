@@ -4,10 +4,12 @@ export interface StoredObject {
   readonly etag: string;
 }
 
-/** An object key with its size, as listed. */
+/** An object key with its size and when it was last written, as listed. */
 export interface ObjectEntry {
   readonly key: string;
   readonly size: number;
+  /** Epoch milliseconds. */
+  readonly lastModified: number;
 }
 
 /** Outcome of a compare-and-swap: the new tag, or a conflict with a concurrent writer. */

@@ -1,7 +1,5 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { optimizeTable, OPTIMIZE_DEFAULTS, type DatedEntry, type OptimizeProgress, type OptimizeReport } from '../../lambdas/adapters/iceberg-maintenance.ts';
+import { optimizeTable, OPTIMIZE_DEFAULTS, type OptimizeProgress, type OptimizeReport } from '../../lambdas/adapters/iceberg-maintenance.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { tableNamed } from '../../lambdas/adapters/table-directory.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
@@ -86,10 +84,9 @@ export async function optimizeCommand(flags: OptimizeFlags): Promise<void> {
   }
   const chosen = tables.filter((table) => (flags.table === undefined ? table.format === 'iceberg' : table.name === flags.table));
   const skipped = tables.filter((table) => table.format !== 'iceberg').map((table) => table.name);
-  const store = withModifiedTimes(lake.store, lakeDir);
   const reports: Record<string, OptimizeReport> = {};
   for (const table of chosen) {
-    reports[table.name] = await optimizeTable(lake.iceberg(table), { store, catalog: lake.catalog, encoder: parquetEncoder(), clock: { now: Date.now }, onProgress: (p) => showProgress(table.name, p) }, {
+    reports[table.name] = await optimizeTable(lake.iceberg(table), { store: lake.store, catalog: lake.catalog, encoder: parquetEncoder(), clock: { now: Date.now }, onProgress: (p) => showProgress(table.name, p) }, {
       targetFileBytes: flags.targetFileMb * 1_000_000, retentionMs: flags.retentionDays * DAY_MS, closedAfterMs: flags.closedAfterHours * HOUR_MS, codec: flags.codec,
     });
   }
@@ -145,26 +142,4 @@ export function dayFiles(report: OptimizeReport): { day: string; 'files before':
     days.set(day, row);
   }
   return [...days.values()];
-}
-
-/**
- * The local store with each listed file's modification time, so that optimize removes an
- * unreferenced file only once it is older than the retention. (S3 lists `LastModified` the same
- * way; once the store port's list entries carry the time, this goes.)
- */
-export function withModifiedTimes(store: ObjectStore, lakeDir: string): ObjectStore {
-  return {
-    putIfAbsent: (key, body) => store.putIfAbsent(key, body),
-    compareAndSwap: (key, body, etag) => store.compareAndSwap(key, body, etag),
-    get: (key) => store.get(key),
-    delete: (key) => store.delete(key),
-    async list(prefix): Promise<DatedEntry[]> {
-      return Promise.all(
-        (await store.list(prefix)).map(async (entry) => {
-          const modified = await stat(join(lakeDir, ...entry.key.split('/'))).then((s) => s.mtimeMs, () => undefined);
-          return modified === undefined ? entry : { ...entry, lastModified: modified };
-        }),
-      );
-    },
-  };
 }

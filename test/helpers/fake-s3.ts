@@ -44,6 +44,7 @@ interface FakeObject {
   readonly body: Uint8Array;
   readonly etag: string;
   readonly contentType: string | undefined;
+  readonly lastModified: Date;
 }
 
 /**
@@ -94,7 +95,7 @@ export class FakeS3 {
     }
     const body = new Uint8Array(input.Body as Uint8Array);
     const etag = `"${createHash('md5').update(body).digest('hex')}"`;
-    this.objects.set(key, { body, etag, contentType: input.ContentType });
+    this.objects.set(key, { body, etag, contentType: input.ContentType, lastModified: new Date() });
     return { ETag: etag, $metadata: { httpStatusCode: 200 } };
   }
 
@@ -114,7 +115,7 @@ export class FakeS3 {
     const page = keys.slice(0, Math.min(input.MaxKeys ?? this.pageSize, this.pageSize));
     const truncated = keys.length > page.length;
     return {
-      Contents: page.map((key) => ({ Key: key, Size: this.objects.get(key)!.body.byteLength })),
+      Contents: page.map((key) => ({ Key: key, Size: this.objects.get(key)!.body.byteLength, LastModified: this.objects.get(key)!.lastModified })),
       KeyCount: page.length,
       IsTruncated: truncated,
       NextContinuationToken: truncated ? page.at(-1) : undefined,

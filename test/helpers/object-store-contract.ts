@@ -167,7 +167,7 @@ export function objectStoreContract(open: OpenStore): void {
     const store = await freshStore();
     for (const key of ODD_KEYS) expect(await store.putIfAbsent(key, bytes(`body of ${key}`))).toBe('created');
     for (const key of ODD_KEYS) expect(await text(store, key)).toBe(`body of ${key}`);
-    expect(await store.list('odd keys/')).toEqual(sortedKeys(ODD_KEYS).map((key) => ({ key, size: bytes(`body of ${key}`).byteLength })));
+    expect(await store.list('odd keys/')).toEqual(sortedKeys(ODD_KEYS).map((key) => ({ key, size: bytes(`body of ${key}`).byteLength, lastModified: expect.any(Number) })));
 
     const swapped = ODD_KEYS[0]!;
     expect(await store.compareAndSwap(swapped, bytes('swapped'), (await store.get(swapped))!.etag)).toMatchObject({ ok: true });
@@ -176,6 +176,23 @@ export function objectStoreContract(open: OpenStore): void {
     for (const key of ODD_KEYS) await store.delete(key);
     expect(await store.list('odd keys/')).toEqual([]);
     for (const key of ODD_KEYS) expect(await store.get(key)).toBeUndefined();
+  });
+
+  it('lists when each object was last written, created or swapped, to the second', async () => {
+    const store = await freshStore();
+    const before = Date.now();
+    await store.putIfAbsent('t/created.json', bytes('{}'));
+    const created = await store.compareAndSwap('t/swapped.json', bytes('1'), null);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const swapTime = Date.now();
+    await store.compareAndSwap('t/swapped.json', bytes('2'), created.ok ? created.etag : '');
+    const after = Date.now();
+    const [first, second] = await store.list('t/');
+    // S3 keeps whole seconds.
+    expect(first!.lastModified).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(first!.lastModified).toBeLessThan(swapTime);
+    expect(second!.lastModified).toBeGreaterThanOrEqual(Math.floor(swapTime / 1000) * 1000);
+    expect(second!.lastModified).toBeLessThanOrEqual(after);
   });
 
   it('deletes an object, then lets the key be created again; deleting a missing key is no error', async () => {

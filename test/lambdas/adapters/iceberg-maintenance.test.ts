@@ -13,7 +13,6 @@ import { checkpointKey } from '../../../lambdas/core/lake-layout.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import type { TableCatalog } from '../../../lambdas/ports/table-catalog.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
-import { withModifiedTimes } from '../../../src/cli/optimize-command.ts';
 import { DuckDbLake } from '../../../src/local/duckdb-lake.ts';
 import { LocalLake } from '../../../src/local/local-lake.ts';
 import { compactLocal } from '../../../src/local/runner.ts';
@@ -67,7 +66,7 @@ class Fixture {
   }
 
   deps(catalog: TableCatalog = this.lake.catalog): MaintenanceDeps {
-    return { store: withModifiedTimes(this.lake.store, this.lake.dir), catalog, encoder: parquetEncoder(), clock: { now: () => this.now } };
+    return { store: this.lake.store, catalog, encoder: parquetEncoder(), clock: { now: () => this.now } };
   }
 
   optimize(options: Partial<OptimizeOptions> = {}, catalog?: TableCatalog) {
@@ -347,18 +346,5 @@ describe('optimizeTable', () => {
     expect(current.summary['total-records']).toBe(merged.summary['total-records']);
     expect(after['metadata-log'].every((e) => existsSync(fileURLToPath(e['metadata-file'])))).toBe(true);
     for (const audit of await auditSnapshots(lake.table(), lake.lake.store)) expect(audit, audit.snapshotId).toMatchObject({ duplicates: 0, missing: 0, beyond: 0 });
-  });
-
-  it('without modification times removes only what expired snapshots referenced', { timeout: 60_000 }, async () => {
-    const lake = await fixture();
-    await lake.optimize();
-    const orphan = 'curated/device_logs/data/event_time_hour=2026-01-05-01/optimized-3-ffffffffffffffff.parquet';
-    lake.write(orphan, 'PAR1');
-    lake.age(orphan, 30 * DAY);
-    lake.now += 8 * DAY;
-    const report = await optimizeTable(lake.table(), { ...lake.deps(), store: lake.lake.store }, MERGE);
-    expect(report.snapshotsExpired).toBeGreaterThan(0);
-    expect(report.filesRemoved.dataFiles).toBeGreaterThan(10);
-    expect(existsSync(join(lake.lake.dir, orphan))).toBe(true);
   });
 });

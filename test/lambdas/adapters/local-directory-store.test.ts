@@ -149,9 +149,9 @@ describe('LocalDirectoryStore', () => {
       await store.putIfAbsent('top.json', bytes('{}'));
 
       expect(await store.list('lake/')).toEqual([
-        { key: 'lake/dt=2025-01-01/hour=10/c.parquet', size: 1 },
-        { key: 'lake/dt=2025-01-01/hour=3/a.parquet', size: 4 },
-        { key: 'lake/dt=2025-01-02/hour=1/b.parquet', size: 2 },
+        { key: 'lake/dt=2025-01-01/hour=10/c.parquet', size: 1, lastModified: expect.any(Number) },
+        { key: 'lake/dt=2025-01-01/hour=3/a.parquet', size: 4, lastModified: expect.any(Number) },
+        { key: 'lake/dt=2025-01-02/hour=1/b.parquet', size: 2, lastModified: expect.any(Number) },
       ]);
       expect((await store.list('lake/dt=2025-01-01/')).map((e) => e.key)).toEqual([
         'lake/dt=2025-01-01/hour=10/c.parquet',
@@ -177,10 +177,10 @@ describe('LocalDirectoryStore', () => {
       fs.writeFileSync(join(root, '.tmp', 'half-written'), 'partial'); // left by a killed writer
 
       expect(await store.list('')).toEqual([
-        { key: 'a.txt', size: 1 },
-        { key: 'cp/state.json', size: 2 },
+        { key: 'a.txt', size: 1, lastModified: expect.any(Number) },
+        { key: 'cp/state.json', size: 2, lastModified: expect.any(Number) },
       ]);
-      expect(await store.list('cp/')).toEqual([{ key: 'cp/state.json', size: 2 }]);
+      expect(await store.list('cp/')).toEqual([{ key: 'cp/state.json', size: 2, lastModified: expect.any(Number) }]);
     });
 
     it('deletes an object, and deleting a missing one is not an error', async () => {

@@ -200,14 +200,14 @@ describe('S3ObjectStore', () => {
   describe('list', () => {
     it('follows continuation tokens and returns every key with its size, sorted', async () => {
       s3.on(ListObjectsV2Command, { ContinuationToken: undefined })
-        .resolves({ Contents: [{ Key: 'curated/b', Size: 2 }, { Key: 'curated/a', Size: 1 }], IsTruncated: true, NextContinuationToken: 'page-2' })
+        .resolves({ Contents: [{ Key: 'curated/b', Size: 2, LastModified: new Date(2000) }, { Key: 'curated/a', Size: 1, LastModified: new Date(1000) }], IsTruncated: true, NextContinuationToken: 'page-2' })
         .on(ListObjectsV2Command, { ContinuationToken: 'page-2' })
-        .resolves({ Contents: [{ Key: 'curated/c', Size: 3 }], IsTruncated: false });
+        .resolves({ Contents: [{ Key: 'curated/c', Size: 3, LastModified: new Date(3000) }], IsTruncated: false });
 
       expect(await store.list('curated/')).toEqual([
-        { key: 'curated/a', size: 1 },
-        { key: 'curated/b', size: 2 },
-        { key: 'curated/c', size: 3 },
+        { key: 'curated/a', size: 1, lastModified: 1000 },
+        { key: 'curated/b', size: 2, lastModified: 2000 },
+        { key: 'curated/c', size: 3, lastModified: 3000 },
       ]);
       expect(s3.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input)).toEqual([
         { Bucket: BUCKET, Prefix: 'curated/' },
