@@ -54,5 +54,6 @@ describe('the README examples', () => {
     const count = (pattern: RegExp) => Number(output(pattern).stdout.trim().split('\n').at(-1));
     expect(count(/rows_20_minutes_ago/)).toBeGreaterThan(0);
     expect(count(/rows_20_minutes_ago/)).toBeLessThan(count(/rows_now/));
+    expect(output(/^optimize /).stdout).toMatch(/^device_logs: /);
   });
 });
