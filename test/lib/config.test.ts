@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OPTIMIZE_DEFAULTS } from '../../lambdas/adapters/iceberg-maintenance.ts';
 import { ConfigError, configFromContext, DEFAULTS, validateConfig } from '../../lib/config.ts';
 
 const context = (values: Record<string, unknown>) => (key: string) => values[key];
@@ -60,5 +61,9 @@ describe('configFromContext', () => {
 
   it('turns a curated transition off with 0 days', () => {
     expect(validateConfig({ ...DEFAULTS, curatedGlacierInstantAfterDays: 0 }).curatedGlacierInstantAfterDays).toBe(0);
+  });
+
+  it('deploys the optimizer with the defaults of streamlake optimize', () => {
+    expect([DEFAULTS.optimizeTargetFileMb, DEFAULTS.optimizeRetentionDays]).toEqual([OPTIMIZE_DEFAULTS.targetFileMb, OPTIMIZE_DEFAULTS.retentionDays]);
   });
 });
