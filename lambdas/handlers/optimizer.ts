@@ -67,15 +67,13 @@ export function createOptimizerHandler(factories: OptimizerFactories = AWS_FACTO
 /** Scheduled every hour or so: one optimize of the function's Iceberg table, then its figures as metrics. */
 export const handler = createOptimizerHandler();
 
+// Four metrics, $0.30 a month each: what was merged into what, and what the retention let go.
 function publishMetrics(report: OptimizeReport): void {
   metrics.addDimension('Table', report.table);
-  metrics.addMetric('PartitionsMerged', MetricUnit.Count, report.partitionsMerged);
   metrics.addMetric('FilesMerged', MetricUnit.Count, report.filesBefore);
   metrics.addMetric('FilesWritten', MetricUnit.Count, report.filesAfter);
-  metrics.addMetric('RowsRewritten', MetricUnit.Count, report.rowsRewritten);
   metrics.addMetric('SnapshotsExpired', MetricUnit.Count, report.snapshotsExpired);
   const removed = report.filesRemoved;
   metrics.addMetric('FilesRemoved', MetricUnit.Count, removed.dataFiles + removed.manifests + removed.manifestLists + removed.metadataFiles);
-  metrics.addMetric('BytesRemoved', MetricUnit.Bytes, removed.bytes);
   metrics.publishStoredMetrics();
 }
