@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseCheckpoint } from '../core/checkpoint.ts';
 import {
   currentSnapshot,
+  lastRunSnapshot,
   newSnapshotId,
   sequenceOf,
   SUMMARY,
@@ -206,7 +207,10 @@ async function mergeClosedPartitions(
       'added-data-files': String(added.length), 'deleted-data-files': String(removed.files), 'added-records': String(records(added)), 'deleted-records': String(removed.records),
       'added-files-size': String(bytesAfter), 'removed-files-size': String(bytesBefore), 'changed-partition-count': String(mergedPartitions.size),
       // The table holds the same runs and offsets as before: the compactor reads its progress from the current snapshot.
-      ...Object.fromEntries([SUMMARY.sequence, SUMMARY.offsets].filter((key) => parent.summary[key] !== undefined).map((key) => [key, parent.summary[key]!])),
+      ...Object.fromEntries([SUMMARY.sequence, SUMMARY.offsets].flatMap((key) => {
+        const value = lastRunSnapshot(loaded.metadata, parent)?.summary[key];
+        return value === undefined ? [] : [[key, value]];
+      })),
       ...totals(parent, { files: added.length, records: records(added), bytes: bytesAfter }, removed),
     };
     const manifestList = await table.writeManifestList(manifests, snapshotId, parent, sequenceNumber);
@@ -399,7 +403,7 @@ async function removeUnreferencedFiles(table: IcebergTable, deps: MaintenanceDep
   const reachable = await snapshotFiles(table, deps.store, metadata.snapshots, new Map());
   reachable.add(table.keyOf(entry.metadataLocation));
   for (const e of metadata['metadata-log']) reachable.add(table.keyOf(e['metadata-file']));
-  const committed = sequenceOf(currentSnapshot(metadata));
+  const committed = sequenceOf(lastRunSnapshot(metadata));
   const kept = (key: string) => {
     const run = RUN_FILE.exec(key);
     return reachable.has(key) || (run !== null && (Number(run[1]) > committed || claimed.has(run[2]!)));

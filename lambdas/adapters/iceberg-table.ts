@@ -3,6 +3,7 @@ import type { PendingRun } from '../core/checkpoint.ts';
 import {
   currentSchema,
   currentSnapshot,
+  lastRunSnapshot,
   metadataVersionOf,
   newSnapshotId,
   newTableMetadata,
@@ -110,9 +111,16 @@ export class IcebergTable implements TableFormat {
     const snapshotId = newSnapshotId();
     let manifest: ManifestFile | undefined;
     await this.commit(async (loaded) => {
+      // A table that lost its catalog entry would start again with this run alone: its earlier runs' rows would vanish.
+      if (!loaded && run.sequence > 1) {
+        throw new IcebergLocationError(
+          `table ${this.table.name} is not in its catalog, yet ${run.sequence - 1} compactor runs were committed to it: register its last metadata file ` +
+            `(the newest ${icebergMetadataPrefix(this.table.name)}*.metadata.json) in the catalog again, then run the compactor again`,
+        );
+      }
       const base = loaded?.metadata ?? this.newMetadata();
       const parent = currentSnapshot(base);
-      if (sequenceOf(parent) >= run.sequence) return undefined;
+      if (sequenceOf(lastRunSnapshot(base)) >= run.sequence) return undefined;
       const metadata = this.withDeclaredSchema(base);
       const sequenceNumber = metadata['last-sequence-number'] + 1;
       // The manifest names the run's files once; a retried commit lists it again under its new sequence number.

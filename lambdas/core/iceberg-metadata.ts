@@ -102,7 +102,19 @@ export function snapshotAt(metadata: TableMetadata, timestampMs: number): Snapsh
   return entry ? snapshotById(metadata, entry['snapshot-id']) : undefined;
 }
 
-/** The last compactor run a snapshot includes (0 when none). */
+/**
+ * The newest snapshot streamlake wrote among `snapshot` (the current one by default) and its
+ * ancestors: a snapshot another writer committed (Athena's OPTIMIZE, a Glue table optimizer)
+ * carries no compactor run, and the table still holds the runs of the streamlake snapshot before it.
+ */
+export function lastRunSnapshot(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Snapshot | undefined {
+  for (let at = snapshot; at; at = at['parent-snapshot-id'] === undefined ? undefined : snapshotById(metadata, at['parent-snapshot-id'])) {
+    if (at.summary[SUMMARY.sequence] !== undefined) return at;
+  }
+  return undefined;
+}
+
+/** The last compactor run a snapshot of ours includes (0 when none). */
 export function sequenceOf(snapshot: Snapshot | undefined): number {
   return snapshot ? Number(snapshot.summary[SUMMARY.sequence] ?? 0) : 0;
 }

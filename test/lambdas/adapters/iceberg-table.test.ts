@@ -3,7 +3,7 @@ import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList,
 import { IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { StoreCatalog } from '../../../lambdas/adapters/store-catalog.ts';
-import { currentSchema, parseMetadata, sequenceOf, serializeMetadata, snapshotAt, SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
+import { currentSchema, currentSnapshot, parseMetadata, sequenceOf, serializeMetadata, snapshotAt, SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
 import { icebergSchema, nameMapping, partitionPathValue, partitionSpec, type IcebergField, type IcebergStruct, type IcebergType } from '../../../lambdas/core/iceberg-schema.ts';
 import { parseTableDeclaration, tableColumns, type TableSpec } from '../../../lambdas/core/table-declaration.ts';
 import type { PendingRun } from '../../../lambdas/core/checkpoint.ts';
@@ -127,6 +127,24 @@ describe('IcebergTable', () => {
     const { metadata } = (await table.load())!;
     expect(metadata.snapshots).toHaveLength(1);
     expect(sequenceOf(metadata.snapshots[0])).toBe(1);
+  });
+
+  it("knows a run is committed when another writer's snapshot (no streamlake summary) came after it", async () => {
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    // As Athena's OPTIMIZE would commit: a snapshot of the same files, without our summary keys.
+    await table.commit(async (loaded) => {
+      const parent = currentSnapshot(loaded!.metadata)!;
+      return { metadata: loaded!.metadata, snapshot: { id: 42, operation: 'replace', manifestList: parent['manifest-list'], summary: {}, now } };
+    });
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    expect((await table.load())!.metadata.snapshots.map((s) => s.summary.operation)).toEqual(['append', 'replace']);
+    await table.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 1)], { 0: 20 });
+    expect((await table.load())!.metadata.snapshots.map((s) => sequenceOf(s))).toEqual([1, 0, 2]);
+  });
+
+  it('refuses to start the table again when its catalog entry is gone after earlier runs committed', async () => {
+    await expect(table.commitRun(run(3), [], { 0: 30 })).rejects.toThrow(/not in its catalog, yet 2 compactor runs were committed to it: register its last metadata file/);
+    expect(await table.load()).toBeUndefined();
   });
 
   it('appends each run as a snapshot holding every earlier file, with the offsets and running totals in its summary', async () => {
