@@ -14,6 +14,8 @@ const READER = fileURLToPath(new URL('pyiceberg_read.py', import.meta.url));
 
 /** What test/trino/pyiceberg_read.py prints. */
 interface PyIcebergRead {
+  /** Rows per hour of event time (hours since 1970), each hour scanned with a filter on the event time alone. */
+  readonly hours: Record<string, number>;
   readonly columns: string[];
   readonly types: string[];
   readonly rows: unknown[][];
@@ -66,6 +68,16 @@ describe('Iceberg tables read by pyiceberg', () => {
     expect(read.columns).toEqual(columns);
     expect(read.rows).toHaveLength(lakes.summary.lakeRows);
     expectSameResult({ columns: read.columns, kinds: read.types, rows: read.rows }, expected);
+  });
+
+  it('prunes by the hidden partitions: a filter on the event time alone finds each hour’s rows of the Hive-Parquet table', async () => {
+    const lake = await DuckDbLake.open(lakes.hiveLakeDir, [DEVICE_LOGS]);
+    try {
+      const { rows } = await lake.query(`SELECT dt, hour, count(*) AS n FROM ${DEVICE_LOGS.name} GROUP BY dt, hour ORDER BY dt, hour`);
+      expect(read.hours).toEqual(Object.fromEntries(rows.map((r) => [String(Date.parse(`${String(r.dt)}T00:00:00Z`) / 3_600_000 + Number(r.hour)), r.n])));
+    } finally {
+      lake.close();
+    }
   });
 
   it('lists every commit, each with the compactor run and the Kafka offsets its summary holds', () => {

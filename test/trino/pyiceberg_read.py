@@ -2,8 +2,9 @@
 
 Usage: python pyiceberg_read.py <metadata file URI or path>
 
-Prints {"columns": [...], "types": [...], "rows": [...], "snapshots": [...]}: the rows of a full scan
-of the current snapshot, ordered by (kafka_partition, kafka_offset), timestamps as epoch
+Prints {"hours": {...}, "columns": [...], "types": [...], "rows": [...], "snapshots": [...]}: the
+rows of each hour of event time, scanned with a filter on the event time (which pyiceberg prunes
+files by, through their partition values); the rows of a full scan of the current snapshot, ordered by (kafka_partition, kafka_offset), timestamps as epoch
 milliseconds (a fraction for any microseconds), decimals as strings, dates as ISO dates; and every
 snapshot with its parent, sequence number, time, operation, summary, and what a scan of it holds:
 its rows, its (kafka_partition, kafka_offset) pairs held more than once, and the highest offset it
@@ -17,6 +18,7 @@ import sys
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 from pyiceberg.table import StaticTable
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -73,7 +75,15 @@ def main(location):
             "duplicates": pc.sum(pc.greater(pairs["kafka_offset_count"], 1)).as_py() or 0,
             "highest": {str(p): o for p, o in zip(highest["kafka_partition"].to_pylist(), highest["kafka_offset_max"].to_pylist())},
         })
+    # The rows of each hour of event time, each hour scanned with a filter on the event time alone:
+    # pyiceberg keeps only the files whose partition (the event time's hour) can match.
+    hours = {}
+    for hour in sorted({micros // 3_600_000_000 for micros in pc.cast(scan["event_time"], pa.int64()).to_pylist()}):
+        start = EPOCH + datetime.timedelta(hours=hour)
+        condition = And(GreaterThanOrEqual("event_time", start.isoformat()), LessThan("event_time", (start + datetime.timedelta(hours=1)).isoformat()))
+        hours[str(hour)] = table.scan(row_filter=condition, selected_fields=("kafka_offset",)).to_arrow().num_rows
     json.dump({
+        "hours": hours,
         "columns": scan.column_names,
         "types": [kind(field.type) for field in scan.schema],
         "rows": [plain(list(row.values())) for row in scan.to_pylist()],
