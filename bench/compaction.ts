@@ -107,6 +107,7 @@ async function benchIceberg(topic: MemoryTopic, options: CompactorOptions, encod
   const timed = (store: MemoryStore): TableFormat => {
     const table = new IcebergTable({ store, catalog: new StoreCatalog(store), lakeUri: 'memory://lake/', clock: { now: () => START } }, icebergTable);
     return {
+      timestampUnit: table.timestampUnit,
       dataFileKey: (bucket, run) => table.dataFileKey(bucket, run),
       commitRun: async (run, files, offsets) => {
         const started = performance.now();
@@ -169,7 +170,7 @@ async function main() {
   progress('compactor core: record values → Parquet bytes, in memory');
   const memory = rssSampler();
   const encoder = parquetEncoder();
-  const sampled: ParquetEncoder = { encode: (batch, c) => { const bytes = encoder.encode(batch, c); memory.sample(); return bytes; } };
+  const sampled: ParquetEncoder = { encode: (batch, c, unit) => { const bytes = encoder.encode(batch, c, unit); memory.sample(); return bytes; } };
   const compactor = await best('compactor', progress, () => compactAll({ topic, encoder: sampled, clock: { now: () => START }, onProgress: memory.sample }, options));
   const store = compactor.result;
   if ((await store.list(quarantinePrefix(TABLE.name))).length > 0) throw new Error('the bench records are all valid, yet some were quarantined');

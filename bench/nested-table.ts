@@ -72,9 +72,9 @@ export async function benchNestedTable(events: number, codec: Codec, work: strin
   // The batches the compactor encodes, recorded in a run of its own so the timed runs hold none.
   const batches: ColumnBatch[] = [];
   const recorder: ParquetEncoder = {
-    encode(batch, c) {
+    encode(batch, c, unit) {
       batches.push(batch);
-      return parquetEncoder().encode(batch, c);
+      return parquetEncoder().encode(batch, c, unit);
     },
   };
   await compactAll({ topic, encoder: recorder, clock }, options);

@@ -292,7 +292,7 @@ async function mergeBin(table: IcebergTable, deps: MaintenanceDeps, bin: readonl
   const batch = await readColumnBatch(files, tableColumns(table.table));
   const expected = bin.reduce((sum, file) => sum + file.entry.file.recordCount, 0);
   if (batch.rowCount !== expected) throw new OptimizeError(`table ${table.table.name}: the files of partition ${bin[0]!.entry.file.partition} hold ${batch.rowCount} rows, their manifests say ${expected}; nothing was merged`);
-  const body = deps.encoder.encode(batch, options.codec);
+  const body = deps.encoder.encode(batch, options.codec, table.timestampUnit);
   const bucket = bin[0]!.entry.file.partition;
   const runKey = table.dataFileKey(bucket, { sequence: 0, runId: 'x' });
   const key = `${runKey.slice(0, runKey.lastIndexOf('/') + 1)}optimized-${name}.parquet`;

@@ -68,6 +68,8 @@ const MAX_COMMIT_ATTEMPTS = 10;
 export class IcebergTable implements TableFormat {
   private readonly deps: IcebergTableDeps;
   readonly table: TableSpec;
+  /** The Iceberg spec stores `timestamptz` as microseconds. */
+  readonly timestampUnit = 'micros';
 
   constructor(deps: IcebergTableDeps, table: TableSpec) {
     this.deps = deps;

@@ -15,6 +15,8 @@ import type { ColumnBatch, ColumnValues, NestedValue } from '../ports/parquet.ts
 // Values as they stay in the files: no Date objects, no rounding.
 const PARSERS = {
   timestampFromMilliseconds: (millis: bigint) => Number(millis),
+  // An Iceberg table's files hold microseconds; the batch holds milliseconds, as the compactor's.
+  timestampFromMicroseconds: (micros: bigint) => Number(micros / 1000n),
   dateFromDays: (days: number) => days,
 };
 

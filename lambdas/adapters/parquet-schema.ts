@@ -1,5 +1,6 @@
 import type { FieldRepetitionType, SchemaElement } from 'hyparquet';
 import type { ColumnSpec, ScalarType } from '../core/schema.ts';
+import type { TimestampUnit } from '../ports/parquet.ts';
 
 /** The Parquet type of a leaf column: physical type, and the annotations engines read it by. */
 export type Physical = Required<Pick<SchemaElement, 'type'>> & Pick<SchemaElement, 'type_length' | 'converted_type' | 'logical_type' | 'precision' | 'scale'>;
@@ -15,8 +16,12 @@ const PHYSICAL: Record<ScalarType, Physical> = {
   timestamp: { type: 'INT64', converted_type: 'TIMESTAMP_MILLIS' },
 };
 
+// Legacy TIMESTAMP_MICROS (adjusted to UTC, as TIMESTAMP_MILLIS): what Iceberg's timestamptz is stored as.
+const TIMESTAMP_MICROS: Physical = { type: 'INT64', converted_type: 'TIMESTAMP_MICROS' };
+
 /** The Parquet type of a column the flat encoder writes (a scalar). */
-export function physicalOf(column: ColumnSpec): Physical {
+export function physicalOf(column: ColumnSpec, timestampUnit: TimestampUnit = 'millis'): Physical {
+  if (column.type === 'timestamp' && timestampUnit === 'micros') return TIMESTAMP_MICROS;
   const physical = PHYSICAL[column.type as ScalarType];
   if (!physical) throw new TypeError(`${column.name} is a ${column.type} column: the nested-column writer writes it`);
   return physical;
@@ -43,11 +48,12 @@ function decimalPhysical(precision: number, scale: number): Physical {
  * a map the standard MAP (`<name> (MAP) { repeated group key_value { required key (UTF8); value } }`),
  * which DuckDB, Trino and pyarrow read as STRUCT, array and MAP types.
  */
-export function schemaOf(columns: readonly ColumnSpec[]): SchemaElement[] {
-  return [{ name: 'root', num_children: columns.length }, ...columns.flatMap((column) => elementsOf(column))];
+export function schemaOf(columns: readonly ColumnSpec[], timestampUnit: TimestampUnit = 'millis'): SchemaElement[] {
+  const elementsOf = (column: ColumnSpec): SchemaElement[] => columnElements(column, elementsOf, timestampUnit);
+  return [{ name: 'root', num_children: columns.length }, ...columns.flatMap(elementsOf)];
 }
 
-function elementsOf(column: ColumnSpec): SchemaElement[] {
+function columnElements(column: ColumnSpec, elementsOf: (column: ColumnSpec) => SchemaElement[], timestampUnit: TimestampUnit): SchemaElement[] {
   const { name } = column;
   const repetition_type: FieldRepetitionType = column.nullable ? 'OPTIONAL' : 'REQUIRED';
   switch (column.type) {
@@ -69,6 +75,6 @@ function elementsOf(column: ColumnSpec): SchemaElement[] {
     case 'decimal':
       return [{ name, repetition_type, ...decimalPhysical(column.precision!, column.scale!) }];
     default:
-      return [{ name, repetition_type, ...physicalOf(column) }];
+      return [{ name, repetition_type, ...physicalOf(column, timestampUnit) }];
   }
 }

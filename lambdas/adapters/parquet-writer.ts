@@ -4,7 +4,7 @@ import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { schemaPathResolver } from 'hyparquet-writer/src/schema.js';
 import type { ColumnSpec } from '../core/schema.ts';
-import type { Codec, ColumnBatch, ParquetEncoder } from '../ports/parquet.ts';
+import type { Codec, ColumnBatch, ColumnValues, NestedValue, ParquetEncoder, TimestampUnit } from '../ports/parquet.ts';
 import { writeDeltaBinaryPacked } from './parquet-delta.ts';
 import { numberDictionary, stringDictionary, writeDictionaryIds } from './parquet-dictionary.ts';
 import { writeNestedColumn } from './parquet-nested.ts';
@@ -41,10 +41,11 @@ export interface ParquetLayout {
 export function parquetEncoder(layout: ParquetLayout = {}): ParquetEncoder {
   const { rowGroupRows = 1_000_000, pageRows = 131_072 } = layout;
   return {
-    encode(batch: ColumnBatch, codec: Codec): Uint8Array {
+    encode(input: ColumnBatch, codec: Codec, timestampUnit: TimestampUnit = 'millis'): Uint8Array {
+      const batch = timestampUnit === 'micros' ? inMicroseconds(input) : input;
       const writer = new ByteWriter();
       writer.appendUint32(MAGIC);
-      const schema = schemaOf(batch.columns);
+      const schema = schemaOf(batch.columns, timestampUnit);
       const pathOf = schemaPathResolver(schema);
       const rowGroups: FileMetaData['row_groups'] = [];
       for (let start = 0; start < batch.rowCount || start === 0; start += rowGroupRows) {
@@ -58,7 +59,7 @@ export function parquetEncoder(layout: ParquetLayout = {}): ParquetEncoder {
             uncompressed += nested.uncompressedBytes;
             return nested.chunks;
           }
-          const chunk = writeChunk(writer, column, values, { start, end, pageRows }, codec);
+          const chunk = writeChunk(writer, column, values, { start, end, pageRows }, codec, timestampUnit);
           uncompressed += chunk.uncompressedBytes;
           return [chunk.chunk];
         });
@@ -77,9 +78,9 @@ export function parquetEncoder(layout: ParquetLayout = {}): ParquetEncoder {
   };
 }
 
-function writeChunk(writer: ByteWriter, column: ColumnSpec, values: FlatValues, rows: { start: number; end: number; pageRows: number }, codec: Codec) {
+function writeChunk(writer: ByteWriter, column: ColumnSpec, values: FlatValues, rows: { start: number; end: number; pageRows: number }, codec: Codec, timestampUnit: TimestampUnit) {
   const { start, end, pageRows } = rows;
-  const physical = physicalOf(column);
+  const physical = physicalOf(column, timestampUnit);
   const chunkStart = writer.offset;
   const dictionary = values.kind === 'strings' ? stringDictionary(values, start, end) : numberDictionary(values.values, start, end, physical);
   const encodings = new Set<Encoding>(column.nullable ? ['RLE'] : []);
@@ -145,4 +146,41 @@ function writeValues(values: FlatValues, start: number, end: number, physical: P
   }
   writePlainValues(present, physical);
   return 'PLAIN';
+}
+
+/**
+ * The batch with every timestamp, nested ones included, in microseconds: epoch milliseconds times
+ * 1000 stay exact integers in a double (below 2^53 until the year 2255).
+ */
+function inMicroseconds(batch: ColumnBatch): ColumnBatch {
+  if (!batch.columns.some(holdsTimestamp)) return batch;
+  return { ...batch, values: batch.values.map((values, i) => (holdsTimestamp(batch.columns[i]!) ? scaledColumn(values, batch.columns[i]!) : values)) };
+}
+
+function holdsTimestamp(column: ColumnSpec): boolean {
+  return column.type === 'timestamp' || [...(column.fields ?? []), ...(column.items ? [column.items] : []), ...(column.values ? [column.values] : [])].some(holdsTimestamp);
+}
+
+function scaledColumn(values: ColumnValues, column: ColumnSpec): ColumnValues {
+  if (values.kind === 'numbers') return { kind: 'numbers', values: values.values.map((ms) => ms * 1000) };
+  if (values.kind === 'values') return { kind: 'values', values: values.values.map((value) => scaledValue(value, column)) };
+  return values;
+}
+
+function scaledValue(value: NestedValue, column: ColumnSpec): NestedValue {
+  if (value === null) return null;
+  switch (column.type) {
+    case 'timestamp':
+      return (value as number) * 1000;
+    case 'struct': {
+      const struct = value as Record<string, NestedValue>;
+      return Object.fromEntries(column.fields!.map((field) => [field.name, holdsTimestamp(field) ? scaledValue(struct[field.name] ?? null, field) : (struct[field.name] ?? null)]));
+    }
+    case 'array':
+      return (value as readonly NestedValue[]).map((item) => scaledValue(item, column.items!));
+    case 'map':
+      return (value as readonly (readonly [string, NestedValue])[]).map(([key, item]) => [key, scaledValue(item, column.values!)]);
+    default:
+      return value;
+  }
 }

@@ -218,7 +218,7 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
 
   const written: WrittenFile[] = [];
   for (const [bucket, positions] of buckets.sorted()) {
-    const body = deps.encoder.encode(rows.batch(positions.length === rows.rowCount ? undefined : Int32Array.from(positions)), options.codec);
+    const body = deps.encoder.encode(rows.batch(positions.length === rows.rowCount ? undefined : Int32Array.from(positions)), options.codec, format.timestampUnit);
     const fileKey = format.dataFileKey(bucket, run);
     await deps.store.putIfAbsent(fileKey, body);
     written.push({ key: fileKey, bucket, rows: positions.length, bytes: body.byteLength });

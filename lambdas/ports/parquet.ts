@@ -30,7 +30,14 @@ export interface ColumnBatch {
   readonly rowCount: number;
 }
 
+/**
+ * How a file stores timestamps: milliseconds (Hive-Parquet tables, which Athena reads as
+ * `timestamp(3)`), or microseconds, which the Iceberg spec requires of its `timestamptz`
+ * (Trino's Iceberg reader refuses anything else). A batch always holds epoch milliseconds.
+ */
+export type TimestampUnit = 'millis' | 'micros';
+
 /** Turns a batch into the bytes of one Parquet file. */
 export interface ParquetEncoder {
-  encode(batch: ColumnBatch, codec: Codec): Uint8Array;
+  encode(batch: ColumnBatch, codec: Codec, timestampUnit?: TimestampUnit): Uint8Array;
 }

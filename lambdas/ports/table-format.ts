@@ -1,4 +1,5 @@
 import type { PendingRun } from '../core/checkpoint.ts';
+import type { TimestampUnit } from './parquet.ts';
 
 /** A data file a compactor run wrote: one per time bucket (hours or days since 1970) its rows fall in. */
 export interface WrittenFile {
@@ -14,6 +15,8 @@ export interface WrittenFile {
  * by a concurrent compactor, names the same files and commits at most once.
  */
 export interface TableFormat {
+  /** How the format's data files store timestamps. */
+  readonly timestampUnit: TimestampUnit;
   dataFileKey(bucket: number, run: Pick<PendingRun, 'sequence' | 'runId'>): string;
   /**
    * Makes the run's files the table's. `offsets` are the Kafka offsets the table holds once it is

@@ -1,3 +1,4 @@
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { readColumnBatch } from '../../../lambdas/adapters/parquet-reader.ts';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
@@ -76,6 +77,23 @@ describe('readColumnBatch', () => {
     const read = await readColumnBatch([{ name: 'p.parquet', body }], tableColumns(PURCHASES));
     expect(rowsOf(read)).toEqual(rowsOf(batch));
     expect(Buffer.from(encoder.encode(read, 'zstd')).equals(Buffer.from(body))).toBe(true);
+  });
+
+  it("writes an Iceberg table's timestamps, nested ones too, as microseconds, and reads them back as the same milliseconds", async () => {
+    const rows = Array.from({ length: 4 }, (_, i) => purchase(i));
+    const batch = batchOf(tableColumns(PURCHASES), rows);
+    const body = encoder.encode(batch, 'snappy', 'micros');
+    const leaves = parquetMetadata(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer).schema;
+    const timestamps = leaves.filter((element) => element.converted_type === 'TIMESTAMP_MICROS' || element.converted_type === 'TIMESTAMP_MILLIS');
+    expect(timestamps.map((element) => [element.name, element.converted_type])).toEqual([
+      ['placed_at', 'TIMESTAMP_MICROS'], ['shipped_at', 'TIMESTAMP_MICROS'], ['kafka_timestamp', 'TIMESTAMP_MICROS'],
+    ]);
+    const stored = await parquetReadObjects({ file: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer, columns: ['placed_at', 'items'], parsers: { timestampFromMicroseconds: (micros: bigint) => micros } });
+    expect(stored[1]!.placed_at).toBe(BigInt(T0 + 1) * 1000n);
+    expect((stored[1]!.items as { shipped_at: bigint }[])[0]!.shipped_at).toBe(BigInt(T0 + 3_600_000) * 1000n);
+    const read = await readColumnBatch([{ name: 'p.parquet', body }], tableColumns(PURCHASES));
+    expect(rowsOf(read)).toEqual(rowsOf(batch));
+    expect(Buffer.from(encoder.encode(read, 'snappy', 'micros')).equals(Buffer.from(body))).toBe(true);
   });
 
   it('concatenates files in the order given, across row groups, and fills a column a file lacks with nulls', async () => {
