@@ -201,9 +201,11 @@ export class LocalLog implements TopicWriter, TopicReader {
   }
 
   async close(): Promise<void> {
-    if (!this.writers) return;
-    await Promise.all(this.writers.flatMap((files) => [files.log.close(), files.index.close()]));
+    // Taken before the first await, so a second close() at the same time (the same log as writer and reader) does nothing.
+    const writers = this.writers;
+    if (!writers) return;
     this.writers = undefined;
+    await Promise.all(writers.flatMap((files) => [files.log.close(), files.index.close()]));
     await releaseWriterLock(join(this.dir, WRITER_LOCK));
   }
 }
