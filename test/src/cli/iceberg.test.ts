@@ -34,7 +34,7 @@ describe('streamlake with an Iceberg table', () => {
     // The Hive table has its partition columns besides; the Iceberg table partitions on event_time itself.
     const all = 'SELECT * FROM device_logs ORDER BY kafka_partition, kafka_offset';
     expect(await rows(iceberg.path, all)).toEqual(await rows(hive.path, all.replace('*', '* EXCLUDE (dt, hour)')));
-    for (const named of ['anomalies', 'site_summary', 'latest_reading_per_device']) {
+    for (const named of ['anomalies', 'site_summary', 'latest_reading_per_device', 'hourly_averages_per_device', 'late_events']) {
       const [a, b] = await Promise.all([iceberg, hive].map((dir) => streamlake(['query', '--data-dir', dir.path, '--json', '--named', named])));
       expect(a!.stdout, named).toBe(b!.stdout);
     }
