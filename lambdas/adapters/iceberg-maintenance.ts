@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
-import { parseCheckpoint } from '../core/checkpoint.ts';
 import {
   currentSnapshot,
   lastRunSnapshot,
   newSnapshotId,
-  sequenceOf,
   SUMMARY,
-  withoutSnapshotsBefore,
   type Snapshot,
-  type TableMetadata,
 } from '../core/iceberg-metadata.ts';
 import { partitionPathValue } from '../core/iceberg-schema.ts';
-import { bucketMillis, checkpointPrefix, curatedPrefix, icebergMetadataPrefix } from '../core/lake-layout.ts';
+import { bucketMillis } from '../core/lake-layout.ts';
 import { tableColumns } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -19,14 +15,16 @@ import type { Codec, ParquetEncoder } from '../ports/parquet.ts';
 import type { TableCatalog } from '../ports/table-catalog.ts';
 import type { WrittenFile } from '../ports/table-format.ts';
 import { decodeManifest, EntryStatus, type ManifestEntry, type ManifestFile } from './iceberg-avro.ts';
-import { IcebergCommitConflictError, IcebergLocationError, totals, type IcebergTable, type LoadedTable } from './iceberg-table.ts';
+import { expireSnapshots, removeUnreferencedFiles } from './iceberg-expiry.ts';
+import { IcebergLocationError, totals, type IcebergTable, type LoadedTable } from './iceberg-table.ts';
 import { readColumnBatch } from './parquet-reader.ts';
 
 /**
  * `streamlake optimize`: the maintenance of an Iceberg table. Small data files of closed
- * partitions are merged into files near a target size in one `replace` snapshot; snapshots older
- * than the retention are expired; files no snapshot references any more are removed once they are
- * older than the retention, except those of a compactor run that is claimed and not committed yet.
+ * partitions are merged into files near a target size in one `replace` snapshot (here); snapshots
+ * older than the retention are expired and files no snapshot references any more removed once they
+ * are older than the retention, except those of a compactor run that is claimed and not committed
+ * yet (`iceberg-expiry.ts`).
  */
 
 const DAY_MS = 86_400_000;
@@ -37,8 +35,6 @@ export const OPTIMIZE_DEFAULTS = {
   targetFileMb: 128,
   /** Snapshots (time travel) and unreferenced files are kept this long; Iceberg's default for expiring snapshots is 5 days, Athena's VACUUM 5 days. */
   retentionDays: 7,
-  /** Previous metadata files the metadata log keeps (Iceberg's `write.metadata.previous-versions-max`). */
-  metadataVersionsKept: 100,
   /** A file under this share of the target is small: it is merged; larger ones are left alone (Iceberg's `min-file-size-bytes`). */
   smallFileShare: 0.75,
 } as const;
@@ -133,7 +129,6 @@ export class OptimizeError extends Error {
   override name = 'OptimizeError';
 }
 
-const EMPTY_REMOVED: RemovedFiles = { dataFiles: 0, manifests: 0, manifestLists: 0, metadataFiles: 0, bytes: 0 };
 
 /**
  * Merges the small files of `table`'s closed partitions in one atomic commit, expires snapshots
@@ -331,104 +326,4 @@ async function replaceManifests(
   const written = await table.writeManifest(loaded.metadata, change.snapshotId, entries);
   const liveSequences = entries.filter((entry) => entry.status !== EntryStatus.Deleted).map((entry) => entry.sequenceNumber ?? change.sequenceNumber);
   return [...kept, { ...written, sequenceNumber: change.sequenceNumber, minSequenceNumber: Math.min(change.sequenceNumber, ...liveSequences) }];
-}
-
-const MAX_EXPIRE_ATTEMPTS = 10;
-
-/**
- * Expires the snapshots committed before `cutoff` (never the current one) and trims the metadata
- * log to the files of the retention, at most {@link OPTIMIZE_DEFAULTS.metadataVersionsKept}, in a
- * commit of table metadata without a new snapshot. Returns how many snapshots it expired and the
- * keys of the files only they referenced (and of the metadata files dropped from the log): files
- * older than the cutoff by the snapshots' own timestamps.
- */
-async function expireSnapshots(table: IcebergTable, deps: MaintenanceDeps, cutoff: number): Promise<{ count: number; knownOld: Set<string> }> {
-  for (let attempt = 0; attempt < MAX_EXPIRE_ATTEMPTS; attempt++) {
-    const loaded = await table.load();
-    if (!loaded) return { count: 0, knownOld: new Set() };
-    const { metadata, entry } = loaded;
-    const now = deps.clock.now();
-    const kept = withoutSnapshotsBefore(metadata, cutoff, now);
-    const log = metadata['metadata-log'].filter((e) => e['timestamp-ms'] >= cutoff).slice(-OPTIMIZE_DEFAULTS.metadataVersionsKept);
-    const expired = metadata.snapshots.filter((snapshot) => !kept.snapshots.includes(snapshot));
-    const dropped = metadata['metadata-log'].filter((e) => !log.includes(e));
-    if (expired.length === 0 && dropped.length === 0) return { count: 0, knownOld: new Set() };
-    if (await table.commit(async (current) => (current?.entry.version === entry.version ? { metadata: { ...kept, 'metadata-log': log } } : undefined))) {
-      const knownOld = new Set(dropped.filter((e) => e['timestamp-ms'] < cutoff).map((e) => table.keyOf(e['metadata-file'])));
-      for (const key of await snapshotFiles(table, deps.store, expired, new Map())) knownOld.add(key);
-      return { count: expired.length, knownOld };
-    }
-  }
-  throw new IcebergCommitConflictError(`table ${table.table.name} changed under ${MAX_EXPIRE_ATTEMPTS} attempts to expire its snapshots; run optimize again`);
-}
-
-/** The keys of the manifest lists, manifests and live data files of `snapshots`; `manifests` caches what manifests were read. */
-async function snapshotFiles(table: IcebergTable, store: ObjectStore, snapshots: readonly Snapshot[], manifests: Map<string, string[]>): Promise<Set<string>> {
-  const keys = new Set<string>();
-  for (const snapshot of snapshots) {
-    const listKey = table.keyOf(snapshot['manifest-list']);
-    keys.add(listKey);
-    // A list an earlier, interrupted run removed already has nothing more to give.
-    if (!(await store.get(listKey))) continue;
-    for (const manifest of await table.manifests(snapshot)) {
-      const key = table.keyOf(manifest.path);
-      keys.add(key);
-      if (!manifests.has(key)) {
-        const object = await store.get(key);
-        const entries = object ? await decodeManifest(object.body) : [];
-        manifests.set(key, entries.filter((e) => e.status !== EntryStatus.Deleted).map((e) => table.keyOf(e.file.path)));
-      }
-      for (const file of manifests.get(key)!) keys.add(file);
-    }
-  }
-  return keys;
-}
-
-// `run-00000042-<run id>.parquet`: a compactor run's data file.
-const RUN_FILE = /\/run-(\d+)-([0-9a-f]+)\.parquet$/;
-
-/**
- * Removes the table's data and metadata files that no snapshot and no kept metadata file
- * references, once they are older than `cutoff`: by the snapshots that last referenced them
- * (`knownOld`), or by the time the store lists them with. A file whose age is unknown stays, and
- * so do the files of a compactor run claimed and not committed yet, or of any run after the last
- * committed one. The claims are read before the table, so a run that commits in between is seen.
- */
-async function removeUnreferencedFiles(table: IcebergTable, deps: MaintenanceDeps, cutoff: number, knownOld: ReadonlySet<string>): Promise<RemovedFiles> {
-  const name = table.table.name;
-  const claimed = await pendingRunIds(deps.store, name);
-  const loaded = await table.load();
-  if (!loaded) return EMPTY_REMOVED;
-  const { metadata, entry } = loaded;
-  const reachable = await snapshotFiles(table, deps.store, metadata.snapshots, new Map());
-  reachable.add(table.keyOf(entry.metadataLocation));
-  for (const e of metadata['metadata-log']) reachable.add(table.keyOf(e['metadata-file']));
-  const committed = sequenceOf(lastRunSnapshot(metadata));
-  const kept = (key: string) => {
-    const run = RUN_FILE.exec(key);
-    return reachable.has(key) || (run !== null && (Number(run[1]) > committed || claimed.has(run[2]!)));
-  };
-  const listed = [...(await deps.store.list(`${curatedPrefix(name)}data/`)), ...(await deps.store.list(icebergMetadataPrefix(name)))];
-  const doomed = listed.filter((e) => !kept(e.key) && (knownOld.has(e.key) || e.lastModified < cutoff));
-  const removed = { ...EMPTY_REMOVED };
-  for (const [i, file] of doomed.entries()) {
-    await deps.store.delete(file.key);
-    const kind = file.key.endsWith('.parquet') ? 'dataFiles' : file.key.endsWith('.metadata.json') ? 'metadataFiles' : /\/snap-[^/]*\.avro$/.test(file.key) ? 'manifestLists' : 'manifests';
-    removed[kind]++;
-    removed.bytes += file.size;
-    deps.onProgress?.({ step: 'remove', done: i + 1, total: doomed.length });
-  }
-  return removed;
-}
-
-/** The run ids of the compactor runs claimed in the table's checkpoints and not committed yet. */
-async function pendingRunIds(store: ObjectStore, table: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (const { key } of await store.list(checkpointPrefix(table))) {
-    if (!key.endsWith('.json')) continue;
-    const object = await store.get(key);
-    const pending = object && parseCheckpoint(object.body, key).pending;
-    if (pending) ids.add(pending.runId);
-  }
-  return ids;
 }

@@ -1,0 +1,118 @@
+import { parseCheckpoint } from '../core/checkpoint.ts';
+import { lastRunSnapshot, sequenceOf, withoutSnapshotsBefore, type Snapshot } from '../core/iceberg-metadata.ts';
+import { checkpointPrefix, curatedPrefix, icebergMetadataPrefix } from '../core/lake-layout.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { decodeManifest, EntryStatus } from './iceberg-avro.ts';
+import type { MaintenanceDeps, RemovedFiles } from './iceberg-maintenance.ts';
+import { IcebergCommitConflictError, type IcebergTable } from './iceberg-table.ts';
+
+/**
+ * The second half of `streamlake optimize`: snapshots older than the retention expire, and the
+ * files no kept snapshot references are removed once they are older than that too, never the
+ * files of a compactor run claimed and not committed yet.
+ */
+
+/** Previous metadata files the metadata log keeps (Iceberg's `write.metadata.previous-versions-max`). */
+const METADATA_VERSIONS_KEPT = 100;
+
+const EMPTY_REMOVED: RemovedFiles = { dataFiles: 0, manifests: 0, manifestLists: 0, metadataFiles: 0, bytes: 0 };
+
+const MAX_EXPIRE_ATTEMPTS = 10;
+
+/**
+ * Expires the snapshots committed before `cutoff` (never the current one) and trims the metadata
+ * log to the files of the retention, at most {@link METADATA_VERSIONS_KEPT}, in a
+ * commit of table metadata without a new snapshot. Returns how many snapshots it expired and the
+ * keys of the files only they referenced (and of the metadata files dropped from the log): files
+ * older than the cutoff by the snapshots' own timestamps.
+ */
+export async function expireSnapshots(table: IcebergTable, deps: MaintenanceDeps, cutoff: number): Promise<{ count: number; knownOld: Set<string> }> {
+  for (let attempt = 0; attempt < MAX_EXPIRE_ATTEMPTS; attempt++) {
+    const loaded = await table.load();
+    if (!loaded) return { count: 0, knownOld: new Set() };
+    const { metadata, entry } = loaded;
+    const now = deps.clock.now();
+    const kept = withoutSnapshotsBefore(metadata, cutoff, now);
+    const log = metadata['metadata-log'].filter((e) => e['timestamp-ms'] >= cutoff).slice(-METADATA_VERSIONS_KEPT);
+    const expired = metadata.snapshots.filter((snapshot) => !kept.snapshots.includes(snapshot));
+    const dropped = metadata['metadata-log'].filter((e) => !log.includes(e));
+    if (expired.length === 0 && dropped.length === 0) return { count: 0, knownOld: new Set() };
+    if (await table.commit(async (current) => (current?.entry.version === entry.version ? { metadata: { ...kept, 'metadata-log': log } } : undefined))) {
+      const knownOld = new Set(dropped.filter((e) => e['timestamp-ms'] < cutoff).map((e) => table.keyOf(e['metadata-file'])));
+      for (const key of await snapshotFiles(table, deps.store, expired, new Map())) knownOld.add(key);
+      return { count: expired.length, knownOld };
+    }
+  }
+  throw new IcebergCommitConflictError(`table ${table.table.name} changed under ${MAX_EXPIRE_ATTEMPTS} attempts to expire its snapshots; run optimize again`);
+}
+
+/** The keys of the manifest lists, manifests and live data files of `snapshots`; `manifests` caches what manifests were read. */
+async function snapshotFiles(table: IcebergTable, store: ObjectStore, snapshots: readonly Snapshot[], manifests: Map<string, string[]>): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const snapshot of snapshots) {
+    const listKey = table.keyOf(snapshot['manifest-list']);
+    keys.add(listKey);
+    // A list an earlier, interrupted run removed already has nothing more to give.
+    if (!(await store.get(listKey))) continue;
+    for (const manifest of await table.manifests(snapshot)) {
+      const key = table.keyOf(manifest.path);
+      keys.add(key);
+      if (!manifests.has(key)) {
+        const object = await store.get(key);
+        const entries = object ? await decodeManifest(object.body) : [];
+        manifests.set(key, entries.filter((e) => e.status !== EntryStatus.Deleted).map((e) => table.keyOf(e.file.path)));
+      }
+      for (const file of manifests.get(key)!) keys.add(file);
+    }
+  }
+  return keys;
+}
+
+// `run-00000042-<run id>.parquet`: a compactor run's data file.
+const RUN_FILE = /\/run-(\d+)-([0-9a-f]+)\.parquet$/;
+
+/**
+ * Removes the table's data and metadata files that no snapshot and no kept metadata file
+ * references, once they are older than `cutoff`: by the snapshots that last referenced them
+ * (`knownOld`), or by the time the store lists them with. A file whose age is unknown stays, and
+ * so do the files of a compactor run claimed and not committed yet, or of any run after the last
+ * committed one. The claims are read before the table, so a run that commits in between is seen.
+ */
+export async function removeUnreferencedFiles(table: IcebergTable, deps: MaintenanceDeps, cutoff: number, knownOld: ReadonlySet<string>): Promise<RemovedFiles> {
+  const name = table.table.name;
+  const claimed = await pendingRunIds(deps.store, name);
+  const loaded = await table.load();
+  if (!loaded) return EMPTY_REMOVED;
+  const { metadata, entry } = loaded;
+  const reachable = await snapshotFiles(table, deps.store, metadata.snapshots, new Map());
+  reachable.add(table.keyOf(entry.metadataLocation));
+  for (const e of metadata['metadata-log']) reachable.add(table.keyOf(e['metadata-file']));
+  const committed = sequenceOf(lastRunSnapshot(metadata));
+  const kept = (key: string) => {
+    const run = RUN_FILE.exec(key);
+    return reachable.has(key) || (run !== null && (Number(run[1]) > committed || claimed.has(run[2]!)));
+  };
+  const listed = [...(await deps.store.list(`${curatedPrefix(name)}data/`)), ...(await deps.store.list(icebergMetadataPrefix(name)))];
+  const doomed = listed.filter((e) => !kept(e.key) && (knownOld.has(e.key) || e.lastModified < cutoff));
+  const removed = { ...EMPTY_REMOVED };
+  for (const [i, file] of doomed.entries()) {
+    await deps.store.delete(file.key);
+    const kind = file.key.endsWith('.parquet') ? 'dataFiles' : file.key.endsWith('.metadata.json') ? 'metadataFiles' : /\/snap-[^/]*\.avro$/.test(file.key) ? 'manifestLists' : 'manifests';
+    removed[kind]++;
+    removed.bytes += file.size;
+    deps.onProgress?.({ step: 'remove', done: i + 1, total: doomed.length });
+  }
+  return removed;
+}
+
+/** The run ids of the compactor runs claimed in the table's checkpoints and not committed yet. */
+async function pendingRunIds(store: ObjectStore, table: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const { key } of await store.list(checkpointPrefix(table))) {
+    if (!key.endsWith('.json')) continue;
+    const object = await store.get(key);
+    const pending = object && parseCheckpoint(object.body, key).pending;
+    if (pending) ids.add(pending.runId);
+  }
+  return ids;
+}
