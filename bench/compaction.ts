@@ -2,7 +2,9 @@
  * `npm run bench [-- --json] [-- --events N] [-- --nested-events N] [-- --codec zstd]`: the compactor
  * core against DuckDB's native Parquet writer on the same generated records, in one run, for
  * `device_logs` and for a table of nested columns (`nested-table.ts`), plus an end-to-end local
- * run, a selective query's bytes read, the compactor's Lambda bundle size and its cold import time.
+ * run, a selective query's bytes read, the compactor's Lambda bundle size and its cold import time,
+ * compaction into an Iceberg table against Hive-Parquet, and `streamlake optimize` against DuckDB
+ * merging the same small files (`optimize.ts`).
  * Ratios compare work done in the same run on the same machine; absolute times are noise.
  */
 import { spawnSync } from 'node:child_process';
@@ -26,6 +28,7 @@ import { compactorOptions, runLocal } from '../src/local/runner.ts';
 import { bundleHandler } from '../tools/lambda-bundle.ts';
 import { best, compactAll, duckdbConvert, REPEATS, versusDuckdb, writeLake, writeNdjson } from './harness.ts';
 import { MemoryTopic, type MemoryStore } from './memory-ports.ts';
+import { benchOptimize, describeOptimizeBench } from './optimize.ts';
 import { benchNestedTable, nestedTableRows } from './nested-table.ts';
 
 const MINUTE_MS = 60_000;
@@ -187,6 +190,8 @@ async function main() {
 
   const nested = await benchNestedTable(nestedEvents, codec, work, progress);
 
+  const optimize = await benchOptimize({ devices: 1_000, minutes: 180, codec }, progress);
+
   progress('end-to-end local run');
   const local = await endToEnd();
   progress('selective query');
@@ -208,6 +213,7 @@ async function main() {
     compactorBundleBytes: bundle.bytes,
     compactorColdImportMs: Number(bundle.coldImportMs.toFixed(1)),
     iceberg,
+    optimize,
     nested,
   };
   rmSync(work, { recursive: true, force: true });
@@ -226,6 +232,9 @@ async function main() {
     ...nestedTableRows(nested, codec),
   ];
   console.log(formatTable(['measure', 'compactor', 'duckdb', 'ratio'], table));
+  console.log();
+  console.log('streamlake optimize on an Iceberg table of 1,000 devices × 180 minutes, compacted every 5 minutes:');
+  console.log(describeOptimizeBench(optimize));
   console.log();
   console.log(`streamlake local (500 devices × 60 min): ${result.localEventsPerSec} events/s`);
   console.log(`selective query (1 device, 1 hour): ${query.rows} rows, reads ${formatBytes(query.bytesRead)} of Parquet vs ${formatBytes(query.ndjsonBytes)} of NDJSON for that hour (${(query.ndjsonBytes / query.bytesRead).toFixed(1)}× less)`);
