@@ -2,6 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamlake } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/lake.ts';
 
+// Averages rounded to two decimals may differ by one unit in the last place: the two tables' files
+// are laid out differently, so DuckDB sums in another order, and a half-way value rounds the other way.
+function roundingTolerant(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'number' && !Number.isInteger(value) ? expect.closeTo(value, 1) : value])));
+}
+
 const START = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000).toISOString();
 
 describe('streamlake with an Iceberg table', () => {
@@ -36,7 +42,7 @@ describe('streamlake with an Iceberg table', () => {
     expect(await rows(iceberg.path, all)).toEqual(await rows(hive.path, all.replace('*', '* EXCLUDE (dt, hour)')));
     for (const named of ['anomalies', 'site_summary', 'latest_reading_per_device', 'hourly_averages_per_device', 'late_events']) {
       const [a, b] = await Promise.all([iceberg, hive].map((dir) => streamlake(['query', '--data-dir', dir.path, '--json', '--named', named])));
-      expect(a!.stdout, named).toBe(b!.stdout);
+      expect(JSON.parse(a!.stdout), named).toEqual(roundingTolerant(JSON.parse(b!.stdout)));
     }
   });
 
