@@ -93,7 +93,8 @@ const encoder = new TextEncoder();
  *
  * Exactly once: the claim is written (compare-and-swap) before any file, the files' names derive
  * from the claimed ranges and are created only if absent, and the commit swaps the claim for the
- * new offsets. A run that crashes leaves its claim; the next run re-reads the same ranges, produces
+ * new offsets, after the table format's own commit of the files (an Iceberg snapshot, which an
+ * attempt that finds it made already skips; nothing for Hive-Parquet, whose files count once written). A run that crashes leaves its claim; the next run re-reads the same ranges, produces
  * the same names and commits. Concurrent runs race on the claim and then finish the same run.
  */
 export async function compact(deps: CompactorDeps, options: CompactorOptions): Promise<CompactionReport> {
