@@ -47,6 +47,23 @@ export interface CheckpointState {
   readonly sequence: number;
   readonly offsets: Readonly<Record<string, number>>;
   readonly pending: PendingRun | null;
+  /** What the last committed run did, for `streamlake status` (absent in checkpoints written before it was recorded). */
+  readonly lastRun?: LastRun;
+}
+
+/** The figures of the last committed run, kept in the checkpoint it committed. */
+export interface LastRun {
+  readonly sequence: number;
+  /** Epoch ms of the commit, by the compactor's clock. */
+  readonly committedAt: number;
+  /** Records the run read, rows it wrote and records it quarantined. */
+  readonly records: number;
+  readonly rows: number;
+  readonly quarantined: number;
+  /** Records left in each partition after the run, by the high watermarks seen at its start. */
+  readonly lag: Readonly<Record<string, number>>;
+  /** Fields the declaration does not name that the run's records carried. */
+  readonly unknownFields: readonly string[];
 }
 
 export const EMPTY_CHECKPOINT: CheckpointState = { format: 1, sequence: 0, offsets: {}, pending: null };
@@ -124,8 +141,8 @@ export function planRun(state: CheckpointState, partitions: readonly PartitionOf
 }
 
 /** The state after a run committed: its ranges' ends become the partitions' next offsets. */
-export function commitRun(state: CheckpointState, run: PendingRun): CheckpointState {
+export function commitRun(state: CheckpointState, run: PendingRun, lastRun?: LastRun): CheckpointState {
   const offsets: Record<string, number> = { ...state.offsets };
   for (const range of run.ranges) offsets[range.partition] = range.to;
-  return { format: 1, sequence: run.sequence, offsets, pending: null };
+  return lastRun === undefined ? { format: 1, sequence: run.sequence, offsets, pending: null } : { format: 1, sequence: run.sequence, offsets, pending: null, lastRun };
 }

@@ -124,7 +124,11 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     }
     const format = deps.format ?? hiveParquetFormat(options.table);
     const { written, ...output } = await writeRun(deps, options, run, format);
-    const committed = commitRun(state, run);
+    const offsets = commitRun(state, run);
+    const committed = commitRun(state, run, {
+      sequence: run.sequence, committedAt: deps.clock.now(), records: output.recordsRead, rows: output.rowsWritten, quarantined: output.quarantined,
+      lag: lagOf(offsets, partitions), unknownFields: output.unknownFields,
+    });
     // The table's commit (an Iceberg snapshot) comes before the checkpoint's, and is skipped when an earlier attempt made it.
     await format.commitRun(run, written, committed.offsets);
     const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
