@@ -2,6 +2,7 @@ import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   StartQueryExecutionCommand,
+  StopQueryExecutionCommand,
   type AthenaClient,
   type ColumnInfo,
   type QueryExecution,
@@ -45,6 +46,8 @@ export interface AthenaQueryRequest {
   readonly onProgress?: (progress: AthenaProgress) => void;
   /** Waits between status polls. @default a timer */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Aborting it stops the query on Athena (StopQueryExecution), so it bills no further scan, and throws {@link AthenaQueryStoppedError}. */
+  readonly signal?: AbortSignal;
 }
 
 /** The rows of a finished query and what it cost. */
@@ -72,6 +75,17 @@ export class AthenaQueryFailedError extends Error {
   }
 }
 
+/** The caller aborted the query, and it was stopped on Athena. */
+export class AthenaQueryStoppedError extends Error {
+  override name = 'AthenaQueryStoppedError';
+  readonly executionId: string;
+
+  constructor(executionId: string) {
+    super(`Athena query ${executionId} was stopped (StopQueryExecution); Athena bills the data it scanned until then`);
+    this.executionId = executionId;
+  }
+}
+
 /** Athena could not be reached or refused the request (credentials, region, workgroup, permissions); the message says what to do. */
 export class AthenaAccessError extends Error {
   override name = 'AthenaAccessError';
@@ -95,7 +109,7 @@ export async function runAthenaQuery(client: AthenaClient, request: AthenaQueryR
     const dataScannedBytes = execution.Statistics?.DataScannedInBytes ?? 0;
     return { executionId, ...(await fetchResults(client, executionId)), dataScannedBytes, costUsd: athenaCostUsd(dataScannedBytes) };
   } catch (error) {
-    throw error instanceof AthenaQueryFailedError ? error : explainAwsError(error, request);
+    throw error instanceof AthenaQueryFailedError || error instanceof AthenaQueryStoppedError ? error : explainAwsError(error, request);
   }
 }
 
@@ -111,10 +125,12 @@ async function startQuery(client: AthenaClient, request: AthenaQueryRequest): Pr
 }
 
 async function waitForQuery(client: AthenaClient, executionId: string, request: AthenaQueryRequest): Promise<QueryExecution> {
-  const sleep = request.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = request.sleep ?? ((ms: number) => abortableDelay(ms, request.signal));
   const started = performance.now();
   for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * POLL_GROWTH, MAX_POLL_MS)) {
+    await stopIfAborted(client, executionId, request.signal);
     await sleep(pause);
+    await stopIfAborted(client, executionId, request.signal);
     const { QueryExecution: execution = {} } = await client.send(new GetQueryExecutionCommand({ QueryExecutionId: executionId }));
     const state = execution.Status?.State ?? 'QUEUED';
     request.onProgress?.({ executionId, state, elapsedMs: performance.now() - started });
@@ -123,6 +139,25 @@ async function waitForQuery(client: AthenaClient, executionId: string, request: 
       throw new AthenaQueryFailedError(executionId, state, oneLine(execution.Status?.StateChangeReason ?? execution.Status?.AthenaError?.ErrorMessage ?? 'Athena gave no reason'));
     }
   }
+}
+
+async function stopIfAborted(client: AthenaClient, executionId: string, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal?.aborted) return;
+  await client.send(new StopQueryExecutionCommand({ QueryExecutionId: executionId }));
+  throw new AthenaQueryStoppedError(executionId);
+}
+
+/** A timer that ends early when `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 async function fetchResults(client: AthenaClient, executionId: string): Promise<Pick<AthenaQueryResult, 'columns' | 'rows'>> {

@@ -5,6 +5,9 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** The signals that stop a long command early: Ctrl-C, and a polite kill. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
 /** A signal stopped the command early; the message says what was done and how to go on. */
 export class InterruptedError extends Error {
   override name = 'InterruptedError';

@@ -5,7 +5,7 @@ import { DEMO_TABLE, deployableTables } from '../../lib/tables.ts';
 import { dataDirLayout } from '../local/data-dir.ts';
 import { DuckDbLake } from '../local/duckdb-lake.ts';
 import { runLocal, type LocalRunSummary } from '../local/runner.ts';
-import { InterruptedError } from './errors.ts';
+import { InterruptedError, STOP_SIGNALS } from './errors.ts';
 import { describeCompaction, endProgress, print, printJson, progressLine } from './output.ts';
 import { formatBytes, formatTable } from './table.ts';
 
@@ -17,7 +17,6 @@ const SUMMARY_QUERIES = [
   { name: 'ingestion_freshness', rows: 12 },
 ];
 
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /** The flags of `streamlake local`. */
 export interface LocalFlags {

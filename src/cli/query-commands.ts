@@ -4,7 +4,7 @@ import { namedQuery } from '../../lambdas/core/queries.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
 import { DuckDbLake, type AsOf } from '../local/duckdb-lake.ts';
-import { UsageError } from './errors.ts';
+import { InterruptedError, STOP_SIGNALS, UsageError } from './errors.ts';
 import { endProgress, print, printJson, printRows, progressLine } from './output.ts';
 import { formatBytes, formatTable, formatUsd } from './table.ts';
 
@@ -50,17 +50,34 @@ export async function queryCommand(sql: string | undefined, flags: QueryFlags, c
 
 async function athenaQueryCommand(sql: string, flags: QueryFlags): Promise<void> {
   // Loaded only here: the AWS SDK would slow every local command's start.
-  const [{ AthenaClient }, { ATHENA_MINIMUM_BILLED_MB, runAthenaQuery }] = await Promise.all([import('@aws-sdk/client-athena'), import('../athena/athena-query.ts')]);
+  const [{ AthenaClient }, { ATHENA_MINIMUM_BILLED_MB, AthenaQueryStoppedError, runAthenaQuery }] = await Promise.all([import('@aws-sdk/client-athena'), import('../athena/athena-query.ts')]);
   let lastState = '';
+  // Ctrl-C stops the query on Athena before the process ends, so it scans (and bills) no further.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const name of STOP_SIGNALS) process.removeListener(name, onSignal);
+    endProgress();
+    process.stderr.write(`${signal}: stopping the Athena query\n`);
+    stop.abort(signal);
+  };
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
   const result = await runAthenaQuery(new AthenaClient({}), {
     sql,
     workgroup: flags.workgroup ?? DEFAULTS.athenaWorkgroup,
     database: flags.database ?? DEFAULTS.glueDatabase,
+    signal: stop.signal,
     onProgress: ({ executionId, state, elapsedMs }) => {
       progressLine(`Athena query ${executionId}: ${state.toLowerCase()} after ${(elapsedMs / 1000).toFixed(1)} s`, state !== lastState);
       lastState = state;
     },
-  }).finally(endProgress);
+  })
+    .catch((error: unknown) => {
+      throw error instanceof AthenaQueryStoppedError ? new InterruptedError(error.message, stop.signal.reason as NodeJS.Signals) : error;
+    })
+    .finally(() => {
+      for (const name of STOP_SIGNALS) process.removeListener(name, onSignal);
+      endProgress();
+    });
   printRows(result.columns, result.rows, flags.json);
   process.stderr.write(`scanned ${formatBytes(result.dataScannedBytes)}, cost ${formatUsd(result.costUsd)} (Athena bills at least ${ATHENA_MINIMUM_BILLED_MB} MB per query)\n`);
 }

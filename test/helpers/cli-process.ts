@@ -20,9 +20,9 @@ export interface RunningCli {
   readonly exit: Promise<CliExit>;
 }
 
-/** Starts `streamlake <args>` in a child process, stdin closed. */
-export function startStreamlake(args: readonly string[]): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `streamlake <args>` in a child process, stdin closed; `env` and `cwd` default to this process's. */
+export function startStreamlake(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
   let stdout = '';
   let stderr = '';
   let waiters: (() => void)[] = [];

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { namedQuery } from '../../../lambdas/core/queries.ts';
 import { DECLARED } from '../../helpers/tables.ts';
 import { streamlake } from '../../helpers/cli.ts';
+import { startStreamlake } from '../../helpers/cli-process.ts';
 import { startFakeAthena, type AthenaCall, type AthenaReply, type FakeAthena } from '../../helpers/fake-athena.ts';
 import { tempDir } from '../../helpers/lake.ts';
 
@@ -30,8 +31,11 @@ function athenaReply(call: AthenaCall, calls: readonly AthenaCall[]): AthenaRepl
   switch (call.operation) {
     case 'StartQueryExecution':
       if (call.input.WorkGroup === 'nope') return { status: 400, body: { __type: 'InvalidRequestException', Message: 'WorkGroup nope is not found.', AthenaErrorCode: 'INVALID_INPUT' } };
+      if (call.input.WorkGroup === 'slow') return { body: { QueryExecutionId: 'q-slow' } };
       return { body: { QueryExecutionId: String(call.input.QueryString).includes('sitee') ? 'q-failed' : 'q-ok' } };
     case 'GetQueryExecution': {
+      // Runs until it is stopped.
+      if (id === 'q-slow') return { body: { QueryExecution: { QueryExecutionId: id, Status: { State: calls.some((c) => c.operation === 'StopQueryExecution') ? 'CANCELLED' : 'RUNNING' } } } };
       if (id === 'q-failed') {
         return { body: { QueryExecution: { QueryExecutionId: id, Status: { State: 'FAILED', StateChangeReason: "COLUMN_NOT_FOUND: line 1:8: Column 'sitee' cannot be resolved" } } } };
       }
@@ -41,6 +45,8 @@ function athenaReply(call: AthenaCall, calls: readonly AthenaCall[]): AthenaRepl
     }
     case 'GetQueryResults':
       return { body: SITE_SUMMARY_PAGE };
+    case 'StopQueryExecution':
+      return { body: {} };
     default:
       return { status: 400, body: { __type: 'InvalidRequestException', Message: `unexpected ${call.operation}` } };
   }
@@ -107,6 +113,16 @@ describe('streamlake query --athena', () => {
       { site: 'cold-store', devices: 12, avg_temperature_c: 3.5, not_ok_pct: 1.25 },
       { site: 'lab', devices: 3, avg_temperature_c: null, not_ok_pct: 0 },
     ]);
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('stops the query on Athena when a %s arrives while it runs, then exits as the signal says', async (signal) => {
+    const running = startStreamlake(['query', '--athena', '--workgroup', 'slow', 'SELECT 1'], { env: signedIn(), cwd: dir.path });
+    await running.stderrLines(/q-slow: running/, 1);
+    running.kill(signal);
+    const exit = await running.exit;
+    expect(exit.code).toBe(signal === 'SIGINT' ? 130 : 143);
+    expect(athena.calls.filter((c) => c.operation === 'StopQueryExecution').map((c) => c.input)).toEqual([{ QueryExecutionId: 'q-slow' }]);
+    expect(exit.stderr).toContain('Athena query q-slow was stopped (StopQueryExecution)');
   });
 
   it("exits 1 with Athena's reason when the query fails", async () => {
