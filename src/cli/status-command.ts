@@ -1,0 +1,136 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { deployableTables } from '../../lib/tables.ts';
+import type { AwsStatus } from '../aws/status.ts';
+import { requireDataDir } from '../local/data-dir.ts';
+import { attentionReasons, formatAge, localStatus, STATUS_DEFAULTS, type TableStatus } from '../local/status.ts';
+import { UsageError } from './errors.ts';
+import { print, printJson } from './output.ts';
+import { formatTable } from './table.ts';
+
+/** The flags of `streamlake status`. */
+export interface StatusFlags {
+  dataDir: string;
+  tables: string;
+  kafka?: string[];
+  aws?: boolean;
+  stack?: string;
+  json?: boolean;
+  stuckAfterMinutes: number;
+  staleAfterMinutes: number;
+  maxLag: number;
+}
+
+/** The stack `bin/streamlake.ts` deploys unless `-c stackName=…` names another. */
+export const DEFAULT_STACK = 'streamlake';
+
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive number.');
+  return parsed;
+}
+
+function nonNegativeInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be an integer, 0 or more.');
+  return parsed;
+}
+
+/** Adds `streamlake status` to `program`, with the options the other commands share. */
+export function registerStatus(program: Command, shared: { dataDir: Option; tables: Option; kafka: Option }): void {
+  program
+    .command('status')
+    .description('is the pipeline healthy? per table: last run, a stuck claim, lag, freshness, last day\'s quarantine; exit 0 when healthy, 1 with the reasons when something needs attention')
+    .addOption(shared.dataDir)
+    .addOption(shared.tables)
+    .addOption(shared.kafka)
+    .option('--aws', 'the deployed pipeline: stack outputs, MSK cluster, alarms, dead-letter queue, checkpoints in S3 (AWS credentials and region from the environment)')
+    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK})`)
+    .addOption(new Option('--stuck-after-minutes <n>', 'a claimed run older than this is stuck (default: 2 compactor periods, from lib/config.ts)').argParser(positiveNumber).default(STATUS_DEFAULTS.stuckAfterMinutes))
+    .addOption(new Option('--stale-after-minutes <n>', 'the newest event older than this is stale data (default: 3 compactor periods)').argParser(positiveNumber).default(STATUS_DEFAULTS.staleAfterMinutes))
+    .addOption(new Option('--max-lag <records>', 'total lag above this needs attention (default: maxRecordsPerRun, what one run reads)').argParser(nonNegativeInt).default(STATUS_DEFAULTS.maxLag))
+    .option('--json', 'print the status as JSON: { healthy, reasons, tables } (and cluster, alarms, deadLetters with --aws)')
+    .action(statusCommand);
+}
+
+/** Exit code 1 with the reasons already printed: the pipeline needs attention. */
+export class NeedsAttentionError extends Error {
+  override name = 'NeedsAttentionError';
+}
+
+/**
+ * `streamlake status`: the pipeline's health, locally (the data directory) or on AWS (`--aws`).
+ * Throws {@link NeedsAttentionError} (exit 1) when a reason was found, after printing the status.
+ */
+export async function statusCommand(flags: StatusFlags, command?: Command): Promise<void> {
+  const thresholds = { stuckAfterMinutes: flags.stuckAfterMinutes, staleAfterMinutes: flags.staleAfterMinutes, maxLag: flags.maxLag };
+  const now = Date.now();
+  if (flags.aws) {
+    if (flags.kafka !== undefined) throw new UsageError('--kafka reads a local lake\'s topics; with --aws the cluster is the stack\'s MSK cluster: drop one of them');
+    if (command?.getOptionValueSource('dataDir') === 'cli') throw new UsageError('--data-dir names a local lake; with --aws the lake is the stack\'s bucket: drop one of them');
+    const { awsStatus } = await import('../aws/status.ts');
+    const status = await awsStatus({ stack: flags.stack ?? DEFAULT_STACK, tables: deployableTables(flags.tables).tables, now });
+    report(status.tables, [...awsReasons(status), ...attentionReasons(status.tables, thresholds, now)], now, flags.json, status);
+    return;
+  }
+  if (flags.stack !== undefined) throw new UsageError('--stack names the deployed stack: pass --aws with it');
+  requireDataDir(flags.dataDir);
+  const tables = await localStatus(deployableTables(flags.tables).tables, { dataDir: flags.dataDir, kafka: flags.kafka }, now);
+  report(tables, attentionReasons(tables, thresholds, now), now, flags.json);
+}
+
+function awsReasons(status: AwsStatus): string[] {
+  const reasons: string[] = [];
+  if (status.cluster.state !== 'ACTIVE') reasons.push(`MSK cluster ${status.cluster.name} is ${status.cluster.state}${status.cluster.stateInfo ? `: ${status.cluster.stateInfo}` : ''}`);
+  for (const alarm of status.alarms) if (alarm.state === 'ALARM') reasons.push(`alarm ${alarm.name} is in ALARM: ${alarm.reason}`);
+  if (status.deadLetters !== null && status.deadLetters > 0) reasons.push(`${status.deadLetters} failed invocations wait in the dead-letter queue ${status.deadLetterQueue}`);
+  return reasons;
+}
+
+function report(tables: readonly TableStatus[], reasons: readonly string[], now: number, json: boolean | undefined, aws?: AwsStatus): void {
+  const healthy = reasons.length === 0;
+  if (json) {
+    printJson({ healthy, reasons, tables, ...(aws && { stack: aws.stack, cluster: aws.cluster, alarms: aws.alarms, deadLetters: aws.deadLetters }) });
+  } else {
+    print(describeStatus(tables, now, aws));
+    print('');
+    print(healthy ? 'healthy' : `needs attention:\n${reasons.map((r) => `  - ${r}`).join('\n')}`);
+  }
+  if (!healthy) throw new NeedsAttentionError(`${reasons.length} thing${reasons.length === 1 ? '' : 's'} need${reasons.length === 1 ? 's' : ''} attention`);
+}
+
+/** The human output of `streamlake status`: aligned tables. */
+export function describeStatus(tables: readonly TableStatus[], now: number, aws?: AwsStatus): string {
+  const sections: string[] = [];
+  if (aws) {
+    const c = aws.cluster;
+    sections.push(
+      formatTable(['cluster', 'state', 'kafka', 'brokers', 'storage GiB'], [{ cluster: c.name, state: c.state, kafka: c.kafkaVersion, brokers: c.brokers, 'storage GiB': c.storageGiB }]) +
+        (c.bootstrapBrokers ? `\nbootstrap brokers: ${c.bootstrapBrokers}` : ''),
+    );
+    sections.push(formatTable(['alarm', 'state', 'since'], aws.alarms.map((a) => ({ alarm: a.name, state: a.state, since: a.since }))));
+    sections.push(`dead-letter queue: ${aws.deadLetters === null ? 'unknown' : `${aws.deadLetters} messages`}`);
+  }
+  sections.push(
+    formatTable(
+      ['table', 'run', 'committed', 'records', 'quarantined', 'pending since', 'lag', 'newest event', 'age'],
+      tables.map((t) => ({
+        table: t.table,
+        run: t.sequence,
+        committed: t.lastRunAt,
+        records: t.lastRun?.records ?? null,
+        quarantined: t.lastRun?.quarantined ?? null,
+        'pending since': t.pendingSince === null ? '-' : `${t.pendingSince.replace('T', ' ').replace(/\.\d+Z$/, '')} (run ${t.pendingSequence})`,
+        lag: t.lag.total === null ? 'unknown' : `${t.lag.total} (${t.lag.source})`,
+        'newest event': t.newestEventTime,
+        age: t.newestEventTime === null ? '-' : formatAge(now - Date.parse(t.newestEventTime)),
+      })),
+    ),
+  );
+  const partitions = tables.flatMap((t) => Object.entries(t.lag.partitions).map(([partition, lag]) => ({ table: t.table, partition: Number(partition), lag })));
+  if (partitions.length > 0) sections.push(formatTable(['table', 'partition', 'lag'], partitions));
+  const quarantine = tables.flatMap((t) => Object.entries(t.quarantined24h ?? {}).map(([reason, records]) => ({ table: t.table, reason, 'quarantined (24h)': records })));
+  sections.push(quarantine.length > 0 ? formatTable(['table', 'reason', 'quarantined (24h)'], quarantine) : 'quarantined in the last 24 hours: none');
+  const unknown = tables.filter((t) => t.unknownFields.length > 0);
+  if (unknown.length > 0) sections.push(unknown.map((t) => `unknown fields in ${t.table} (kept in _extra): ${t.unknownFields.join(', ')}`).join('\n'));
+  return sections.join('\n\n');
+}

@@ -1,0 +1,175 @@
+import { existsSync } from 'node:fs';
+import { EMPTY_CHECKPOINT, parseCheckpoint, type CheckpointState } from '../../lambdas/core/checkpoint.ts';
+import { checkpointKey } from '../../lambdas/core/lake-layout.ts';
+import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
+import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
+import { DEFAULTS } from '../../lib/config.ts';
+import { dataDirLayout } from './data-dir.ts';
+import { DuckDbLake } from './duckdb-lake.ts';
+import { LocalLake } from './local-lake.ts';
+import { openTopicReader } from './topics.ts';
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** Records left to compact: per partition and in total, and where the figures come from. */
+export interface LagStatus {
+  /** `live`: the topic's high watermarks now against the checkpoint; `last-run`: as the last run saw them; `unknown`: neither is available. */
+  readonly source: 'live' | 'last-run' | 'unknown';
+  readonly partitions: Readonly<Record<string, number>>;
+  readonly total: number | null;
+}
+
+/** One table's health, as `streamlake status` prints it (and `--json` emits it). */
+export interface TableStatus {
+  readonly table: string;
+  /** Sequence of the last committed run; 0 before the first. */
+  readonly sequence: number;
+  /** ISO instant of the last commit; null before the first, or for a checkpoint written before commits recorded it. */
+  readonly lastRunAt: string | null;
+  /** Records read, rows written and records quarantined by the last run, when its checkpoint recorded them. */
+  readonly lastRun: { readonly records: number; readonly rows: number; readonly quarantined: number } | null;
+  /** ISO instant a run was claimed that has not committed yet (a crashed or running compactor); null when none is. */
+  readonly pendingSince: string | null;
+  readonly pendingSequence: number | null;
+  readonly lag: LagStatus;
+  /** Newest event time in the lake, ISO; null when the lake holds no row of the table (or, on AWS, it was not read). */
+  readonly newestEventTime: string | null;
+  /** Quarantined records whose Kafka timestamp falls in the last 24 hours, by reason (null: not read). */
+  readonly quarantined24h: Readonly<Record<string, number>> | null;
+  /** Fields the declaration does not name that the last run's records carried. */
+  readonly unknownFields: readonly string[];
+}
+
+/** When a table needs attention; the CLI's flags, defaulted from lib/config.ts. */
+export interface StatusThresholds {
+  /** A claim older than this is a stuck compactor. @default 2 × DEFAULTS.compactorEveryMinutes */
+  readonly stuckAfterMinutes: number;
+  /** A lake whose newest event is older than this is stale. @default 3 × DEFAULTS.compactorEveryMinutes */
+  readonly staleAfterMinutes: number;
+  /** A total lag above this is more than one run may read: the compactor falls behind. @default DEFAULTS.maxRecordsPerRun */
+  readonly maxLag: number;
+}
+
+export const STATUS_DEFAULTS: StatusThresholds = {
+  stuckAfterMinutes: 2 * DEFAULTS.compactorEveryMinutes,
+  staleAfterMinutes: 3 * DEFAULTS.compactorEveryMinutes,
+  maxLag: DEFAULTS.maxRecordsPerRun,
+};
+
+/** The table's status from its checkpoint and, when known, the topic's offsets now. */
+export function statusFromCheckpoint(table: string, state: CheckpointState, live: readonly PartitionOffsets[] | undefined): Omit<TableStatus, 'newestEventTime' | 'quarantined24h'> {
+  const last = state.lastRun;
+  let lag: LagStatus;
+  if (live !== undefined) {
+    const partitions = Object.fromEntries(live.map((p) => [String(p.partition), Math.max(0, p.highWatermark - (state.offsets[p.partition] ?? p.earliest))]));
+    lag = { source: 'live', partitions, total: sum(Object.values(partitions)) };
+  } else if (last !== undefined) {
+    lag = { source: 'last-run', partitions: last.lag, total: sum(Object.values(last.lag)) };
+  } else {
+    lag = { source: 'unknown', partitions: {}, total: null };
+  }
+  return {
+    table,
+    sequence: state.sequence,
+    lastRunAt: last === undefined ? null : new Date(last.committedAt).toISOString(),
+    lastRun: last === undefined ? null : { records: last.records, rows: last.rows, quarantined: last.quarantined },
+    pendingSince: state.pending === null ? null : new Date(state.pending.startedAt).toISOString(),
+    pendingSequence: state.pending?.sequence ?? null,
+    lag,
+    unknownFields: last?.unknownFields ?? [],
+  };
+}
+
+/** Why the tables need attention, one sentence each; empty when they are healthy. */
+export function attentionReasons(tables: readonly TableStatus[], thresholds: StatusThresholds, now: number): string[] {
+  const reasons: string[] = [];
+  for (const t of tables) {
+    if (t.pendingSince !== null) {
+      const minutes = (now - Date.parse(t.pendingSince)) / MINUTE_MS;
+      if (minutes > thresholds.stuckAfterMinutes) {
+        reasons.push(
+          `${t.table}: run ${t.pendingSequence} was claimed ${formatAge(now - Date.parse(t.pendingSince))} ago and has not committed (more than ${thresholds.stuckAfterMinutes} min): ` +
+            'the compactor crashed or is stuck; its next run finishes the claim, so look at its logs',
+        );
+      }
+    }
+    if (t.lag.total !== null && t.lag.total > thresholds.maxLag) {
+      reasons.push(`${t.table}: ${t.lag.total} records not compacted (${t.lag.source} lag), more than ${thresholds.maxLag}: the compactor falls behind`);
+    }
+    if (t.newestEventTime !== null) {
+      const age = now - Date.parse(t.newestEventTime);
+      if (age > thresholds.staleAfterMinutes * MINUTE_MS) {
+        reasons.push(`${t.table}: the newest event in the lake is ${formatAge(age)} old (more than ${thresholds.staleAfterMinutes} min): no fresh data is arriving or being compacted`);
+      }
+    }
+  }
+  return reasons;
+}
+
+/** 90_000 → "1m 30s"; 7_200_000 → "2h 0m"; 2 days → "2d 0h". */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
+/** Where the local status reads from. */
+export interface LocalStatusSource {
+  readonly dataDir: string;
+  /** Bootstrap brokers when the lake was built from Apache Kafka: live lag then comes from that cluster. */
+  readonly kafka?: readonly string[];
+}
+
+/**
+ * The status of each declared table in the local lake: its checkpoint, live lag from the topic
+ * (the embedded log, or `--kafka`), the newest event time and the last day's quarantine from DuckDB.
+ */
+export async function localStatus(tables: readonly TableSpec[], source: LocalStatusSource, now: number): Promise<TableStatus[]> {
+  const layout = dataDirLayout(source.dataDir);
+  const lake = new LocalLake(layout.lakeDir);
+  const resolved = tables.map((table) => lake.resolve(table));
+  const duck = await DuckDbLake.open(layout.lakeDir, resolved, { fileAccess: 'lake' });
+  try {
+    const out: TableStatus[] = [];
+    for (const table of resolved) {
+      const key = checkpointKey(table.name, DEFAULTS.consumerGroup);
+      const object = await lake.store.get(key);
+      const state = object === undefined ? EMPTY_CHECKPOINT : parseCheckpoint(object.body, key);
+      const live = await liveOffsets(table, source);
+      out.push({ ...statusFromCheckpoint(table.name, state, live), ...(await lakeFacts(duck, table, now)) });
+    }
+    return out;
+  } finally {
+    duck.close();
+  }
+}
+
+// The topic's offsets now; undefined when the embedded log was never created (nothing to read, and status creates nothing).
+async function liveOffsets(table: TableSpec, source: LocalStatusSource): Promise<PartitionOffsets[] | undefined> {
+  if (source.kafka === undefined && !existsSync(dataDirLayout(source.dataDir).topicDir(table.topic))) return undefined;
+  const reader = await openTopicReader(table, { dataDir: source.dataDir, kafka: source.kafka });
+  try {
+    return await reader.offsets();
+  } finally {
+    await reader.close();
+  }
+}
+
+async function lakeFacts(duck: DuckDbLake, table: TableSpec, now: number): Promise<Pick<TableStatus, 'newestEventTime' | 'quarantined24h'>> {
+  const newest = await duck.query(`SELECT epoch_ms(max(TRY_CAST("${table.eventTime.replaceAll('"', '""')}" AS TIMESTAMPTZ))) AS newest FROM ${table.name}`);
+  const newestMs = newest.rows[0]?.['newest'];
+  const quarantine = await duck.query(
+    `SELECT reason, count(*) AS n FROM ${table.name}_quarantine WHERE epoch_ms(TRY_CAST(kafka_timestamp AS TIMESTAMPTZ)) > ${now - DAY_MS} GROUP BY reason ORDER BY n DESC, reason`,
+  );
+  return {
+    newestEventTime: typeof newestMs === 'number' ? new Date(newestMs).toISOString() : null,
+    quarantined24h: Object.fromEntries(quarantine.rows.map((row) => [String(row['reason']), Number(row['n'])])),
+  };
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
