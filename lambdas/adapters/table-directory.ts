@@ -33,6 +33,11 @@ export function loadTables(dir: string): DeclaredTables {
     if (other !== undefined) throw new TableDeclarationError(`${table.source}: topic ${table.topic} is already read by table ${other}; one topic holds one table's records`);
     byTopic.set(table.topic, table.name);
   }
+  // Each table also has views named after it (its quarantine, an Iceberg table's snapshots): no table may take those names.
+  for (const table of tables) {
+    const owner = tables.find((other) => other !== table && [`${other.name}_quarantine`, `${other.name}_snapshots`].includes(table.name));
+    if (owner) throw new TableDeclarationError(`${table.source}: the name ${table.name} belongs to a view of table ${owner.name}; give this table another name`);
+  }
   const queries = tables.flatMap((table) => loadQueries(join(dir, table.name), table.name));
   const names = new Set<string>();
   for (const query of queries) {

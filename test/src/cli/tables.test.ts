@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tableColumns } from '../../../lambdas/core/table-declaration.ts';
@@ -66,6 +66,17 @@ describe('streamlake tables and schema', () => {
       expect(result.stderr.trim().split('\n')).toEqual([`streamlake: ${join(tables, 'orders.schema.json')}: field channel: keyword "oneOf" is not supported: declare one type per field; a field that takes several shapes can be a string holding JSON`]);
     }
     expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it("refuses a table named like another table's quarantine or snapshots view", async () => {
+    const tables = tablesDir('view-names', { orders: true });
+    editDeclaration(tables, 'orders', (declaration) => {
+      declaration['x-streamlake'].table = 'device_logs_quarantine';
+    });
+    renameSync(join(tables, 'orders.schema.json'), join(tables, 'device_logs_quarantine.schema.json'));
+    const result = await streamlake(['tables', '--tables', tables]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('the name device_logs_quarantine belongs to a view of table device_logs; give this table another name');
   });
 
   it('refuses an incompatible declaration with exit code 1 and every reason, before writing anything', async () => {
