@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { parseCheckpoint, type CheckpointState } from '../../../lambdas/core/checkpoint.ts';
+import { attentionReasons, formatAge, statusFromCheckpoint, STATUS_DEFAULTS, type TableStatus } from '../../../src/local/status.ts';
+
+const NOW = Date.parse('2026-11-27T12:00:00Z');
+const MINUTE_MS = 60_000;
+
+function table(overrides: Partial<TableStatus> = {}): TableStatus {
+  return {
+    table: 't', sequence: 1, lastRunAt: null, lastRun: null, pendingSince: null, pendingSequence: null,
+    lag: { source: 'live', partitions: {}, total: 0 }, newestEventTime: null, quarantined24h: {}, unknownFields: [], ...overrides,
+  };
+}
+
+describe('statusFromCheckpoint', () => {
+  it('reads a checkpoint written before commits recorded their run: no last-run figures, lag unknown without the topic', () => {
+    const old = parseCheckpoint(new TextEncoder().encode('{"format":1,"sequence":7,"offsets":{"0":10},"pending":null}'), 'k');
+    expect(statusFromCheckpoint('t', old, undefined)).toEqual({
+      table: 't', sequence: 7, lastRunAt: null, lastRun: null, pendingSince: null, pendingSequence: null, lag: { source: 'unknown', partitions: {}, total: null }, unknownFields: [],
+    });
+  });
+
+  it('takes live lag from the high watermarks against the checkpoint offsets, a partition never read from its earliest offset', () => {
+    const state: CheckpointState = { format: 1, sequence: 2, offsets: { 0: 10, 1: 4 }, pending: null };
+    const live = [
+      { partition: 0, earliest: 0, highWatermark: 15 },
+      { partition: 1, earliest: 0, highWatermark: 4 },
+      { partition: 2, earliest: 3, highWatermark: 9 },
+    ];
+    expect(statusFromCheckpoint('t', state, live).lag).toEqual({ source: 'live', partitions: { 0: 5, 1: 0, 2: 6 }, total: 11 });
+  });
+
+  it('falls back to the last run\'s lag, and reports its run and a pending claim', () => {
+    const state: CheckpointState = {
+      format: 1, sequence: 3, offsets: { 0: 10 }, pending: { sequence: 4, runId: 'r', ranges: [], startedAt: NOW - MINUTE_MS },
+      lastRun: { sequence: 3, committedAt: NOW - 5 * MINUTE_MS, records: 9, rows: 8, quarantined: 1, lag: { 0: 2, 1: 3 }, unknownFields: ['x'] },
+    };
+    expect(statusFromCheckpoint('t', state, undefined)).toEqual({
+      table: 't', sequence: 3, lastRunAt: '2026-11-27T11:55:00.000Z', lastRun: { records: 9, rows: 8, quarantined: 1 }, pendingSince: '2026-11-27T11:59:00.000Z', pendingSequence: 4,
+      lag: { source: 'last-run', partitions: { 0: 2, 1: 3 }, total: 5 }, unknownFields: ['x'],
+    });
+  });
+});
+
+describe('attentionReasons', () => {
+  const at = (minutesAgo: number) => new Date(NOW - minutesAgo * MINUTE_MS).toISOString();
+
+  it('finds nothing in a table that is fresh, caught up and has no old claim', () => {
+    expect(attentionReasons([table({ pendingSince: at(9), pendingSequence: 2, newestEventTime: at(14), lag: { source: 'live', partitions: {}, total: STATUS_DEFAULTS.maxLag } })], STATUS_DEFAULTS, NOW)).toEqual([]);
+  });
+
+  it('flags a claim older than stuckAfterMinutes, a lag above maxLag and data older than staleAfterMinutes', () => {
+    const reasons = attentionReasons([table({ pendingSince: at(11), pendingSequence: 2, newestEventTime: at(16), lag: { source: 'last-run', partitions: {}, total: 11 } })], { stuckAfterMinutes: 10, staleAfterMinutes: 15, maxLag: 10 }, NOW);
+    expect(reasons).toEqual([
+      't: run 2 was claimed 11m 0s ago and has not committed (more than 10 min): the compactor crashed or is stuck; its next run finishes the claim, so look at its logs',
+      't: 11 records not compacted (last-run lag), more than 10: the compactor falls behind',
+      't: the newest event in the lake is 16m 0s old (more than 15 min): no fresh data is arriving or being compacted',
+    ]);
+  });
+
+  it('does not call an empty table stale, nor an unknown lag too high', () => {
+    expect(attentionReasons([table({ newestEventTime: null, lag: { source: 'unknown', partitions: {}, total: null } })], { ...STATUS_DEFAULTS, maxLag: 0 }, NOW)).toEqual([]);
+  });
+});
+
+describe('formatAge', () => {
+  it('prints the two largest units', () => {
+    expect([0, 59_000, 90_000, 7_200_000, 2 * 86_400_000 + 3_600_000].map(formatAge)).toEqual(['0s', '59s', '1m 30s', '2h 0m', '2d 1h']);
+  });
+});
