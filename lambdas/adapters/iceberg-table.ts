@@ -5,12 +5,14 @@ import {
   currentSnapshot,
   lastRunSnapshot,
   metadataVersionOf,
+  offsetsOf,
   newSnapshotId,
   newTableMetadata,
   parseMetadata,
   runSummary,
   sequenceOf,
   serializeMetadata,
+  snapshotById,
   withPreviousFile,
   withSchema,
   withSnapshot,
@@ -25,7 +27,7 @@ import { tableColumns, type TableSpec } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { CatalogEntry, TableCatalog } from '../ports/table-catalog.ts';
-import type { TableFormat, WrittenFile } from '../ports/table-format.ts';
+import type { RunOffsets, TableFormat, WrittenFile } from '../ports/table-format.ts';
 import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, EntryStatus, type ManifestEntry, type ManifestFile } from './iceberg-avro.ts';
 
 /** What an Iceberg table reads and writes: its files in the object store, its pointer in the catalog. */
@@ -51,6 +53,11 @@ export type CommitPlan = (table: LoadedTable | undefined) => Promise<{ metadata:
 
 export class IcebergCommitConflictError extends Error {
   override name = 'IcebergCommitConflictError';
+}
+
+/** The table and the compactor's checkpoint disagree on the offsets it holds: the message shows both and how to reconcile them. */
+export class CheckpointTableMismatchError extends Error {
+  override name = 'CheckpointTableMismatchError';
 }
 
 export class IcebergLocationError extends Error {
@@ -109,7 +116,7 @@ export class IcebergTable implements TableFormat {
     return snapshot ? decodeManifestList(await this.read(snapshot['manifest-list'])) : [];
   }
 
-  async commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: Readonly<Record<string, number>>): Promise<void> {
+  async commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: RunOffsets): Promise<void> {
     const snapshotId = newSnapshotId();
     let manifest: ManifestFile | undefined;
     await this.commit(async (loaded) => {
@@ -122,7 +129,7 @@ export class IcebergTable implements TableFormat {
       }
       const base = loaded?.metadata ?? this.newMetadata();
       const parent = currentSnapshot(base);
-      if (sequenceOf(lastRunSnapshot(base)) >= run.sequence) return undefined;
+      if (this.committedAlready(base, run, offsets)) return undefined;
       const metadata = this.withDeclaredSchema(base);
       const sequenceNumber = metadata['last-sequence-number'] + 1;
       // The manifest names the run's files once; a retried commit lists it again under its new sequence number.
@@ -131,11 +138,31 @@ export class IcebergTable implements TableFormat {
       const records = files.reduce((sum, file) => sum + file.rows, 0);
       const bytes = files.reduce((sum, file) => sum + file.bytes, 0);
       const summary = {
-        ...runSummary(run, { ...offsets }, { files: files.length, records, bytes }),
+        ...runSummary(run, { ...offsets.after }, { files: files.length, records, bytes }),
         ...totals(parent, { files: files.length, records, bytes }),
       };
       return { metadata, snapshot: { id: snapshotId, operation: 'append', manifestList: await this.writeManifestList(manifests, snapshotId, parent, sequenceNumber), summary, now: this.deps.clock.now() } };
     });
+  }
+
+  /**
+   * Whether the table includes `run` already: a snapshot of that run holding the offsets it ends
+   * at. Otherwise the table must end where the checkpoint starts the run; when they disagree (a
+   * checkpoint deleted, restored from an old version or read under another consumer group, a
+   * catalog pointed at an older metadata file), committing would skip or repeat records, so it is
+   * refused with the way to bring them together.
+   */
+  private committedAlready(metadata: TableMetadata, run: PendingRun, offsets: RunOffsets): boolean {
+    const last = lastRunSnapshot(metadata);
+    for (let at = last; at; at = at['parent-snapshot-id'] === undefined ? undefined : snapshotById(metadata, at['parent-snapshot-id'])) {
+      if (sequenceOf(at) === run.sequence && sameOffsets(offsetsOf(at), offsets.after)) return true;
+    }
+    if (sequenceOf(last) === run.sequence - 1 && sameOffsets(offsetsOf(last), offsets.before)) return false;
+    throw new CheckpointTableMismatchError(
+      `table ${this.table.name} holds compactor run ${sequenceOf(last)} with Kafka offsets ${JSON.stringify(offsetsOf(last))}, but the checkpoint starts run ${run.sequence} ` +
+        `from offsets ${JSON.stringify(offsets.before)}: committing would skip or repeat records. Set the checkpoint to the table's state ` +
+        `({"format": 1, "sequence": ${sequenceOf(last)}, "offsets": ${JSON.stringify(offsetsOf(last))}, "pending": null}), then run the compactor again`,
+    );
   }
 
   /**
@@ -216,4 +243,9 @@ export function totals(parent: Snapshot | undefined, change: { files: number; re
     'total-files-size': String(before('total-files-size') + change.bytes - removed.bytes),
     'total-delete-files': '0', 'total-position-deletes': '0', 'total-equality-deletes': '0',
   };
+}
+
+function sameOffsets(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((key) => a[key] === b[key]);
 }

@@ -130,7 +130,7 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
       lag: lagOf(offsets, partitions), unknownFields: output.unknownFields,
     });
     // The table's commit (an Iceberg snapshot) comes before the checkpoint's, and is skipped when an earlier attempt made it.
-    await format.commitRun(run, written, committed.offsets);
+    await format.commitRun(run, written, { before: state.offsets, after: committed.offsets });
     const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
     if (!swap.ok) await assertCommittedElsewhere(deps.store, key, run);
     else await deps.topic.commitOffsets(options.group, new Map(Object.entries(committed.offsets).map(([p, o]) => [Number(p), o])));

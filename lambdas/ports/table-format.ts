@@ -9,6 +9,12 @@ export interface WrittenFile {
   readonly bytes: number;
 }
 
+/** The Kafka offsets a table holds before a run (the checkpoint's) and after it commits. */
+export interface RunOffsets {
+  readonly before: Readonly<Record<string, number>>;
+  readonly after: Readonly<Record<string, number>>;
+}
+
 /**
  * How a table's rows are stored: where a run's data file for a time bucket goes, and what makes a
  * run's files part of the table. Both must be repeatable: a run finished again after a crash, or
@@ -19,8 +25,8 @@ export interface TableFormat {
   readonly timestampUnit: TimestampUnit;
   dataFileKey(bucket: number, run: Pick<PendingRun, 'sequence' | 'runId'>): string;
   /**
-   * Makes the run's files the table's. `offsets` are the Kafka offsets the table holds once it is
-   * committed. Does nothing when the table already includes the run (an earlier attempt committed it).
+   * Makes the run's files the table's. Does nothing when the table already includes the run (an
+   * earlier attempt committed it); refuses when the table's offsets are not `offsets.before`.
    */
-  commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: Readonly<Record<string, number>>): Promise<void>;
+  commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: RunOffsets): Promise<void>;
 }

@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, EntryStatus } from '../../../lambdas/adapters/iceberg-avro.ts';
-import { IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
+import { CheckpointTableMismatchError, IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { StoreCatalog } from '../../../lambdas/adapters/store-catalog.ts';
 import { currentSchema, currentSnapshot, parseMetadata, sequenceOf, serializeMetadata, snapshotAt, SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
 import { icebergSchema, nameMapping, partitionPathValue, partitionSpec, type IcebergField, type IcebergStruct, type IcebergType } from '../../../lambdas/core/iceberg-schema.ts';
 import { parseTableDeclaration, tableColumns, type TableSpec } from '../../../lambdas/core/table-declaration.ts';
 import type { PendingRun } from '../../../lambdas/core/checkpoint.ts';
+import type { RunOffsets } from '../../../lambdas/ports/table-format.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { DEVICE_LOGS } from '../../helpers/tables.ts';
 
@@ -120,37 +121,52 @@ describe('IcebergTable', () => {
   afterEach(() => dir.remove());
 
   const file = (key: string, bucket: number) => ({ key, bucket, rows: 10, bytes: 100 });
+  // The offsets of run n, as the checkpoint has them: partition 0 from (n - 1) × 10 to n × 10.
+  const at = (n: number): RunOffsets => ({ before: n === 1 ? {} : { 0: (n - 1) * 10 }, after: { 0: n * 10 } });
 
   it('commits a run once: finishing it again after its commit adds no snapshot', async () => {
-    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
-    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], at(1));
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], at(1));
     const { metadata } = (await table.load())!;
     expect(metadata.snapshots).toHaveLength(1);
     expect(sequenceOf(metadata.snapshots[0])).toBe(1);
   });
 
   it("knows a run is committed when another writer's snapshot (no streamlake summary) came after it", async () => {
-    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], at(1));
     // As Athena's OPTIMIZE would commit: a snapshot of the same files, without our summary keys.
     await table.commit(async (loaded) => {
       const parent = currentSnapshot(loaded!.metadata)!;
       return { metadata: loaded!.metadata, snapshot: { id: 42, operation: 'replace', manifestList: parent['manifest-list'], summary: {}, now } };
     });
-    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], at(1));
     expect((await table.load())!.metadata.snapshots.map((s) => s.summary.operation)).toEqual(['append', 'replace']);
-    await table.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 1)], { 0: 20 });
+    await table.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 1)], at(2));
     expect((await table.load())!.metadata.snapshots.map((s) => sequenceOf(s))).toEqual([1, 0, 2]);
   });
 
+  it('refuses a run whose checkpoint disagrees with the table, showing both and the checkpoint to write', async () => {
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], at(1));
+    await table.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 1)], at(2));
+    // The checkpoint was deleted: run 1 again, now reading to the end of the topic.
+    const reset = { ...run(1), ranges: [{ partition: 0, from: 0, to: 25 }] };
+    await expect(table.commitRun(reset, [], { before: {}, after: { 0: 25 } })).rejects.toThrow(
+      /holds compactor run 2 with Kafka offsets \{"0":20\}, but the checkpoint starts run 1 from offsets \{\}.*\{"format": 1, "sequence": 2, "offsets": \{"0":20\}, "pending": null\}/,
+    );
+    // A checkpoint behind the table by a run it did not commit (restored from an old version).
+    await expect(table.commitRun(run(4), [], at(4))).rejects.toThrow(CheckpointTableMismatchError);
+    expect((await table.load())!.metadata.snapshots).toHaveLength(2);
+  });
+
   it('refuses to start the table again when its catalog entry is gone after earlier runs committed', async () => {
-    await expect(table.commitRun(run(3), [], { 0: 30 })).rejects.toThrow(/not in its catalog, yet 2 compactor runs were committed to it: register its last metadata file/);
+    await expect(table.commitRun(run(3), [], at(3))).rejects.toThrow(/not in its catalog, yet 2 compactor runs were committed to it: register its last metadata file/);
     expect(await table.load()).toBeUndefined();
   });
 
   it('appends each run as a snapshot holding every earlier file, with the offsets and running totals in its summary', async () => {
-    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], { 0: 10 });
+    await table.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], at(1));
     now += 60_000;
-    await table.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 2), file('curated/device_logs/data/c.parquet', 3)], { 0: 20 });
+    await table.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 2), file('curated/device_logs/data/c.parquet', 3)], at(2));
     const { metadata } = (await table.load())!;
     const [first, second] = metadata.snapshots;
     expect((await table.dataFiles(second)).map((e) => table.keyOf(e.file.path)).sort()).toEqual(['a', 'b', 'c'].map((n) => `curated/device_logs/data/${n}.parquet`));
@@ -162,11 +178,11 @@ describe('IcebergTable', () => {
   });
 
   it('adds a schema when the declaration gained a field, keeping the old one for the snapshots written under it', async () => {
-    await table.commitRun(run(1), [], { 0: 10 });
+    await table.commitRun(run(1), [], at(1));
     const grown = new IcebergTable((table as unknown as { deps: ConstructorParameters<typeof IcebergTable>[0] }).deps, {
       ...table.table, fields: [...table.table.fields, { name: 'firmware_channel', type: 'string', nullable: true, description: '' }],
     });
-    await grown.commitRun(run(2), [], { 0: 20 });
+    await grown.commitRun(run(2), [], at(2));
     const { metadata } = (await grown.load())!;
     expect(metadata.schemas.map((s) => s['schema-id'])).toEqual([0, 1]);
     expect(metadata.snapshots.map((s) => s['schema-id'])).toEqual([0, 1]);
