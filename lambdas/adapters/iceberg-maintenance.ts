@@ -140,10 +140,15 @@ export async function optimizeTable(table: IcebergTable, deps: MaintenanceDeps, 
   const bucketMs = bucketMillis(table.table.partitionBy);
   const closedBefore = now - options.closedAfterMs;
   const isClosed = (bucket: number) => (bucket + 1) * bucketMs <= closedBefore;
-  const merge = await mergeClosedPartitions(table, deps, { ...options, isClosed, targetFileBytes: options.targetFileBytes ?? OPTIMIZE_DEFAULTS.targetFileMb * 1_000_000 });
+  // Expiry and removal run even when the merge fails (an unreadable file, a timeout to come), so one bad partition cannot grow the table's metadata for ever.
+  const merged = await mergeClosedPartitions(table, deps, { ...options, isClosed, targetFileBytes: options.targetFileBytes ?? OPTIMIZE_DEFAULTS.targetFileMb * 1_000_000 }).then(
+    (report) => ({ report }),
+    (error: unknown) => ({ error }),
+  );
   const expired = await expireSnapshots(table, deps, now - retentionMs);
   const filesRemoved = await removeUnreferencedFiles(table, deps, now - retentionMs, expired.knownOld);
-  return { table: table.table.name, closedBefore: new Date(closedBefore).toISOString(), ...merge, snapshotsExpired: expired.count, filesRemoved };
+  if ('error' in merged) throw merged.error;
+  return { table: table.table.name, closedBefore: new Date(closedBefore).toISOString(), ...merged.report, snapshotsExpired: expired.count, filesRemoved };
 }
 
 type MergeReport = Omit<OptimizeReport, 'table' | 'closedBefore' | 'snapshotsExpired' | 'filesRemoved'>;

@@ -46,6 +46,19 @@ interface FileColumns {
   readonly columns: readonly (ArrayLike<unknown> | undefined)[];
 }
 
+/** The names of the schema's top-level columns: a nested column's parts (a struct's `city`, a map's `key`) are not columns of the table. */
+function topLevelNames(schema: FileMetaData['schema']): Set<string> {
+  const names = new Set<string>();
+  // Depth first: each element is followed by its num_children subtrees.
+  const skip = (index: number): number => {
+    let next = index + 1;
+    for (let child = 0; child < (schema[index]!.num_children ?? 0); child++) next = skip(next);
+    return next;
+  };
+  for (let index = 1; index < schema.length; index = skip(index)) names.add(schema[index]!.name);
+  return names;
+}
+
 async function readColumns(name: string, body: Uint8Array, columns: readonly ColumnSpec[]): Promise<FileColumns> {
   const buffer = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
   let metadata: FileMetaData;
@@ -54,7 +67,7 @@ async function readColumns(name: string, body: Uint8Array, columns: readonly Col
   } catch (error) {
     throw new ParquetReadError(`${name} is not a Parquet file (${(error as Error).message})`);
   }
-  const present = new Set(metadata.schema.slice(1).map((element) => element.name));
+  const present = topLevelNames(metadata.schema);
   const wanted = columns.filter((column) => present.has(column.name)).map((column) => column.name);
   const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
   await parquetRead({

@@ -96,6 +96,16 @@ describe('readColumnBatch', () => {
     expect(Buffer.from(encoder.encode(read, 'snappy', 'micros')).equals(Buffer.from(body))).toBe(true);
   });
 
+  it('reads a top-level column added later as null from older files, even when it is named like a part of a nested column', async () => {
+    const older = tableColumns(PURCHASES);
+    const city = { name: 'city', type: 'string' as const, nullable: true, description: '' };
+    const newer = [...older.slice(0, 1), city, ...older.slice(1)];
+    const rows = Array.from({ length: 2 }, (_, i) => purchase(i));
+    const read = await readColumnBatch([{ name: 'old.parquet', body: encoder.encode(batchOf(older, rows), 'snappy') }], newer);
+    expect(rowsOf(read).map((row) => row.city)).toEqual([null, null]);
+    expect(rowsOf(read).map((row) => (row.address as { city: string } | null)?.city)).toEqual(['Oslo', 'Oslo']);
+  });
+
   it('concatenates files in the order given, across row groups, and fills a column a file lacks with nulls', async () => {
     const columns = tableColumns(DEVICE_LOGS);
     const first = Array.from({ length: 25 }, (_, i) => reading(i));
