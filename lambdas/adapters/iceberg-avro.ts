@@ -36,6 +36,8 @@ export interface ManifestEntry {
 /** A manifest as a manifest list describes it. */
 export interface ManifestFile {
   readonly path: string;
+  /** 0: data files (all streamlake writes); 1: delete files, which {@link decodeManifestList} refuses. @default 0 */
+  readonly content?: 0 | 1;
   readonly length: number;
   readonly specId: number;
   readonly sequenceNumber: number;
@@ -248,6 +250,7 @@ export async function decodeManifest(bytes: Uint8Array): Promise<ManifestEntry[]
 
 interface ManifestFileRecord {
   manifest_path: string;
+  content: number;
   manifest_length: number;
   partition_spec_id: number;
   sequence_number: number;
@@ -265,7 +268,7 @@ interface ManifestFileRecord {
 /** The bytes of a snapshot's manifest list. */
 export function encodeManifestList(manifests: readonly ManifestFile[], snapshot: { id: SnapshotId; parentId?: SnapshotId; sequenceNumber: number }): Promise<Uint8Array> {
   const records = manifests.map((m) => ({
-    manifest_path: m.path, manifest_length: m.length, partition_spec_id: m.specId, content: 0, sequence_number: m.sequenceNumber, min_sequence_number: m.minSequenceNumber,
+    manifest_path: m.path, manifest_length: m.length, partition_spec_id: m.specId, content: m.content ?? 0, sequence_number: m.sequenceNumber, min_sequence_number: m.minSequenceNumber,
     added_snapshot_id: m.addedSnapshotId, added_files_count: m.addedFilesCount, existing_files_count: m.existingFilesCount, deleted_files_count: m.deletedFilesCount,
     added_rows_count: m.addedRowsCount, existing_rows_count: m.existingRowsCount, deleted_rows_count: m.deletedRowsCount,
     partitions: [m.partitionRange
@@ -279,9 +282,20 @@ export function encodeManifestList(manifests: readonly ManifestFile[], snapshot:
   });
 }
 
+/** A snapshot lists delete files (an engine's row-level DELETE, UPDATE or MERGE): streamlake tables are append-only, and rewriting them would lose the deletes. */
+export class DeleteFilesError extends Error {
+  override name = 'DeleteFilesError';
+}
+
 export async function decodeManifestList(bytes: Uint8Array): Promise<ManifestFile[]> {
   const records = await recordsOf<ManifestFileRecord>(bytes);
   return records.map((r) => {
+    if (r.content !== 0) {
+      throw new DeleteFilesError(
+        `manifest ${r.manifest_path} lists delete files: another engine deleted or updated rows of this table. streamlake only appends to and merges its tables; ` +
+          'roll the table back to a snapshot before that change (Athena: ALTER TABLE … EXECUTE rollback_to_snapshot), or rewrite its data with that engine (OPTIMIZE) so no delete files remain',
+      );
+    }
     const bounds = r.partitions?.[0];
     return {
       path: r.manifest_path, length: Number(r.manifest_length), specId: r.partition_spec_id, sequenceNumber: Number(r.sequence_number), minSequenceNumber: Number(r.min_sequence_number),

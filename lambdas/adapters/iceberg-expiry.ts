@@ -4,7 +4,7 @@ import { checkpointPrefix, curatedPrefix, icebergMetadataPrefix } from '../core/
 import type { ObjectStore } from '../ports/object-store.ts';
 import { decodeManifest, EntryStatus } from './iceberg-avro.ts';
 import type { MaintenanceDeps, RemovedFiles } from './iceberg-maintenance.ts';
-import { IcebergCommitConflictError, type IcebergTable } from './iceberg-table.ts';
+import { IcebergCommitConflictError, IcebergLocationError, type IcebergTable } from './iceberg-table.ts';
 
 /**
  * The second half of `streamlake optimize`: snapshots older than the retention expire, and the
@@ -39,26 +39,37 @@ export async function expireSnapshots(table: IcebergTable, deps: MaintenanceDeps
     if (expired.length === 0 && dropped.length === 0) return { count: 0, knownOld: new Set() };
     if (await table.commit(async (current) => (current?.entry.version === entry.version ? { metadata: { ...kept, 'metadata-log': log } } : undefined))) {
       const knownOld = new Set(dropped.filter((e) => e['timestamp-ms'] < cutoff).map((e) => table.keyOf(e['metadata-file'])));
-      for (const key of await snapshotFiles(table, deps.store, expired, new Map())) knownOld.add(key);
+      for (const key of await snapshotFiles(table, deps.store, expired, new Map(), 'skip')) knownOld.add(key);
       return { count: expired.length, knownOld };
     }
   }
   throw new IcebergCommitConflictError(`table ${table.table.name} changed under ${MAX_EXPIRE_ATTEMPTS} attempts to expire its snapshots; run optimize again`);
 }
 
-/** The keys of the manifest lists, manifests and live data files of `snapshots`; `manifests` caches what manifests were read. */
-async function snapshotFiles(table: IcebergTable, store: ObjectStore, snapshots: readonly Snapshot[], manifests: Map<string, string[]>): Promise<Set<string>> {
+/**
+ * The keys of the manifest lists, manifests and live data files of `snapshots`; `manifests` caches
+ * what manifests were read. For expired snapshots (`missing: 'skip'`) a file an earlier,
+ * interrupted run removed already has nothing more to give; for the snapshots kept, a missing file
+ * fails the removal, which would otherwise take the files it lists for unreferenced.
+ */
+async function snapshotFiles(table: IcebergTable, store: ObjectStore, snapshots: readonly Snapshot[], manifests: Map<string, string[]>, missing: 'skip' | 'fail'): Promise<Set<string>> {
   const keys = new Set<string>();
+  const absent = (key: string) => {
+    if (missing === 'fail') throw new IcebergLocationError(`table ${table.table.name}: ${key}, which a kept snapshot needs, is missing; restore it from a bucket version before removing files`);
+  };
   for (const snapshot of snapshots) {
     const listKey = table.keyOf(snapshot['manifest-list']);
     keys.add(listKey);
-    // A list an earlier, interrupted run removed already has nothing more to give.
-    if (!(await store.get(listKey))) continue;
+    if (!(await store.get(listKey))) {
+      absent(listKey);
+      continue;
+    }
     for (const manifest of await table.manifests(snapshot)) {
       const key = table.keyOf(manifest.path);
       keys.add(key);
       if (!manifests.has(key)) {
         const object = await store.get(key);
+        if (!object) absent(key);
         const entries = object ? await decodeManifest(object.body) : [];
         manifests.set(key, entries.filter((e) => e.status !== EntryStatus.Deleted).map((e) => table.keyOf(e.file.path)));
       }
@@ -84,7 +95,7 @@ export async function removeUnreferencedFiles(table: IcebergTable, deps: Mainten
   const loaded = await table.load();
   if (!loaded) return EMPTY_REMOVED;
   const { metadata, entry } = loaded;
-  const reachable = await snapshotFiles(table, deps.store, metadata.snapshots, new Map());
+  const reachable = await snapshotFiles(table, deps.store, metadata.snapshots, new Map(), 'fail');
   reachable.add(table.keyOf(entry.metadataLocation));
   for (const e of metadata['metadata-log']) reachable.add(table.keyOf(e['metadata-file']));
   const committed = sequenceOf(lastRunSnapshot(metadata));

@@ -155,7 +155,7 @@ export class S3ObjectStore implements ObjectStore {
     let token: string | undefined;
     do {
       const page = await this.checked(this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })), prefix);
-      for (const object of page.Contents ?? []) entries.push({ key: object.Key!, size: object.Size ?? 0, lastModified: object.LastModified?.getTime() ?? 0 });
+      for (const object of page.Contents ?? []) entries.push({ key: object.Key!, size: object.Size ?? 0, lastModified: object.LastModified?.getTime() ?? Number.POSITIVE_INFINITY });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

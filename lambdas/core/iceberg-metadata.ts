@@ -139,9 +139,11 @@ export interface NewSnapshot {
 }
 
 /** The metadata after committing `snapshot` on the `main` branch; `previousFile` is the metadata file it replaces. */
-export function withSnapshot(metadata: TableMetadata, snapshot: NewSnapshot, previousFile: string | undefined): TableMetadata {
+export function withSnapshot(metadata: TableMetadata, newSnapshot: NewSnapshot, previousFile: string | undefined): TableMetadata {
   const parent = currentSnapshot(metadata);
   const sequence = metadata['last-sequence-number'] + 1;
+  // The snapshot log must be in time order (Iceberg's Java, Go and Rust readers refuse it otherwise): a clock behind the last commit (another host's, or a local run's simulated one) commits at the last commit's time.
+  const snapshot = { ...newSnapshot, now: Math.max(newSnapshot.now, metadata['last-updated-ms']) };
   const added: Snapshot = {
     'snapshot-id': snapshot.id, ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}), 'sequence-number': sequence,
     'timestamp-ms': snapshot.now, 'manifest-list': snapshot.manifestList, summary: { ...snapshot.summary, operation: snapshot.operation }, 'schema-id': metadata['current-schema-id'],
@@ -157,7 +159,7 @@ export function withSnapshot(metadata: TableMetadata, snapshot: NewSnapshot, pre
 /** The metadata of a commit that adds no snapshot (expired snapshots, a trimmed log), logging `previousFile` as the file it replaces. */
 export function withPreviousFile(metadata: TableMetadata, previous: TableMetadata, previousFile: string | undefined, now: number): TableMetadata {
   return previousFile
-    ? { ...metadata, 'last-updated-ms': now, 'metadata-log': [...metadata['metadata-log'], { 'timestamp-ms': previous['last-updated-ms'], 'metadata-file': previousFile }] }
+    ? { ...metadata, 'last-updated-ms': Math.max(now, previous['last-updated-ms']), 'metadata-log': [...metadata['metadata-log'], { 'timestamp-ms': previous['last-updated-ms'], 'metadata-file': previousFile }] }
     : { ...metadata, 'last-updated-ms': now };
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, EntryStatus } from '../../../lambdas/adapters/iceberg-avro.ts';
+import { decodeManifest, decodeManifestList, DeleteFilesError, encodeManifest, encodeManifestList, EntryStatus } from '../../../lambdas/adapters/iceberg-avro.ts';
 import { CheckpointTableMismatchError, IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { StoreCatalog } from '../../../lambdas/adapters/store-catalog.ts';
@@ -102,6 +102,8 @@ describe('Iceberg metadata and manifests', () => {
       deletedFilesCount: 0, addedRowsCount: 7, existingRowsCount: 0, deletedRowsCount: 0, partitionRange: [494_000, 494_002] as const,
     };
     expect(await decodeManifestList(await encodeManifestList([listed], { id: 17, sequenceNumber: 3 }))).toEqual([listed]);
+    // Another engine's row-level DELETE adds a manifest of delete files: refused, not rewritten as data.
+    await expect(decodeManifestList(await encodeManifestList([{ ...listed, content: 1 }], { id: 17, sequenceNumber: 3 }))).rejects.toThrow(DeleteFilesError);
   });
 });
 
@@ -156,6 +158,14 @@ describe('IcebergTable', () => {
     // A checkpoint behind the table by a run it did not commit (restored from an old version).
     await expect(table.commitRun(run(4), [], at(4))).rejects.toThrow(CheckpointTableMismatchError);
     expect((await table.load())!.metadata.snapshots).toHaveLength(2);
+  });
+
+  it('keeps the snapshot log in time order when a commit comes from a clock behind the last one', async () => {
+    await table.commitRun(run(1), [], at(1));
+    now -= 3_600_000;
+    await table.commitRun(run(2), [], at(2));
+    const log = (await table.load())!.metadata['snapshot-log'].map((entry) => entry['timestamp-ms']);
+    expect(log[1]).toBeGreaterThanOrEqual(log[0]!);
   });
 
   it('refuses to start the table again when its catalog entry is gone after earlier runs committed', async () => {
