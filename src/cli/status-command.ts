@@ -45,9 +45,9 @@ export function registerStatus(program: Command, shared: { dataDir: Option; tabl
     .addOption(shared.kafka)
     .option('--aws', 'the deployed pipeline: stack outputs, MSK cluster, alarms, dead-letter queue, checkpoints in S3 (AWS credentials and region from the environment)')
     .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK})`)
-    .addOption(new Option('--stuck-after-minutes <n>', 'a claimed run older than this is stuck (default: 2 compactor periods, from lib/config.ts)').argParser(positiveNumber).default(STATUS_DEFAULTS.stuckAfterMinutes))
-    .addOption(new Option('--stale-after-minutes <n>', 'the newest event older than this is stale data (default: 3 compactor periods)').argParser(positiveNumber).default(STATUS_DEFAULTS.staleAfterMinutes))
-    .addOption(new Option('--max-lag <records>', 'total lag above this needs attention (default: maxRecordsPerRun, what one run reads)').argParser(nonNegativeInt).default(STATUS_DEFAULTS.maxLag))
+    .addOption(new Option('--stuck-after-minutes <n>', 'a claimed run older than this is stuck').argParser(positiveNumber).default(STATUS_DEFAULTS.stuckAfterMinutes, `${STATUS_DEFAULTS.stuckAfterMinutes}: 2 compactor periods`))
+    .addOption(new Option('--stale-after-minutes <n>', 'the newest event older than this is stale data').argParser(positiveNumber).default(STATUS_DEFAULTS.staleAfterMinutes, `${STATUS_DEFAULTS.staleAfterMinutes}: 3 compactor periods`))
+    .addOption(new Option('--max-lag <records>', 'total lag above this needs attention').argParser(nonNegativeInt).default(STATUS_DEFAULTS.maxLag, `${STATUS_DEFAULTS.maxLag}: maxRecordsPerRun, what one run reads`))
     .option('--json', 'print the status as JSON: { healthy, reasons, tables } (and cluster, alarms, deadLetters with --aws)')
     .action(statusCommand);
 }
