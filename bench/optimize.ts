@@ -110,7 +110,7 @@ export async function benchOptimize(options: { devices: number; minutes: number;
     store.objects.clear();
     for (const [key, object] of pristine) store.objects.set(key, object);
     const started = performance.now();
-    const report = await optimizeTable(table, { store, catalog: new StoreCatalog(store), encoder: parquetEncoder(), clock: { now: () => now } }, { closedAfterMs: HOUR_MS, codec: options.codec });
+    const report = await optimizeTable(table, { store, encoder: parquetEncoder(), clock: { now: () => now } }, { closedAfterMs: HOUR_MS, codec: options.codec });
     const seconds = (performance.now() - started) / 1000;
     progress(`  optimize ${i}/${REPEATS}: ${seconds.toFixed(2)} s, ${report.rowsRewritten} rows rewritten`);
     if (seconds < fastest.seconds) fastest = { seconds, report };

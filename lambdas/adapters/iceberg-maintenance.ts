@@ -12,7 +12,6 @@ import { tableColumns } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import type { Codec, ParquetEncoder } from '../ports/parquet.ts';
-import type { TableCatalog } from '../ports/table-catalog.ts';
 import type { WrittenFile } from '../ports/table-format.ts';
 import { decodeManifest, EntryStatus, type ManifestEntry, type ManifestFile } from './iceberg-avro.ts';
 import { expireSnapshots, removeUnreferencedFiles } from './iceberg-expiry.ts';
@@ -42,8 +41,6 @@ export const OPTIMIZE_DEFAULTS = {
 /** What optimizing a table reads and writes. */
 export interface MaintenanceDeps {
   readonly store: ObjectStore;
-  /** The catalog the table commits through: expiring snapshots commits table metadata without a new snapshot. */
-  readonly catalog: TableCatalog;
   readonly encoder: ParquetEncoder;
   readonly clock: Clock;
   readonly onProgress?: (progress: OptimizeProgress) => void;

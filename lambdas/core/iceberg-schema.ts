@@ -54,7 +54,7 @@ export interface MappedField {
 
 const SCALARS: Record<string, string> = {
   string: 'string', double: 'double', int: 'int', bigint: 'long', boolean: 'boolean', date: 'date',
-  // The Parquet files hold UTC instants (TIMESTAMP_MILLIS, adjusted to UTC): Iceberg's timestamptz.
+  // UTC instants: Iceberg's timestamptz, which its Parquet files hold as TIMESTAMP_MICROS (adjusted to UTC).
   timestamp: 'timestamptz',
 };
 

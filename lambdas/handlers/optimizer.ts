@@ -36,7 +36,7 @@ export function optimizerSetup(env: NodeJS.ProcessEnv, factories: OptimizerFacto
   const clock = { now: Date.now };
   return {
     table: new IcebergTable({ store, catalog, lakeUri, clock }, spec),
-    deps: { store, catalog, encoder: parquetEncoder(), clock },
+    deps: { store, encoder: parquetEncoder(), clock },
     options: {
       codec: requireCodec(env, ENV.codec),
       targetFileBytes: requireNumber(env, ENV.optimizeTargetFileMb) * 1_000_000,

@@ -86,7 +86,7 @@ export async function optimizeCommand(flags: OptimizeFlags): Promise<void> {
   const skipped = tables.filter((table) => table.format !== 'iceberg').map((table) => table.name);
   const reports: Record<string, OptimizeReport> = {};
   for (const table of chosen) {
-    reports[table.name] = await optimizeTable(lake.iceberg(table), { store: lake.store, catalog: lake.catalog, encoder: parquetEncoder(), clock: { now: Date.now }, onProgress: (p) => showProgress(table.name, p) }, {
+    reports[table.name] = await optimizeTable(lake.iceberg(table), { store: lake.store, encoder: parquetEncoder(), clock: { now: Date.now }, onProgress: (p) => showProgress(table.name, p) }, {
       targetFileBytes: flags.targetFileMb * 1_000_000, retentionMs: flags.retentionDays * DAY_MS, closedAfterMs: flags.closedAfterHours * HOUR_MS, codec: flags.codec,
     });
   }

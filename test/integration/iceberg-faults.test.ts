@@ -131,7 +131,7 @@ describe('Iceberg tables under faults, on Apache Kafka and S3Proxy', () => {
     const small = { ...OPTIONS, maxRecordsPerRun: 60 };
     const runOnce = () => compact({ topic: compactor, store, encoder: parquetEncoder(), clock: { now: Date.now }, format: table() }, small);
     for (let i = 0; i < 4; i++) await runOnce();
-    const optimize = () => optimizeTable(table(), { store, catalog: new StoreCatalog(store), encoder: parquetEncoder(), clock: { now: Date.now } }, { closedAfterMs: 0, codec: OPTIONS.codec });
+    const optimize = () => optimizeTable(table(), { store, encoder: parquetEncoder(), clock: { now: Date.now } }, { closedAfterMs: 0, codec: OPTIONS.codec });
     const [merged] = await Promise.all([optimize(), runOnce(), runOnce()]);
     expect(merged.partitionsMerged).toBeGreaterThan(0);
     while ((await runOnce()).runId !== null);

@@ -87,7 +87,7 @@ export async function deviceLogsLakes(root: string): Promise<DeviceLogsLakes> {
     expect(runs.at(-1)!.resumed, 'the run after the crash finishes the claimed one').toBe(true);
     now += 5 * MINUTE_MS;
     // Every hour that ended an hour ago is closed: merged into one file each.
-    const optimize = await optimizeTable(table, { store: lake.store, catalog: lake.catalog, encoder: parquetEncoder(), clock }, { closedAfterMs: 60 * MINUTE_MS, codec: 'snappy' });
+    const optimize = await optimizeTable(table, { store: lake.store, encoder: parquetEncoder(), clock }, { closedAfterMs: 60 * MINUTE_MS, codec: 'snappy' });
     expect(optimize.partitionsMerged, 'optimize merged closed hours').toBeGreaterThan(0);
     // Two compactors at once: one claims the run, the other joins it; one snapshot either way.
     runs.push(...(await Promise.all([run(topic), run(await reader())])));

@@ -65,12 +65,12 @@ class Fixture {
     return new IcebergTable({ store: this.lake.store, catalog, lakeUri: this.lake.lakeUri, clock: { now: () => this.now } }, TABLE);
   }
 
-  deps(catalog: TableCatalog = this.lake.catalog): MaintenanceDeps {
-    return { store: this.lake.store, catalog, encoder: parquetEncoder(), clock: { now: () => this.now } };
+  deps(): MaintenanceDeps {
+    return { store: this.lake.store, encoder: parquetEncoder(), clock: { now: () => this.now } };
   }
 
   optimize(options: Partial<OptimizeOptions> = {}, catalog?: TableCatalog) {
-    return optimizeTable(this.table(catalog), this.deps(catalog), { ...MERGE, ...options });
+    return optimizeTable(this.table(catalog), this.deps(), { ...MERGE, ...options });
   }
 
   async current(): Promise<Snapshot> {
