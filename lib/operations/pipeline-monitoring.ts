@@ -35,9 +35,9 @@ export interface PipelineMonitoringProps {
   /** Every Iceberg table's optimizer. @default none */
   readonly optimizers?: readonly MonitoredOptimizer[];
   /** @default DEFAULTS.optimizerTimeoutSeconds */
-  readonly optimizerTimeoutSeconds?: number;
+  readonly optimizerTimeoutSeconds: number;
   /** @default DEFAULTS.optimizeEveryMinutes */
-  readonly optimizeEveryMinutes?: number;
+  readonly optimizeEveryMinutes: number;
   /** The functions' dead-letter queue. Required. */
   readonly deadLetterQueue: sqs.IQueue;
   /** @default DEFAULTS.compactorTimeoutSeconds */
@@ -118,12 +118,12 @@ export class PipelineMonitoring extends Construct {
     const optimizers = props.optimizers ?? [];
     for (const { table, fn } of optimizers) {
       const id = tableConstructId(table);
-      const every = Duration.minutes(props.optimizeEveryMinutes ?? 60);
+      const every = Duration.minutes(props.optimizeEveryMinutes);
       this.alarm(`${id}OptimizerErrors`, fn.metricErrors({ period: every, statistic: 'Sum' }), 1, `A ${table} optimizer run failed: its small files wait for the next run, and so does the removal of expired files. See its logs.`);
       this.alarm(
         `${id}OptimizerNearTimeout`,
         fn.metricDuration({ period: every, statistic: 'Maximum' }),
-        (props.optimizerTimeoutSeconds ?? 900) * 1000 * 0.8,
+        props.optimizerTimeoutSeconds * 1000 * 0.8,
         `A ${table} optimizer run used over 80% of its timeout: raise optimizerMemoryMiB, or run it more often (optimizeEveryMinutes) so each run has less to merge.`,
       );
     }
