@@ -33,6 +33,8 @@ export interface TableStatus {
   readonly pendingSince: string | null;
   readonly pendingSequence: number | null;
   readonly lag: LagStatus;
+  /** Total records the last run left behind (by the high watermarks it saw at its start): above 0 when it read all it may read in one run. */
+  readonly lagAfterLastRun: number | null;
   /** Newest event time in the lake, ISO; null when the lake holds no row of the table (or, on AWS, it was not read). */
   readonly newestEventTime: string | null;
   /** Quarantined records whose Kafka timestamp falls in the last 24 hours, by reason (null: not read). */
@@ -77,6 +79,7 @@ export function statusFromCheckpoint(table: string, state: CheckpointState, live
     pendingSince: state.pending === null ? null : new Date(state.pending.startedAt).toISOString(),
     pendingSequence: state.pending?.sequence ?? null,
     lag,
+    lagAfterLastRun: last === undefined ? null : sum(Object.values(last.lag)),
     unknownFields: last?.unknownFields ?? [],
   };
 }
@@ -96,6 +99,11 @@ export function attentionReasons(tables: readonly TableStatus[], thresholds: Sta
     }
     if (t.lag.total !== null && t.lag.total > thresholds.maxLag) {
       reasons.push(`${t.table}: ${t.lag.total} records not compacted (${t.lag.source} lag), more than ${thresholds.maxLag}: the compactor falls behind`);
+    } else if (t.lag.source === 'live' && t.lag.total !== null && t.lagAfterLastRun !== null && t.lagAfterLastRun > 0 && t.lag.total > t.lagAfterLastRun) {
+      reasons.push(
+        `${t.table}: lag is growing: the last run left ${t.lagAfterLastRun} records behind and ${t.lag.total} are not compacted now: ` +
+          'the topic gets more records per period than one run may read (maxRecordsPerRun), or runs fail',
+      );
     }
     if (t.newestEventTime !== null) {
       const age = now - Date.parse(t.newestEventTime);

@@ -8,7 +8,7 @@ const MINUTE_MS = 60_000;
 function table(overrides: Partial<TableStatus> = {}): TableStatus {
   return {
     table: 't', sequence: 1, lastRunAt: null, lastRun: null, pendingSince: null, pendingSequence: null,
-    lag: { source: 'live', partitions: {}, total: 0 }, newestEventTime: null, quarantined24h: {}, unknownFields: [], ...overrides,
+    lag: { source: 'live', partitions: {}, total: 0 }, lagAfterLastRun: null, newestEventTime: null, quarantined24h: {}, unknownFields: [], ...overrides,
   };
 }
 
@@ -16,7 +16,7 @@ describe('statusFromCheckpoint', () => {
   it('reads a checkpoint written before commits recorded their run: no last-run figures, lag unknown without the topic', () => {
     const old = parseCheckpoint(new TextEncoder().encode('{"format":1,"sequence":7,"offsets":{"0":10},"pending":null}'), 'k');
     expect(statusFromCheckpoint('t', old, undefined)).toEqual({
-      table: 't', sequence: 7, lastRunAt: null, lastRun: null, pendingSince: null, pendingSequence: null, lag: { source: 'unknown', partitions: {}, total: null }, unknownFields: [],
+      table: 't', sequence: 7, lastRunAt: null, lastRun: null, pendingSince: null, pendingSequence: null, lag: { source: 'unknown', partitions: {}, total: null }, lagAfterLastRun: null, unknownFields: [],
     });
   });
 
@@ -37,7 +37,7 @@ describe('statusFromCheckpoint', () => {
     };
     expect(statusFromCheckpoint('t', state, undefined)).toEqual({
       table: 't', sequence: 3, lastRunAt: '2026-11-27T11:55:00.000Z', lastRun: { records: 9, rows: 8, quarantined: 1 }, pendingSince: '2026-11-27T11:59:00.000Z', pendingSequence: 4,
-      lag: { source: 'last-run', partitions: { 0: 2, 1: 3 }, total: 5 }, unknownFields: ['x'],
+      lag: { source: 'last-run', partitions: { 0: 2, 1: 3 }, total: 5 }, lagAfterLastRun: 5, unknownFields: ['x'],
     });
   });
 });
@@ -56,6 +56,15 @@ describe('attentionReasons', () => {
       't: 11 records not compacted (last-run lag), more than 10: the compactor falls behind',
       't: the newest event in the lake is 16m 0s old (more than 15 min): no fresh data is arriving or being compacted',
     ]);
+  });
+
+  it('flags a live lag that grew past what the last run left behind, and not one the last run caught up with', () => {
+    const behind = table({ lagAfterLastRun: 500, lag: { source: 'live', partitions: {}, total: 900 } });
+    expect(attentionReasons([behind], STATUS_DEFAULTS, NOW)).toEqual([
+      't: lag is growing: the last run left 500 records behind and 900 are not compacted now: the topic gets more records per period than one run may read (maxRecordsPerRun), or runs fail',
+    ]);
+    expect(attentionReasons([{ ...behind, lag: { source: 'live', partitions: {}, total: 400 } }], STATUS_DEFAULTS, NOW)).toEqual([]);
+    expect(attentionReasons([{ ...behind, lagAfterLastRun: 0 }], STATUS_DEFAULTS, NOW)).toEqual([]);
   });
 
   it('does not call an empty table stale, nor an unknown lag too high', () => {
