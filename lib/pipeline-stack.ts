@@ -114,6 +114,7 @@ export class PipelineStack extends Stack {
     }
     new CfnOutput(this, 'SchemaRegistry', { value: this.schemas.registry.name, description: 'Glue Schema Registry with the record schema of every table' });
     new CfnOutput(this, 'KafkaClusterArn', { value: this.kafka.clusterArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.functions.deadLetterQueue.queueUrl, description: 'Dead-letter queue of the functions and schedules; streamlake status --aws reports its depth' });
     new CfnOutput(this, 'AlarmTopic', { value: this.monitoring.alarmTopic.topicArn, description: 'Subscribe to get alarms' });
   }
 }

@@ -126,8 +126,9 @@ export class S3ObjectStore implements ObjectStore {
    * Where two writers can produce the same bytes, both being told they won does no harm:
    * - a Parquet or quarantine file is named and filled from its run's ranges, so any two writers
    *   of one key write the same file (and the compactor does not look at the answer);
-   * - a commit is `commitRun(state, run)`, the same for every compactor finishing one claim: both
-   *   then commit the same offsets, as happens anyway when a loser finishes the winner's run;
+   * - a commit is `commitRun(state, run, lastRun)`: two compactors finishing one claim commit the
+   *   same offsets and sequence, and differ only in the figures of `lastRun` (its commit time), so
+   *   whichever is told it won, the checkpoint holds that run, as when a loser finishes the winner's run;
    * - a claim carries its start time, so two claims match only when made in the same millisecond
    *   from the same checkpoint: then both compactors run the same ranges into the same file names
    *   and race to the same commit, which stays exactly once.
