@@ -64,6 +64,12 @@ export interface OptimizeOptions {
   readonly closedAfterMs: number;
   /** Snapshots older than this are expired, and unreferenced files older than this removed. @default 7 days */
   readonly retentionMs?: number;
+  /**
+   * No further group of files starts merging after this instant (epoch ms, by the clock): what is
+   * merged by then commits, the rest waits for the next run, so a backlog cannot hold a run past
+   * its time limit. @default no limit
+   */
+  readonly mergeUntil?: number;
   readonly codec: Codec;
 }
 
@@ -153,7 +159,7 @@ type MergeReport = Omit<OptimizeReport, 'table' | 'closedBefore' | 'snapshotsExp
 async function mergeClosedPartitions(
   table: IcebergTable,
   deps: MaintenanceDeps,
-  options: { isClosed: (bucket: number) => boolean; targetFileBytes: number; codec: Codec },
+  options: { isClosed: (bucket: number) => boolean; targetFileBytes: number; codec: Codec; mergeUntil?: number },
 ): Promise<MergeReport> {
   const snapshotId = newSnapshotId();
   const merged = new Map<string, MergedBin>();
@@ -176,8 +182,11 @@ async function mergeClosedPartitions(
     let rows = 0;
     for (const [i, bin] of bins.entries()) {
       const id = binId(bin);
+      if (!merged.has(id)) {
+        if (options.mergeUntil !== undefined && deps.clock.now() >= options.mergeUntil) break;
+        merged.set(id, { inputs: bin, outputs: await mergeBin(table, deps, bin, `${snapshotId}-${id}`, options) });
+      }
       done.add(id);
-      if (!merged.has(id)) merged.set(id, { inputs: bin, outputs: await mergeBin(table, deps, bin, `${snapshotId}-${id}`, options) });
       rows += merged.get(id)!.outputs.reduce((sum, file) => sum + file.rows, 0);
       deps.onProgress?.({ step: 'merge', done: i + 1, total: bins.length, rows });
     }

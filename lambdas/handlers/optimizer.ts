@@ -50,13 +50,17 @@ export function optimizerSetup(env: NodeJS.ProcessEnv, factories: OptimizerFacto
 /** The report of a run, with only the partitions it merged (a table has one a day or an hour). */
 export type OptimizerSummary = { readonly [K in keyof OptimizeReport]: OptimizeReport[K] };
 
-/** An optimizer handler: setup once per container (again after a failed setup), then one optimize per invocation. */
-export function createOptimizerHandler(factories: OptimizerFactories = AWS_FACTORIES): () => Promise<OptimizerSummary> {
+/** Merging starts no new group of files after this share of the invocation's time: the commit, the expiry and the file removal need the rest. */
+const MERGE_TIME_SHARE = 0.6;
+
+/** An optimizer handler: setup once per container (again after a failed setup), then one optimize per invocation, merging only while its time allows. */
+export function createOptimizerHandler(factories: OptimizerFactories = AWS_FACTORIES): (event?: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<OptimizerSummary> {
   let setup: ReturnType<typeof optimizerSetup> | undefined;
-  return async () => {
+  return async (_event, context) => {
     setup ??= optimizerSetup(process.env, factories);
     const { table, deps, options } = setup;
-    const report = await optimizeTable(table, deps, options);
+    const mergeUntil = context && deps.clock.now() + context.getRemainingTimeInMillis() * MERGE_TIME_SHARE;
+    const report = await optimizeTable(table, deps, { ...options, ...(mergeUntil !== undefined && { mergeUntil }) });
     publishMetrics(report);
     const summary: OptimizerSummary = { ...report, partitions: report.partitions.filter((partition) => partition.filesAfter !== partition.filesBefore) };
     logger.info(report.snapshotId === null ? 'no closed partition had small files to merge' : 'merged small files', summary);

@@ -347,4 +347,13 @@ describe('optimizeTable', () => {
     expect(after['metadata-log'].every((e) => existsSync(fileURLToPath(e['metadata-file'])))).toBe(true);
     for (const audit of await auditSnapshots(lake.table(), lake.lake.store)) expect(audit, audit.snapshotId).toMatchObject({ duplicates: 0, missing: 0, beyond: 0 });
   });
+
+  it('starts no new merge after mergeUntil: what was merged commits, the rest waits for the next run', { timeout: 60_000 }, async () => {
+    const lake = await fixture();
+    const stopped = await lake.optimize({ mergeUntil: lake.now });
+    expect(stopped.snapshotId).toBeNull();
+    expect(stopped.partitions.filter((p) => p.closed).every((p) => p.filesAfter === p.filesBefore)).toBe(true);
+    const later = await lake.optimize();
+    expect(later.partitionsMerged).toBeGreaterThan(0);
+  });
 });

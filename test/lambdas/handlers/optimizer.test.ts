@@ -39,7 +39,9 @@ describe('optimizer handler of an Iceberg table', () => {
 
     process.env = icebergEnvironment(optimizerSettings(DEFAULTS));
     const optimizer = createOptimizerHandler(factories);
-    const report = await optimizer();
+    // An invocation with no time left starts no merge (and commits nothing).
+    expect(await optimizer(undefined, { getRemainingTimeInMillis: () => 0 })).toMatchObject({ snapshotId: null, partitionsMerged: 0 });
+    const report = await optimizer(undefined, { getRemainingTimeInMillis: () => 900_000 });
 
     // Every hour had a file per run that touched it; a late event's hour with one file is left as it is (and not reported).
     expect(report).toMatchObject({ table: TABLE });
