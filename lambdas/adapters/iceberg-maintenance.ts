@@ -300,8 +300,7 @@ async function mergeBin(table: IcebergTable, deps: MaintenanceDeps, bin: readonl
   if (batch.rowCount !== expected) throw new OptimizeError(`table ${table.table.name}: the files of partition ${bin[0]!.entry.file.partition} hold ${batch.rowCount} rows, their manifests say ${expected}; nothing was merged`);
   const body = deps.encoder.encode(batch, options.codec, table.timestampUnit);
   const bucket = bin[0]!.entry.file.partition;
-  const runKey = table.dataFileKey(bucket, { sequence: 0, runId: 'x' });
-  const key = `${runKey.slice(0, runKey.lastIndexOf('/') + 1)}optimized-${name}.parquet`;
+  const key = `${table.dataDir(bucket)}optimized-${name}.parquet`;
   await deps.store.putIfAbsent(key, body);
   return [{ key, bucket, rows: batch.rowCount, bytes: body.byteLength }];
 }

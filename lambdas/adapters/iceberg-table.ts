@@ -22,7 +22,7 @@ import {
   type TableMetadata,
 } from '../core/iceberg-metadata.ts';
 import { icebergSchema, partitionPathValue, partitionSpec } from '../core/iceberg-schema.ts';
-import { curatedPrefix, icebergDataKey, icebergMetadataPrefix } from '../core/lake-layout.ts';
+import { curatedPrefix, icebergDataDir, icebergDataKey, icebergMetadataPrefix } from '../core/lake-layout.ts';
 import { tableColumns, type TableSpec } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -84,8 +84,16 @@ export class IcebergTable implements TableFormat {
   }
 
   dataFileKey(bucket: number, run: Pick<PendingRun, 'sequence' | 'runId'>): string {
-    const partitionDir = `${this.table.eventTime}_${this.table.partitionBy}=${partitionPathValue(bucket, this.table.partitionBy)}`;
-    return icebergDataKey(this.table, partitionDir, run.sequence, run.runId);
+    return icebergDataKey(this.table.name, this.partitionDir(bucket), run.sequence, run.runId);
+  }
+
+  /** The directory of a partition's data files (hours or days since 1970), for files other than a run's. */
+  dataDir(bucket: number): string {
+    return icebergDataDir(this.table.name, this.partitionDir(bucket));
+  }
+
+  private partitionDir(bucket: number): string {
+    return `${this.table.eventTime}_${this.table.partitionBy}=${partitionPathValue(bucket, this.table.partitionBy)}`;
   }
 
   uriOf(key: string): string {

@@ -105,12 +105,16 @@ export function icebergMetadataPrefix(table: string): string {
 }
 
 /**
- * The data file a compaction run writes for one time bucket of an Iceberg table, in the directory
- * Iceberg names after the partition (`data/event_time_hour=2026-11-27-10/`); readers find files
- * through the manifests, never by listing.
+ * Where an Iceberg table's data files of one partition go, in the directory Iceberg names after it
+ * (`data/event_time_hour=2026-11-27-10/`); readers find files through the manifests, never by listing.
  */
-export function icebergDataKey(table: TableSpec, partitionDir: string, sequence: number, runId: string): string {
-  return `${curatedPrefix(table.name)}data/${partitionDir}/${runFileStem(sequence, runId)}.parquet`;
+export function icebergDataDir(table: string, partitionDir: string): string {
+  return `${curatedPrefix(table)}data/${partitionDir}/`;
+}
+
+/** The data file a compaction run writes for one partition of an Iceberg table. */
+export function icebergDataKey(table: string, partitionDir: string, sequence: number, runId: string): string {
+  return `${icebergDataDir(table, partitionDir)}${runFileStem(sequence, runId)}.parquet`;
 }
 
 /** The object-store catalog's pointer to a table's current metadata file. */

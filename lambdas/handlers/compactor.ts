@@ -3,12 +3,12 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GlueCatalog } from '../adapters/glue-catalog.ts';
+import { IcebergTable } from '../adapters/iceberg-table.ts';
 import { type KafkaConnection } from '../adapters/kafka.ts';
 import { openKafkaReader } from '../adapters/kafka-reader.ts';
 import { parquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
 import { loadTables, tableNamed } from '../adapters/table-directory.ts';
-import { tableFormatOf } from '../adapters/table-formats.ts';
 import { compact, type CompactionReport, type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
 import { validationLimits } from '../core/decode.ts';
 import type { TopicReader } from '../ports/topic.ts';
@@ -52,7 +52,7 @@ export async function compactorSetup(env: NodeJS.ProcessEnv, factories: Compacto
   const lakeUri = `s3://${bucket}/`;
   // Only an Iceberg table has a catalog to commit to (and only its compactor is given a Glue database).
   const format = table.format === 'iceberg'
-    ? tableFormatOf(table, { store, catalog: new GlueCatalog((factories.glueClient ?? AWS_FACTORIES.glueClient!)(kafka.region), { database: requireString(env, ENV.glueDatabase), lakeUri, tables: [table] }), lakeUri, clock })
+    ? new IcebergTable({ store, catalog: new GlueCatalog((factories.glueClient ?? AWS_FACTORIES.glueClient!)(kafka.region), { database: requireString(env, ENV.glueDatabase), lakeUri, tables: [table] }), lakeUri, clock }, table)
     : undefined;
   const topic = await factories.openReader({ brokers: kafka.brokers, topic: table.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
   return { deps: { topic, store, encoder: parquetEncoder(), clock, ...(format ? { format } : {}) }, options };

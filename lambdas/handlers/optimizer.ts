@@ -47,7 +47,10 @@ export function optimizerSetup(env: NodeJS.ProcessEnv, factories: OptimizerFacto
   };
 }
 
-/** The report of a run, with only the partitions it merged (a table has one a day or an hour). */
+/**
+ * The report of a run, with only the partitions it merged (a table has one a day or an hour). A
+ * mapped type rather than the interface itself: the logger takes only index-compatible types.
+ */
 export type OptimizerSummary = { readonly [K in keyof OptimizeReport]: OptimizeReport[K] };
 
 /** Merging starts no new group of files after this share of the invocation's time: the commit, the expiry and the file removal need the rest. */
