@@ -15,6 +15,8 @@ export const ENV = {
   glueDatabase: 'STREAMLAKE_GLUE_DATABASE',
   codec: 'STREAMLAKE_CODEC',
   maxRecordsPerRun: 'STREAMLAKE_MAX_RECORDS_PER_RUN',
+  /** How many shards split a table's partitions (`compactorShards`); each scheduled invocation names its shard in its event. */
+  compactorShards: 'STREAMLAKE_COMPACTOR_SHARDS',
   maxRecordBytes: 'STREAMLAKE_MAX_RECORD_BYTES',
   maxEventAgeHours: 'STREAMLAKE_MAX_EVENT_AGE_HOURS',
   maxEventFutureMinutes: 'STREAMLAKE_MAX_EVENT_FUTURE_MINUTES',
