@@ -111,7 +111,7 @@ async function benchIceberg(topic: MemoryTopic, options: CompactorOptions, encod
     const table = new IcebergTable({ store, catalog: new StoreCatalog(store), lakeUri: 'memory://lake/', clock: { now: () => START } }, icebergTable);
     return {
       timestampUnit: table.timestampUnit,
-      dataFileKey: (bucket, run) => table.dataFileKey(bucket, run),
+      dataFileKey: (bucket, stem) => table.dataFileKey(bucket, stem),
       commitRun: async (run, files, offsets) => {
         const started = performance.now();
         await table.commitRun(run, files, offsets);

@@ -83,8 +83,8 @@ export class IcebergTable implements TableFormat {
     this.table = table;
   }
 
-  dataFileKey(bucket: number, run: Pick<PendingRun, 'sequence' | 'runId'>): string {
-    return icebergDataKey(this.table.name, this.partitionDir(bucket), run.sequence, run.runId);
+  dataFileKey(bucket: number, stem: string): string {
+    return icebergDataKey(this.table.name, this.partitionDir(bucket), stem);
   }
 
   /** The directory of a partition's data files (hours or days since 1970), for files other than a run's. */

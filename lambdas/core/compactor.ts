@@ -15,11 +15,11 @@ import {
   type OffsetRange,
   type PendingRun,
 } from './checkpoint.ts';
-import { ColumnBatchBuilder } from './column-batch.ts';
-import { RecordDecoder, type QuarantineReason, type ValidationLimits } from './decode.ts';
+import type { QuarantineReason, ValidationLimits } from './decode.ts';
 import { hiveParquetFormat } from './hive-table.ts';
-import { bucketMillis, checkpointKey, dateOf, quarantineKey } from './lake-layout.ts';
-import { tableColumns, type TableSpec } from './table-declaration.ts';
+import { checkpointKey, dateOf, quarantineKey, runFileStem } from './lake-layout.ts';
+import { LakeRows } from './lake-rows.ts';
+import type { TableSpec } from './table-declaration.ts';
 
 /** What a compactor run needs from the outside world. */
 export interface CompactorDeps {
@@ -176,18 +176,10 @@ type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'join
 async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun, format: TableFormat): Promise<RunOutput> {
   const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
   const { table } = options;
-  const decoder = new RecordDecoder(table, run.limits ?? options.limits);
-  const columns = tableColumns(table);
-  const rows = new ColumnBatchBuilder(columns, decoder.dictionaries, planned);
-  const buckets = new BucketIndex();
-  const bucketMs = bucketMillis(table.partitionBy);
-  // The lineage columns follow the declared fields and `_extra` in a row.
-  const partitionIndex = decoder.extraIndex + 1;
-  const eventTimeIndex = decoder.eventTimeIndex;
+  const rows = new LakeRows(table, run.limits ?? options.limits, planned);
   const quarantine = new Map<string, string[]>();
   const reasons: Partial<Record<QuarantineReason, number>> = {};
   const gaps: OffsetGap[] = [];
-  const row = new Float64Array(columns.length);
   let recordsRead = 0;
   let inputBytes = 0;
 
@@ -198,14 +190,8 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
       for await (const batch of deps.topic.read(range.partition, next, range.to)) {
         for (const record of batch.records) {
           inputBytes += record.value.byteLength;
-          const rejection = decoder.decode(record.value, record.timestamp, row);
-          if (rejection === undefined) {
-            row[partitionIndex] = record.partition;
-            row[partitionIndex + 1] = record.offset;
-            row[partitionIndex + 2] = record.timestamp;
-            buckets.add(Math.floor(row[eventTimeIndex]! / bucketMs), rows.rowCount);
-            rows.append(row);
-          } else {
+          const rejection = rows.add(record);
+          if (rejection !== undefined) {
             reasons[rejection.reason] = (reasons[rejection.reason] ?? 0) + 1;
             const dt = dateOf(record.timestamp);
             const lines = quarantine.get(dt) ?? [];
@@ -221,13 +207,7 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
     }
   }
 
-  const written: WrittenFile[] = [];
-  for (const [bucket, positions] of buckets.sorted()) {
-    const body = deps.encoder.encode(rows.batch(positions.length === rows.rowCount ? undefined : Int32Array.from(positions)), options.codec, format.timestampUnit);
-    const fileKey = format.dataFileKey(bucket, run);
-    await deps.store.putIfAbsent(fileKey, body);
-    written.push({ key: fileKey, bucket, rows: positions.length, bytes: body.byteLength });
-  }
+  const written = await rows.write(deps, options.codec, format, runFileStem(run.sequence, run.runId));
   const quarantineFiles: string[] = [];
   let quarantined = 0;
   for (const [dt, lines] of [...quarantine.entries()].sort(([a], [b]) => a.localeCompare(b))) {
@@ -238,7 +218,7 @@ async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: Pen
   }
   return {
     recordsRead, rowsWritten: rows.rowCount, quarantined, quarantineReasons: reasons, files: written.map((file) => file.key), quarantineFiles, inputBytes,
-    parquetBytes: written.reduce((sum, file) => sum + file.bytes, 0), gaps, unknownFields: decoder.unknownFields(), written,
+    parquetBytes: written.reduce((sum, file) => sum + file.bytes, 0), gaps, unknownFields: rows.unknownFields(), written,
   };
 }
 
@@ -272,26 +252,4 @@ function quarantineLine(record: TopicRecord, reason: QuarantineReason, detail: s
     key_base64: record.key ? Buffer.from(record.key).toString('base64') : null,
     raw_base64: Buffer.from(record.value).toString('base64'),
   })}\n`;
-}
-
-/** The positions of the rows of each time bucket (buckets since the epoch), in read order. */
-class BucketIndex {
-  private readonly positions = new Map<number, number[]>();
-  // Records arrive mostly in time order, so the bucket of the last row is usually the next one's.
-  private lastBucket = Number.NaN;
-  private last: number[] = [];
-
-  add(bucket: number, position: number): void {
-    if (bucket !== this.lastBucket) {
-      let positions = this.positions.get(bucket);
-      if (!positions) this.positions.set(bucket, (positions = []));
-      this.lastBucket = bucket;
-      this.last = positions;
-    }
-    this.last.push(position);
-  }
-
-  sorted(): [number, number[]][] {
-    return [...this.positions].sort(([a], [b]) => a - b);
-  }
 }

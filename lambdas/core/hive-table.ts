@@ -10,7 +10,7 @@ import type { TableSpec } from './table-declaration.ts';
 export function hiveParquetFormat(table: TableSpec): TableFormat {
   return {
     timestampUnit: 'millis',
-    dataFileKey: (bucket, run) => curatedKey(table.name, timeBucketOf(bucket * bucketMillis(table.partitionBy), table.partitionBy), run.sequence, run.runId),
+    dataFileKey: (bucket, stem) => curatedKey(table.name, timeBucketOf(bucket * bucketMillis(table.partitionBy), table.partitionBy), stem),
     commitRun: () => Promise.resolve(),
   };
 }

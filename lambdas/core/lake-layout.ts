@@ -71,11 +71,11 @@ function bucketDir(bucket: TimeBucket): string {
 }
 
 /**
- * The file a compaction run writes for one time bucket. The name depends only on the run's
- * sequence number and the id derived from the offsets it read, so a retried run writes the same names.
+ * The file a run writes for one time bucket, named by the run's {@link runFileStem} (or
+ * {@link redriveFileStem}), so a retried run writes the same names.
  */
-export function curatedKey(table: string, bucket: TimeBucket, sequence: number, runId: string): string {
-  return `${curatedPrefix(table)}${bucketDir(bucket)}${runFileStem(sequence, runId)}.parquet`;
+export function curatedKey(table: string, bucket: TimeBucket, stem: string): string {
+  return `${curatedPrefix(table)}${bucketDir(bucket)}${stem}.parquet`;
 }
 
 /** The quarantine file of a run for the UTC date of the rejected records' Kafka timestamps. */
@@ -88,8 +88,14 @@ export function checkpointKey(table: string, group: string): string {
   return `${checkpointPrefix(table)}${group}.json`;
 }
 
-function runFileStem(sequence: number, runId: string): string {
+/** The name of a compactor run's files: its sequence number and the id derived from the offsets it read. */
+export function runFileStem(sequence: number, runId: string): string {
   return `run-${String(sequence).padStart(8, '0')}-${runId}`;
+}
+
+/** The name of a redrive run's data files: its own sequence (in the redrive ledger) and id. */
+export function redriveFileStem(sequence: number, runId: string): string {
+  return `redrive-${String(sequence).padStart(8, '0')}-${runId}`;
 }
 
 /** Parses `dt=…[/hour=…]` out of a curated key; undefined for any other key. */
@@ -112,9 +118,9 @@ export function icebergDataDir(table: string, partitionDir: string): string {
   return `${curatedPrefix(table)}data/${partitionDir}/`;
 }
 
-/** The data file a compaction run writes for one partition of an Iceberg table. */
-export function icebergDataKey(table: string, partitionDir: string, sequence: number, runId: string): string {
-  return `${icebergDataDir(table, partitionDir)}${runFileStem(sequence, runId)}.parquet`;
+/** The data file a run (named by its stem) writes for one partition of an Iceberg table. */
+export function icebergDataKey(table: string, partitionDir: string, stem: string): string {
+  return `${icebergDataDir(table, partitionDir)}${stem}.parquet`;
 }
 
 /** The object-store catalog's pointer to a table's current metadata file. */

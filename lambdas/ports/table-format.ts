@@ -23,7 +23,8 @@ export interface RunOffsets {
 export interface TableFormat {
   /** How the format's data files store timestamps. */
   readonly timestampUnit: TimestampUnit;
-  dataFileKey(bucket: number, run: Pick<PendingRun, 'sequence' | 'runId'>): string;
+  /** The key of the data file of a time bucket, named by the run's stem (see `runFileStem`). */
+  dataFileKey(bucket: number, stem: string): string;
   /**
    * Makes the run's files the table's. Does nothing when the table already includes the run (an
    * earlier attempt committed it); refuses when the table's offsets are not `offsets.before`.

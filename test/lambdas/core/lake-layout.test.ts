@@ -8,6 +8,7 @@ import {
   curatedPrefix,
   HOUR_DIGITS,
   quarantineKey,
+  runFileStem,
   timeBucketOf,
   type TimeBucket,
 } from '../../../lambdas/core/lake-layout.ts';
@@ -17,7 +18,7 @@ const CURATED_PREFIX = curatedPrefix(DEVICE_LOGS.name);
 const CURATED_LOCATION_TEMPLATE = curatedLocationTemplate(DEVICE_LOGS);
 type HourBucket = Required<TimeBucket>;
 const hourBucketOf = (millis: number) => timeBucketOf(millis, 'hour') as HourBucket;
-const curatedKey = (b: TimeBucket, sequence: number, runId: string) => tableKey(DEVICE_LOGS.name, b, sequence, runId);
+const curatedKey = (b: TimeBucket, sequence: number, runId: string) => tableKey(DEVICE_LOGS.name, b, runFileStem(sequence, runId));
 
 const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
 const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
@@ -37,8 +38,8 @@ function locationOf(b: HourBucket): string {
 describe('timeBucketOf', () => {
   it('is the UTC date alone for a table partitioned by day', () => {
     expect(timeBucketOf(Date.parse('2026-12-31T23:59:59.999Z'), 'day')).toEqual({ dt: '2026-12-31' });
-    expect(tableKey('orders', { dt: '2026-12-31' }, 2, '0123456789abcdef')).toBe('curated/orders/dt=2026-12-31/run-00000002-0123456789abcdef.parquet');
-    expect(bucketOfKey(tableKey('orders', { dt: '2026-12-31' }, 2, '0123456789abcdef'))).toEqual({ dt: '2026-12-31' });
+    expect(tableKey('orders', { dt: '2026-12-31' }, runFileStem(2, '0123456789abcdef'))).toBe('curated/orders/dt=2026-12-31/run-00000002-0123456789abcdef.parquet');
+    expect(bucketOfKey(tableKey('orders', { dt: '2026-12-31' }, runFileStem(2, '0123456789abcdef')))).toEqual({ dt: '2026-12-31' });
     expect(curatedLocationTemplate({ ...DEVICE_LOGS, name: 'orders', partitionBy: 'day' })).toBe('curated/orders/dt=${dt}/');
   });
 
