@@ -33,7 +33,16 @@ export interface PipelineConfig {
   readonly compactorEveryMinutes: number;
   /** Parquet codec. @default DEFAULTS.codec ('snappy') */
   readonly codec: Codec;
-  /** Most records one compactor run reads, so it fits its memory and timeout. @default DEFAULTS.maxRecordsPerRun (500000) */
+  /**
+   * Compactors per table working its topic side by side: shard `i` of `N` owns the partitions `p`
+   * with `p mod N = i`, has its own schedule (invoked with `{"shard": i}`), checkpoint and consumer
+   * group (`<consumerGroup>.shard-<i>-of-<N>`, plain `consumerGroup` when `N` is 1). Each shard
+   * works to its time budget, so a table sustains about `N` times one compactor's rate (README,
+   * Capacity). At most `partitions`: a shard without a partition would have nothing to do.
+   * @default DEFAULTS.compactorShards (1)
+   */
+  readonly compactorShards: number;
+  /** Most records one compactor run reads, so it fits its memory; an invocation performs runs until it catches up or its time budget is spent. @default DEFAULTS.maxRecordsPerRun (500000) */
   readonly maxRecordsPerRun: number;
   /** Largest accepted record value; larger ones are quarantined. @default DEFAULTS.maxRecordBytes (65536) */
   readonly maxRecordBytes: number;
@@ -151,6 +160,7 @@ export const DEFAULTS: PipelineConfig = {
   corruptShare: 0.001,
   generatorEveryMinutes: 1,
   compactorEveryMinutes: 5,
+  compactorShards: 1,
   codec: 'snappy',
   maxRecordsPerRun: 500_000,
   maxRecordBytes: 65_536,
@@ -221,7 +231,7 @@ export function configFromContext(lookup: (key: string) => unknown): PipelineCon
 }
 
 const POSITIVE_INTEGERS = [
-  'partitions', 'devices', 'eventsPerDevicePerMinute', 'generatorEveryMinutes', 'compactorEveryMinutes', 'maxRecordsPerRun', 'maxRecordBytes',
+  'partitions', 'devices', 'eventsPerDevicePerMinute', 'generatorEveryMinutes', 'compactorEveryMinutes', 'compactorShards', 'maxRecordsPerRun', 'maxRecordBytes',
   'brokerNodes', 'brokerVolumeGiB', 'brokerLogRetentionDays', 'replicationFactor', 'minInsyncReplicas', 'topicRetentionHours', 'partitionFloor',
   'generatorMemoryMiB', 'generatorTimeoutSeconds', 'compactorMemoryMiB', 'compactorTimeoutSeconds', 'lambdaLogRetentionDays',
   'quarantineExpireDays', 'athenaResultsExpireDays', 'noncurrentVersionExpireDays', 'abortIncompleteUploadAfterDays', 'athenaBytesScannedCutoffMB',
@@ -256,6 +266,7 @@ export function validateConfig(config: PipelineConfig): PipelineConfig {
         `Keep partitions >= ${config.partitionFloor}, or deploy under a new topicName.`,
     );
   }
+  if (config.compactorShards > config.partitions) fail('compactorShards', `must not exceed partitions (${config.partitions}): each shard owns at least one partition of a table's topic`);
   // AWS::MSK::Topic, which creates the tables' topics on a provisioned cluster, needs Kafka 3.6 or later.
   if (config.mskMode === 'provisioned' && !kafkaVersionAtLeast(config.kafkaVersion, 3, 6)) fail('kafkaVersion', 'must be 3.6 or later with mskMode=provisioned (AWS::MSK::Topic needs it), e.g. 3.9.x');
   if (!(config.quarantineAlarmSharePercent > 0 && config.quarantineAlarmSharePercent < 100)) fail('quarantineAlarmSharePercent', 'must be a percentage above 0 and below 100');

@@ -37,16 +37,32 @@ export interface ScheduledFunctionOptions {
   readonly removalPolicy?: RemovalPolicy;
   /** What the first invocation needs to exist (e.g. the function's topic): the schedule is created after it. @default nothing beyond the function and its role's policy */
   readonly dependsOn?: readonly IDependable[];
+  /**
+   * The event of each schedule: one schedule per entry, all at the same cadence, the first with
+   * construct ID `scheduleId`, the others `<scheduleId><index>`.
+   * @default one schedule whose event carries its `scheduledTime`
+   */
+  readonly inputs?: readonly ScheduleInput[];
 }
 
+/** One schedule's event, and what its description adds to "Invokes <function> every n minute(s)". */
+export interface ScheduleInput {
+  /** The JSON object the function is invoked with. */
+  readonly event: Record<string, unknown>;
+  /** E.g. ` as shard 1 of 3`. @default nothing */
+  readonly describedAs?: string;
+}
+
+const SCHEDULED_TIME: ScheduleInput = { event: { scheduledTime: scheduler.ContextAttribute.scheduledTime } };
+
 /**
- * A pipeline Lambda and the EventBridge schedule that invokes it: `id` (the function), `<id>Logs`
- * (its log group) and `scheduleId`, all in `scope`; the schedule is created after the function's
- * role and policy and `dependsOn`. An ARM64 Node.js 24 function bundled by the local
+ * A pipeline Lambda and the EventBridge schedules that invoke it: `id` (the function), `<id>Logs`
+ * (its log group) and `scheduleId` (then `<scheduleId>1`, … for further `inputs`), all in `scope`;
+ * every schedule is created after the function's role and policy and `dependsOn`. An ARM64 Node.js 24 function bundled by the local
  * esbuild, in the private subnets (or outside the VPC when given none), with JSON logs, a log
  * retention and failed invocations (and failed schedule deliveries) kept in the dead-letter queue.
  */
-export function scheduledFunction(scope: Construct, id: string, scheduleId: string, options: ScheduledFunctionOptions): { fn: nodejs.NodejsFunction; schedule: scheduler.Schedule } {
+export function scheduledFunction(scope: Construct, id: string, scheduleId: string, options: ScheduledFunctionOptions): { fn: nodejs.NodejsFunction; schedule: scheduler.Schedule; schedules: scheduler.Schedule[] } {
   const fn = new nodejs.NodejsFunction(scope, id, {
     ...NODE_FUNCTION_DEFAULTS,
     bundling: { ...NODE_FUNCTION_DEFAULTS.bundling, ...options.bundling },
@@ -71,22 +87,25 @@ export function scheduledFunction(scope: Construct, id: string, scheduleId: stri
   if (options.vpc) fn.connections.allowToAnyIpv4(ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
   acknowledgeBasics(fn, options.tracing, options.vpc !== undefined);
 
-  const schedule = new scheduler.Schedule(scope, scheduleId, {
-    schedule: scheduler.ScheduleExpression.rate(Duration.minutes(options.everyMinutes)),
-    description: `Invokes ${fn.node.path} every ${options.everyMinutes} minute(s)`,
-    enabled: options.enabled,
-    target: new targets.LambdaInvoke(fn, {
-      input: scheduler.ScheduleTargetInput.fromObject({ scheduledTime: scheduler.ContextAttribute.scheduledTime }),
-      retryAttempts: 2,
-      maxEventAge: Duration.minutes(options.everyMinutes),
-      deadLetterQueue: options.deadLetterQueue,
-    }),
+  const schedules = (options.inputs ?? [SCHEDULED_TIME]).map((input, index) => {
+    const schedule = new scheduler.Schedule(scope, index === 0 ? scheduleId : `${scheduleId}${index}`, {
+      schedule: scheduler.ScheduleExpression.rate(Duration.minutes(options.everyMinutes)),
+      description: `Invokes ${fn.node.path} every ${options.everyMinutes} minute(s)${input.describedAs ?? ''}`,
+      enabled: options.enabled,
+      target: new targets.LambdaInvoke(fn, {
+        input: scheduler.ScheduleTargetInput.fromObject(input.event),
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(options.everyMinutes),
+        deadLetterQueue: options.deadLetterQueue,
+      }),
+    });
+    // The schedule's first invocation comes at once: without these it can run before the function's
+    // permissions or its topic exist, fail into the dead-letter queue and fire alarms. A dependency on
+    // the role covers its default policy, whatever grants are added to it later.
+    schedule.node.addDependency(fn.role!, ...(options.dependsOn ?? []));
+    return schedule;
   });
-  // The schedule's first invocation comes at once: without these it can run before the function's
-  // permissions or its topic exist, fail into the dead-letter queue and fire alarms. A dependency on
-  // the role covers its default policy, whatever grants are added to it later.
-  schedule.node.addDependency(fn.role!, ...(options.dependsOn ?? []));
-  return { fn, schedule };
+  return { fn, schedule: schedules[0]!, schedules };
 }
 
 function acknowledgeBasics(fn: nodejs.NodejsFunction, tracing: boolean, inVpc: boolean): void {

@@ -43,6 +43,7 @@ export interface TableCompactorProps {
 export function compactorSettings(config: PipelineConfig): Record<string, string> {
   return {
     [ENV.codec]: config.codec,
+    [ENV.compactorShards]: String(config.compactorShards),
     [ENV.maxRecordsPerRun]: String(config.maxRecordsPerRun),
     [ENV.maxRecordBytes]: String(config.maxRecordBytes),
     [ENV.maxEventAgeHours]: String(config.maxEventAgeHours),
@@ -51,23 +52,41 @@ export function compactorSettings(config: PipelineConfig): Record<string, string
 }
 
 /**
- * One table's compactor: its own Lambda, run every few minutes by its own schedule, one run at a
- * time, with its table's declaration in its bundle (`STREAMLAKE_TABLES_DIR`). It may read only its
- * table's topic, commit only the pipeline's consumer group, and read and write only its table's
+ * The consumer groups the shards of a compactor commit, as IAM names them: `group` itself (one
+ * shard) and `<group>.shard-*` (shard `i` of `N`, `<group>.shard-<i>-of-<N>`, for every `N`, so a
+ * change of `compactorShards` can read the offsets the previous shards committed).
+ */
+export function compactorGroupPatterns(group: string): [string, string] {
+  return [group, `${group}.shard-*`];
+}
+
+/** The event of shard `shard`'s schedule: the handler reads `event.shard` (0 when absent). */
+export function shardEvent(shard: number): { shard: number } {
+  return { shard };
+}
+
+/**
+ * One table's compactor: its own Lambda, invoked every few minutes by one schedule per shard
+ * (`compactorShards`, each schedule's event `{"shard": i}`), each invocation working until it has
+ * caught up or its time budget is spent, with its table's declaration in its bundle
+ * (`STREAMLAKE_TABLES_DIR`). It may read only its table's topic, commit only the pipeline's
+ * consumer group and its shard groups, and read and write only its table's
  * prefixes of the lake, so a table's failure, timeout or permissions never reach another's. The
  * compactor of an Iceberg table also reads, creates and updates that table's Glue table, its commit
  * point, through the VPC's Glue endpoint (`STREAMLAKE_GLUE_DATABASE`).
  */
 export class TableCompactor extends Construct {
   readonly fn: nodejs.NodejsFunction;
-  readonly schedule: scheduler.Schedule;
+  /** One schedule per shard, shard `i`'s at index `i`: shard 0's keeps the construct ID `CompactorSchedule` of the one schedule before shards. */
+  readonly schedules: readonly scheduler.Schedule[];
   readonly table: TableSpec;
 
   constructor(scope: Construct, id: string, props: TableCompactorProps) {
     super(scope, id);
     const { config, table } = props;
     this.table = table;
-    ({ fn: this.fn, schedule: this.schedule } = scheduledFunction(this, 'Compactor', 'CompactorSchedule', {
+    const shards = config.compactorShards;
+    ({ fn: this.fn, schedules: this.schedules } = scheduledFunction(this, 'Compactor', 'CompactorSchedule', {
       handler: 'compactor',
       memoryMiB: config.compactorMemoryMiB,
       timeoutSeconds: config.compactorTimeoutSeconds,
@@ -75,6 +94,8 @@ export class TableCompactor extends Construct {
       enabled: config.schedulesEnabled,
       // No reserved concurrency: reserving it fails function creation in accounts whose concurrency
       // quota is 10, and concurrent runs are safe anyway (they race for one claim and finish one run).
+      // The shards run side by side, each on its own schedule, all on every tick.
+      inputs: Array.from({ length: shards }, (_, shard) => ({ event: shardEvent(shard), describedAs: shards > 1 ? ` as shard ${shard} of ${shards}` : undefined })),
       vpc: props.vpc,
       subnets: props.subnets,
       deadLetterQueue: props.deadLetterQueue,
@@ -95,7 +116,7 @@ export class TableCompactor extends Construct {
     };
     for (const [name, value] of Object.entries(settings)) this.fn.addEnvironment(name, value);
     props.cluster.connections.allowDefaultPortFrom(this.fn, `Kafka over IAM/TLS from the ${table.name} compactor`);
-    props.topic.grantConsume(this.fn, config.consumerGroup);
+    props.topic.grantConsume(this.fn, ...compactorGroupPatterns(config.consumerGroup));
     props.lake.grantCompactor(this.fn, table.name);
     if (table.format === 'iceberg') this.commitsInGlue(props);
   }

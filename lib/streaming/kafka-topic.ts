@@ -1,4 +1,4 @@
-import { CustomResource, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { CustomResource, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import { Construct } from 'constructs';
@@ -72,11 +72,35 @@ export class KafkaTopic extends Construct {
       .combine(iam.Grant.addToPrincipal({ grantee, actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'], resourceArns: [this.topicArn] }));
   }
 
-  /** Lets `grantee` read this topic and commit the offsets of consumer group `group`, nothing else. */
-  grantConsume(grantee: iam.IGrantable, group: string): iam.Grant {
+  /**
+   * Lets `grantee` read this topic and commit the offsets of the consumer groups `groups` (names,
+   * or IAM patterns such as `name.shard-*`), nothing else.
+   */
+  grantConsume(grantee: iam.IGrantable, ...groups: [string, ...string[]]): iam.Grant {
+    const principal = grantee.grantPrincipal;
+    for (const group of groups.filter((name) => name.includes('*'))) {
+      if (!Construct.isConstruct(principal)) break;
+      Validations.of(principal).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${flattened(Stack.of(this).resolve(this.cluster.resourceArn('group', group)))}]`,
+        reason: `Only the consumer groups named ${group} on this cluster (a compactor's shards, one group each, as many as compactorShards), no other group.`,
+      });
+    }
     return this.cluster
       .grantConnect(grantee)
       .combine(iam.Grant.addToPrincipal({ grantee, actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'], resourceArns: [this.topicArn] }))
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'], resourceArns: [this.cluster.resourceArn('group', group)] }));
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'], resourceArns: groups.map((group) => this.cluster.resourceArn('group', group)) }));
   }
+}
+
+/** A resolved ARN as cdk-nag names it in a finding: joined parts, `<Ref>`, `<Logical.Attribute>`, any other function as JSON. */
+function flattened(node: unknown): string {
+  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  const fn = node as Record<string, unknown>;
+  if (Array.isArray(fn['Fn::Join'])) {
+    const [delimiter, parts] = fn['Fn::Join'] as [string, unknown[]];
+    return parts.map(flattened).join(delimiter);
+  }
+  if (Array.isArray(fn['Fn::GetAtt'])) return `<${(fn['Fn::GetAtt'] as string[]).join('.')}>`;
+  if (typeof fn.Ref === 'string') return `<${fn.Ref}>`;
+  return JSON.stringify(node);
 }

@@ -42,6 +42,9 @@ describe('configFromContext', () => {
     [{ optimizeEveryMinutes: '2880', optimizerTimeoutSeconds: '600' }, /optimizeEveryMinutes must be at most 1440/],
     [{ optimizeRetentionDays: '0' }, /optimizeRetentionDays must be a positive integer/],
     [{ optimizeTargetFileMb: '-1' }, /optimizeTargetFileMb must be a positive integer/],
+    [{ compactorShards: '0' }, /compactorShards must be a positive integer/],
+    [{ compactorShards: '1.5' }, /compactorShards must be a positive integer/],
+    [{ compactorShards: '7' }, /compactorShards must not exceed partitions \(6\).*-c compactorShards=/],
     [{ replicationKmsKeyArn: 'arn:aws:kms:us-west-2:123456789012:key/abcd', replicationBucketArn: 'arn:aws:s3:::backup-lake' }, /replicationKmsKeyArn is used only with kmsEncryption=true/],
   ])('rejects %o with a message naming the key', (values, message) => {
     expect(() => configFromContext(context(values))).toThrow(ConfigError);
@@ -57,6 +60,13 @@ describe('configFromContext', () => {
   it('takes any Kafka version from 3.6 on a provisioned cluster, and any on serverless (which has none to choose)', () => {
     for (const kafkaVersion of ['3.6.0', '3.9.x', '4.1.x.kraft']) expect(configFromContext(context({ kafkaVersion })).kafkaVersion).toBe(kafkaVersion);
     expect(configFromContext(context({ kafkaVersion: '3.5.1', mskMode: 'serverless' })).mskMode).toBe('serverless');
+  });
+
+  it('runs one compactor shard per table by default, and up to one per partition', () => {
+    expect(DEFAULTS.compactorShards).toBe(1);
+    expect(configFromContext(context({ compactorShards: '6' })).compactorShards).toBe(6);
+    expect(configFromContext(context({ partitions: '24', partitionFloor: '24', compactorShards: '12' })).compactorShards).toBe(12);
+    expect(() => configFromContext(context({ partitions: '24', partitionFloor: '24', compactorShards: '25' }))).toThrow(/compactorShards must not exceed partitions \(24\)/);
   });
 
   it('turns a curated transition off with 0 days', () => {

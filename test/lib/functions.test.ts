@@ -71,19 +71,24 @@ describe('schedules', () => {
       expect(schedule.State).toBe('ENABLED');
       expect(schedule.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: expect.any(Number) });
       expect(schedule.Target.DeadLetterConfig.Arn).toBeDefined();
-      expect(JSON.parse(schedule.Target.Input)).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>' });
     }
+    const inputOf = (expression: string) => JSON.parse(schedules.find((s) => s.ScheduleExpression === expression)!.Target.Input);
+    expect(inputOf('rate(1 minute)')).toEqual({ scheduledTime: '<aws.scheduler.scheduled-time>' });
+    // One compactor shard by default: shard 0, on the schedule's construct ID of before shards.
+    expect(inputOf('rate(5 minutes)')).toEqual({ shard: 0 });
+    expect(stack.functions.compactors.get('device_logs')!.schedules.map((schedule) => schedule.node.id)).toEqual(['CompactorSchedule']);
   });
 
   it.each(['provisioned', 'serverless'] as const)('wait for their topic and their function role\'s policy before the first invocation (MSK %s)', (mskMode) => {
-    const synth = mskMode === 'provisioned' ? { template, stack } : synthStack({ mskMode });
+    // Every shard's schedule waits as the one of an unsharded compactor does.
+    const synth = synthStack({ mskMode, compactorShards: 3 });
     const resources = synth.template.toJSON().Resources as Record<string, { Type: string; DependsOn?: string[] }>;
     const id = (construct: { node: { defaultChild?: unknown } }) => synth.stack.getLogicalId(construct.node.defaultChild as never);
     const topicType = mskMode === 'provisioned' ? 'AWS::MSK::Topic' : 'Custom::KafkaTopic';
     const compactorOf = synth.stack.functions.compactors.get('device_logs')!;
     for (const [schedule, fn] of [
       [synth.stack.functions.generatorSchedule!, synth.stack.functions.generator!],
-      [compactorOf.schedule, compactorOf.fn],
+      ...compactorOf.schedules.map((each) => [each, compactorOf.fn] as const),
     ] as const) {
       const dependsOn = resources[id(schedule)]!.DependsOn ?? [];
       const policy = synth.stack.getLogicalId(fn.role!.node.findChild('DefaultPolicy').node.defaultChild as never);
@@ -98,5 +103,45 @@ describe('schedules', () => {
     const custom = resourcesOf(synthStack({ generatorEveryMinutes: 2, compactorEveryMinutes: 15, schedulesEnabled: false }).template, 'AWS::Scheduler::Schedule').map(([, s]) => s.Properties);
     expect(custom.map((s) => s.ScheduleExpression).sort()).toEqual(['rate(15 minutes)', 'rate(2 minutes)']);
     expect(custom.every((s) => s.State === 'DISABLED')).toBe(true);
+  });
+});
+
+describe('compactor shards', () => {
+  const SHARDS = 3;
+  const sharded = synthStack({ compactorShards: SHARDS });
+  const compactorOf = sharded.stack.functions.compactors.get('device_logs')!;
+  const id = (construct: { node: { defaultChild?: unknown } }) => sharded.stack.getLogicalId(construct.node.defaultChild as never);
+  const compactorSchedules = resourcesOf(sharded.template, 'AWS::Scheduler::Schedule')
+    .map(([, s]) => s.Properties)
+    .filter((s) => JSON.stringify(s.Target.Arn).includes(id(compactorOf.fn)));
+
+  it('invoke the one compactor function with one schedule per shard, each naming its shard', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    expect(compactorSchedules).toHaveLength(SHARDS);
+    expect(compactorSchedules.map((s) => JSON.parse(s.Target.Input)).sort((a, b) => a.shard - b.shard)).toEqual([{ shard: 0 }, { shard: 1 }, { shard: 2 }]);
+    for (const schedule of compactorSchedules) {
+      expect(schedule).toMatchObject({ ScheduleExpression: `rate(${DEFAULTS.compactorEveryMinutes} minutes)`, State: 'ENABLED' });
+      expect(schedule.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: DEFAULTS.compactorEveryMinutes * 60 });
+      expect(schedule.Target.DeadLetterConfig.Arn).toBeDefined();
+      expect(schedule.Target.Arn).toEqual({ 'Fn::GetAtt': [id(compactorOf.fn), 'Arn'] });
+    }
+    expect(resourcesOf(sharded.template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties.Environment?.Variables?.[ENV.table] === 'device_logs')).toHaveLength(1);
+    // Shard 0 keeps the schedule of an unsharded compactor, so growing to N adds schedules and replaces none.
+    expect(compactorOf.schedules.map((schedule) => schedule.node.id)).toEqual(['CompactorSchedule', 'CompactorSchedule1', 'CompactorSchedule2']);
+    expect(id(compactorOf.schedules[0]!)).toBe(id(stack.functions.compactors.get('device_logs')!.schedules[0]!));
+  });
+
+  it('tell the compactor how many shards there are, and follow the schedule settings on every shard', () => {
+    expect(props(compactor).Environment.Variables[ENV.compactorShards]).toBe('1');
+    expect(sharded.template.toJSON().Resources[id(compactorOf.fn)].Properties.Environment.Variables[ENV.compactorShards]).toBe(String(SHARDS));
+    const paused = synthStack({ compactorShards: 2, compactorEveryMinutes: 10, schedulesEnabled: false });
+    const pausedSchedules = resourcesOf(paused.template, 'AWS::Scheduler::Schedule').map(([, s]) => s.Properties).filter((s) => 'shard' in JSON.parse(s.Target.Input));
+    expect(pausedSchedules.map((s) => [s.ScheduleExpression, s.State])).toEqual([['rate(10 minutes)', 'DISABLED'], ['rate(10 minutes)', 'DISABLED']]);
+  });
+
+  it('scale with the partitions: as many shards as partitions, and no more', () => {
+    const most = synthStack({ compactorShards: DEFAULTS.partitions });
+    expect(most.stack.functions.compactors.get('device_logs')!.schedules).toHaveLength(DEFAULTS.partitions);
+    expect(() => synthStack({ compactorShards: DEFAULTS.partitions + 1 })).toThrow(/compactorShards must not exceed partitions \(6\)/);
   });
 });

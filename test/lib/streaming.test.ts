@@ -89,6 +89,20 @@ describe('Kafka permissions', () => {
     expect(resourceOf('kafka-cluster:AlterGroup')).toMatch(new RegExp(`:group/.*/${DEFAULTS.consumerGroup}"`));
     expect(resourceOf('kafka-cluster:Connect')).toMatch(/KafkaCluster.*Arn/);
   });
+
+  it.each([1, 3])('lets %i compactor shard(s) commit the plain group and the shard groups <group>.shard-*, and no other group', (compactorShards) => {
+    const statements = policyStatements(synthStack({ compactorShards }).template).filter((s) => [s.Action].flat().some((a) => a.startsWith('kafka-cluster:')));
+    const groupStatements = statements.filter((s) => JSON.stringify(s.Resource).includes(':group/'));
+    expect(groupStatements).toHaveLength(1);
+    expect([groupStatements[0]!.Action].flat().sort()).toEqual(['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup']);
+    // Each ARN ends in its group's name, after the cluster's name/uuid: `…:group/<cluster>/<uuid>/<group>`.
+    const groups = ([groupStatements[0]!.Resource].flat() as { 'Fn::Join': [string, unknown[]] }[]).map((arn) => arn['Fn::Join'][1].at(-1));
+    expect(groups).toEqual([`/${DEFAULTS.consumerGroup}`, `/${DEFAULTS.consumerGroup}.shard-*`]);
+    // A shard's group, `<group>.shard-<i>-of-<N>`, matches the pattern; another consumer's group does not.
+    const pattern = new RegExp(`^${DEFAULTS.consumerGroup.replaceAll('.', '\\.')}\\.shard-.*$`);
+    expect(`${DEFAULTS.consumerGroup}.shard-2-of-3`).toMatch(pattern);
+    expect('some-other-app').not.toMatch(pattern);
+  });
 });
 
 describe('MSK Serverless', () => {

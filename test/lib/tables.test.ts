@@ -79,13 +79,15 @@ describe('a stack built from three declared tables', () => {
   });
 
   it.each(NAMES)('gives %s its own compactor, told its table and where its declaration is bundled, on its own schedule', (name) => {
-    const { fn, schedule } = stack.functions.compactors.get(name)!;
+    const { fn, schedules } = stack.functions.compactors.get(name)!;
     const props = resources[logicalId(fn)]!.Properties;
-    expect(props.Environment.Variables).toMatchObject({ [ENV.table]: name, [ENV.tablesDir]: BUNDLED_TABLES_DIR, [ENV.consumerGroup]: DEFAULTS.consumerGroup });
+    expect(props.Environment.Variables).toMatchObject({ [ENV.table]: name, [ENV.tablesDir]: BUNDLED_TABLES_DIR, [ENV.consumerGroup]: DEFAULTS.consumerGroup, [ENV.compactorShards]: '1' });
     expect(props.ReservedConcurrentExecutions).toBeUndefined();
-    const target = resources[logicalId(schedule)]!.Properties;
+    expect(schedules).toHaveLength(1);
+    const target = resources[logicalId(schedules[0]!)]!.Properties;
     expect(target.ScheduleExpression).toBe(`rate(${DEFAULTS.compactorEveryMinutes} minutes)`);
     expect(target.Target.Arn).toEqual({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] });
+    expect(JSON.parse(target.Target.Input)).toEqual({ shard: 0 });
   });
 
   it.each(NAMES)('lets the %s compactor read only its topic and write only its prefixes: nothing of the other tables', (name) => {
@@ -94,7 +96,10 @@ describe('a stack built from three declared tables', () => {
     const statements = statementsOf(stack.functions.compactors.get(name)!.fn);
     const read = resourcesFor(statements, 'kafka-cluster:ReadData');
     expect(read).toEqual([expect.stringMatching(new RegExp(`:topic/.*/${spec.topic.replaceAll('.', '\\.')}$`))]);
-    expect(resourcesFor(statements, 'kafka-cluster:AlterGroup')).toEqual([expect.stringMatching(new RegExp(`:group/.*/${DEFAULTS.consumerGroup}$`))]);
+    expect(resourcesFor(statements, 'kafka-cluster:AlterGroup')).toEqual([
+      expect.stringMatching(new RegExp(`:group/.*/${DEFAULTS.consumerGroup}$`)),
+      expect.stringMatching(new RegExp(`:group/.*/${DEFAULTS.consumerGroup}\\.shard-\\*$`)),
+    ]);
     expect(resourcesFor(statements, 'kafka-cluster:WriteData')).toEqual([]);
     const objects = resourcesFor(statements, 's3:PutObject');
     expect(objects.sort()).toEqual([checkpointPrefix(name), curatedPrefix(name), quarantinePrefix(name)].map((prefix) => `<token>/${prefix}*`).sort());
