@@ -79,15 +79,16 @@ async function snapshotFiles(table: IcebergTable, store: ObjectStore, snapshots:
   return keys;
 }
 
-// `run-00000042-<run id>.parquet`: a compactor run's data file.
-const RUN_FILE = /\/run-(\d+)-([0-9a-f]+)\.parquet$/;
+// `run-00000042-<run id>.parquet`: a compactor run's data file; `redrive-00000003-<run id>.parquet`: a redrive's.
+const RUN_FILE = /\/(run|redrive)-(\d+)-([0-9a-f]+)\.parquet$/;
 
 /**
  * Removes the table's data and metadata files that no snapshot and no kept metadata file
  * references, once they are older than `cutoff`: by the snapshots that last referenced them
  * (`knownOld`), or by the time the store lists them with. A file whose age is unknown stays, and
  * so do the files of a compactor run claimed and not committed yet, or of any run after the last
- * committed one. The claims are read before the table, so a run that commits in between is seen.
+ * committed one, or of a redrive claimed in its ledger (a checkpoint too). The claims are read before
+ * the table, so a run that commits in between is seen.
  */
 export async function removeUnreferencedFiles(table: IcebergTable, deps: MaintenanceDeps, cutoff: number, knownOld: ReadonlySet<string>): Promise<RemovedFiles> {
   const name = table.table.name;
@@ -101,7 +102,7 @@ export async function removeUnreferencedFiles(table: IcebergTable, deps: Mainten
   const committed = sequenceOf(lastRunSnapshot(metadata));
   const kept = (key: string) => {
     const run = RUN_FILE.exec(key);
-    return reachable.has(key) || (run !== null && (Number(run[1]) > committed || claimed.has(run[2]!)));
+    return reachable.has(key) || (run !== null && ((run[1] === 'run' && Number(run[2]) > committed) || claimed.has(run[3]!)));
   };
   const listed = [...(await deps.store.list(`${curatedPrefix(name)}data/`)), ...(await deps.store.list(icebergMetadataPrefix(name)))];
   const doomed = listed.filter((e) => !kept(e.key) && (knownOld.has(e.key) || e.lastModified < cutoff));
@@ -116,7 +117,7 @@ export async function removeUnreferencedFiles(table: IcebergTable, deps: Mainten
   return removed;
 }
 
-/** The run ids of the compactor runs claimed in the table's checkpoints and not committed yet. */
+/** The run ids of the compactor and redrive runs claimed in the table's checkpoints and not committed yet. */
 async function pendingRunIds(store: ObjectStore, table: string): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const { key } of await store.list(checkpointPrefix(table))) {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   currentSnapshot,
-  lastRunSnapshot,
   newSnapshotId,
-  SUMMARY,
+  progressSummary,
   type Snapshot,
 } from '../core/iceberg-metadata.ts';
 import { partitionPathValue } from '../core/iceberg-schema.ts';
@@ -213,10 +212,7 @@ async function mergeClosedPartitions(
       'added-data-files': String(added.length), 'deleted-data-files': String(removed.files), 'added-records': String(records(added)), 'deleted-records': String(removed.records),
       'added-files-size': String(bytesAfter), 'removed-files-size': String(bytesBefore), 'changed-partition-count': String(mergedPartitions.size),
       // The table holds the same runs and offsets as before: the compactor reads its progress from the current snapshot.
-      ...Object.fromEntries([SUMMARY.sequence, SUMMARY.offsets].flatMap((key) => {
-        const value = lastRunSnapshot(loaded.metadata, parent)?.summary[key];
-        return value === undefined ? [] : [[key, value]];
-      })),
+      ...progressSummary(loaded.metadata, parent),
       ...totals(parent, { files: added.length, records: records(added), bytes: bytesAfter }, removed),
     };
     const manifestList = await table.writeManifestList(manifests, snapshotId, parent, sequenceNumber);

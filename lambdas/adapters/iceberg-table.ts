@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PendingRun } from '../core/checkpoint.ts';
 import {
+  ancestry,
   currentSchema,
   currentSnapshot,
   lastRunSnapshot,
@@ -9,10 +10,10 @@ import {
   newSnapshotId,
   newTableMetadata,
   parseMetadata,
+  progressSummary,
   runSummary,
   sequenceOf,
   serializeMetadata,
-  snapshotById,
   withPreviousFile,
   withSchema,
   withSnapshot,
@@ -125,32 +126,58 @@ export class IcebergTable implements TableFormat {
   }
 
   async commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: RunOffsets): Promise<void> {
+    await this.append(files, (loaded, base) => {
+      // A table that lost its catalog entry would start again with this run alone: its earlier runs' rows would vanish.
+      if (!loaded && run.sequence > 1) throw this.notInCatalog(`${run.sequence - 1} compactor runs were committed to it`);
+      return this.committedAlready(base, run, offsets) ? undefined : runSummary(run, { ...offsets.after });
+    });
+  }
+
+  /**
+   * Appends `files` in one snapshot marked with `mark` (a summary key and value) that carries the
+   * compactor's progress forward (a redrive's commit); does nothing when a snapshot with that
+   * mark is already the current one or among its ancestors. True when this call committed it.
+   */
+  async appendMarked(files: readonly WrittenFile[], mark: { readonly key: string; readonly value: string }): Promise<boolean> {
+    return this.append(files, (loaded, base) => {
+      if (!loaded) throw this.notInCatalog('it has quarantined records, so a compactor run committed to it');
+      for (const at of ancestry(base)) if (at.summary[mark.key] === mark.value) return undefined;
+      return { ...progressSummary(base), [mark.key]: mark.value };
+    });
+  }
+
+  /**
+   * Commits `files` in one append snapshot whose summary adds `ownSummary` (given the table as
+   * found, or a new one before the first commit) to Iceberg's figures; nothing when it returns
+   * undefined (committed already).
+   */
+  private async append(files: readonly WrittenFile[], ownSummary: (loaded: LoadedTable | undefined, base: TableMetadata) => Record<string, string> | undefined): Promise<boolean> {
     const snapshotId = newSnapshotId();
     let manifest: ManifestFile | undefined;
-    await this.commit(async (loaded) => {
-      // A table that lost its catalog entry would start again with this run alone: its earlier runs' rows would vanish.
-      if (!loaded && run.sequence > 1) {
-        throw new IcebergLocationError(
-          `table ${this.table.name} is not in its catalog, yet ${run.sequence - 1} compactor runs were committed to it: register its last metadata file ` +
-            `(the newest ${icebergMetadataPrefix(this.table.name)}*.metadata.json) in the catalog again, then run the compactor again`,
-        );
-      }
+    return this.commit(async (loaded) => {
       const base = loaded?.metadata ?? this.newMetadata();
+      const own = ownSummary(loaded, base);
+      if (!own) return undefined;
       const parent = currentSnapshot(base);
-      if (this.committedAlready(base, run, offsets)) return undefined;
       const metadata = this.withDeclaredSchema(base);
       const sequenceNumber = metadata['last-sequence-number'] + 1;
-      // The manifest names the run's files once; a retried commit lists it again under its new sequence number.
+      // The manifest names the files once; a retried commit lists it again under its new sequence number.
       if (files.length > 0) manifest ??= await this.writeManifest(metadata, snapshotId, files.map((file) => ({ status: EntryStatus.Added, snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: this.dataFile(file) })));
       const manifests = [...(await this.manifests(parent)), ...(manifest ? [{ ...manifest, sequenceNumber, minSequenceNumber: sequenceNumber }] : [])];
-      const records = files.reduce((sum, file) => sum + file.rows, 0);
-      const bytes = files.reduce((sum, file) => sum + file.bytes, 0);
+      const figures = { files: files.length, records: files.reduce((sum, file) => sum + file.rows, 0), bytes: files.reduce((sum, file) => sum + file.bytes, 0) };
       const summary = {
-        ...runSummary(run, { ...offsets.after }, { files: files.length, records, bytes }),
-        ...totals(parent, { files: files.length, records, bytes }),
+        'added-data-files': String(figures.files), 'added-records': String(figures.records), 'added-files-size': String(figures.bytes),
+        ...own, ...totals(parent, figures),
       };
       return { metadata, snapshot: { id: snapshotId, operation: 'append', manifestList: await this.writeManifestList(manifests, snapshotId, parent, sequenceNumber), summary, now: this.deps.clock.now() } };
     });
+  }
+
+  private notInCatalog(why: string): IcebergLocationError {
+    return new IcebergLocationError(
+      `table ${this.table.name} is not in its catalog, yet ${why}: register its last metadata file ` +
+        `(the newest ${icebergMetadataPrefix(this.table.name)}*.metadata.json) in the catalog again, then run this again`,
+    );
   }
 
   /**
@@ -162,9 +189,7 @@ export class IcebergTable implements TableFormat {
    */
   private committedAlready(metadata: TableMetadata, run: PendingRun, offsets: RunOffsets): boolean {
     const last = lastRunSnapshot(metadata);
-    for (let at = last; at; at = at['parent-snapshot-id'] === undefined ? undefined : snapshotById(metadata, at['parent-snapshot-id'])) {
-      if (sequenceOf(at) === run.sequence && sameOffsets(offsetsOf(at), offsets.after)) return true;
-    }
+    for (const at of ancestry(metadata, last)) if (sequenceOf(at) === run.sequence && sameOffsets(offsetsOf(at), offsets.after)) return true;
     if (sequenceOf(last) === run.sequence - 1 && sameOffsets(offsetsOf(last), offsets.before)) return false;
     throw new CheckpointTableMismatchError(
       `table ${this.table.name} holds compactor run ${sequenceOf(last)} with Kafka offsets ${JSON.stringify(offsetsOf(last))}, but the checkpoint starts run ${run.sequence} ` +

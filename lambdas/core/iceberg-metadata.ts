@@ -102,16 +102,29 @@ export function snapshotAt(metadata: TableMetadata, timestampMs: number): Snapsh
   return entry ? snapshotById(metadata, entry['snapshot-id']) : undefined;
 }
 
+/** `snapshot` (the current one by default), then its parent, and so on back to the first snapshot still kept. */
+export function* ancestry(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Generator<Snapshot> {
+  for (let at = snapshot; at; at = at['parent-snapshot-id'] === undefined ? undefined : snapshotById(metadata, at['parent-snapshot-id'])) yield at;
+}
+
 /**
  * The newest snapshot streamlake wrote among `snapshot` (the current one by default) and its
  * ancestors: a snapshot another writer committed (Athena's OPTIMIZE, a Glue table optimizer)
  * carries no compactor run, and the table still holds the runs of the streamlake snapshot before it.
  */
 export function lastRunSnapshot(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Snapshot | undefined {
-  for (let at = snapshot; at; at = at['parent-snapshot-id'] === undefined ? undefined : snapshotById(metadata, at['parent-snapshot-id'])) {
-    if (at.summary[SUMMARY.sequence] !== undefined) return at;
-  }
+  for (const at of ancestry(metadata, snapshot)) if (at.summary[SUMMARY.sequence] !== undefined) return at;
   return undefined;
+}
+
+/**
+ * How far the compactor got, as of `snapshot` (the current one by default): the summary keys a
+ * commit that is not a compactor run (a merge by optimize, a redrive) carries forward, so the
+ * compactor's next commit finds the table where its checkpoint says it left it.
+ */
+export function progressSummary(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Record<string, string> {
+  const last = lastRunSnapshot(metadata, snapshot);
+  return Object.fromEntries([SUMMARY.sequence, SUMMARY.offsets].flatMap((key) => (last?.summary[key] === undefined ? [] : [[key, last.summary[key]]])));
 }
 
 /** The last compactor run a snapshot of ours includes (0 when none). */
@@ -173,10 +186,9 @@ export function withoutSnapshotsBefore(metadata: TableMetadata, olderThanMs: num
   return { ...metadata, 'last-updated-ms': now, snapshots, 'snapshot-log': metadata['snapshot-log'].filter((e) => ids.has(String(e['snapshot-id']))) };
 }
 
-/** The summary of a compactor run's snapshot: Iceberg's figures plus the run and the offsets the table now holds. */
-export function runSummary(run: { sequence: number; runId: string; ranges: readonly OffsetRange[] }, offsets: Record<string, number>, figures: { files: number; records: number; bytes: number }): Record<string, string> {
+/** Our summary keys of a compactor run's snapshot: the run and the offsets the table now holds. */
+export function runSummary(run: { sequence: number; runId: string; ranges: readonly OffsetRange[] }, offsets: Record<string, number>): Record<string, string> {
   return {
-    'added-data-files': String(figures.files), 'added-records': String(figures.records), 'added-files-size': String(figures.bytes),
     [SUMMARY.sequence]: String(run.sequence), [SUMMARY.runId]: run.runId, [SUMMARY.offsets]: JSON.stringify(offsets),
     [SUMMARY.ranges]: JSON.stringify(run.ranges.map((r) => [r.partition, r.from, r.to])),
   };

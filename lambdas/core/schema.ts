@@ -83,6 +83,8 @@ export const QUARANTINE_COLUMNS: readonly ColumnSpec[] = [
   { name: 'detail', type: 'string', nullable: false, description: 'What exactly was wrong.' },
   { name: 'key_base64', type: 'string', nullable: true, description: 'Record key, base64.' },
   { name: 'raw_base64', type: 'string', nullable: false, description: 'Record value exactly as read, base64.' },
+  { name: 'redriven_at', type: 'string', nullable: true, description: 'When `streamlake redrive` landed the record in the table, ISO-8601 UTC; null while it is only here.' },
+  { name: 'redrive_run', type: 'int', nullable: true, description: 'The redrive run that landed it (its ledger sequence).' },
 ];
 
 /** Partition key of the quarantine table, encoded in the object path. */

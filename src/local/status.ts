@@ -37,7 +37,7 @@ export interface TableStatus {
   readonly lagAfterLastRun: number | null;
   /** Newest event time in the lake, ISO; null when the lake holds no row of the table (or, on AWS, it was not read). */
   readonly newestEventTime: string | null;
-  /** Quarantined records whose Kafka timestamp falls in the last 24 hours, by reason (null: not read). */
+  /** Quarantined records whose Kafka timestamp falls in the last 24 hours and that no redrive landed since, by reason (null: not read). */
   readonly quarantined24h: Readonly<Record<string, number>> | null;
   /** Fields the declaration does not name that the last run's records carried. */
   readonly unknownFields: readonly string[];
@@ -170,7 +170,7 @@ async function lakeFacts(duck: DuckDbLake, table: TableSpec, now: number): Promi
   const newest = await duck.query(`SELECT epoch_ms(max(TRY_CAST("${table.eventTime.replaceAll('"', '""')}" AS TIMESTAMPTZ))) AS newest FROM ${table.name}`);
   const newestMs = newest.rows[0]?.['newest'];
   const quarantine = await duck.query(
-    `SELECT reason, count(*) AS n FROM ${table.name}_quarantine WHERE epoch_ms(TRY_CAST(kafka_timestamp AS TIMESTAMPTZ)) > ${now - DAY_MS} GROUP BY reason ORDER BY n DESC, reason`,
+    `SELECT reason, count(*) AS n FROM ${table.name}_quarantine WHERE redriven_at IS NULL AND epoch_ms(TRY_CAST(kafka_timestamp AS TIMESTAMPTZ)) > ${now - DAY_MS} GROUP BY reason ORDER BY n DESC, reason`,
   );
   return {
     newestEventTime: typeof newestMs === 'number' ? new Date(newestMs).toISOString() : null,
