@@ -50,6 +50,8 @@ const tablesOption = () => new Option('--tables <dir>', 'directory of the table 
 const codecOption = () => new Option('--codec <codec>', 'Parquet compression').choices(CODECS).default(DEFAULTS.codec);
 const kafkaOption = () =>
   new Option('--kafka <host:port>', "use this Apache Kafka (bootstrap brokers, comma-separated) instead of the embedded logs; creates each table's topic if absent").argParser(brokers);
+const shardsOption = () =>
+  new Option('--shards <n>', 'compactor shards per table, run concurrently: shard i owns the partitions p with p mod n = i (the deployed compactorShards)').argParser(positiveInt).default(1);
 const partitionsOption = () => new Option('--partitions <n>', 'partitions of a topic created now (an existing topic can grow, never shrink)').argParser(positiveInt);
 
 /** The `streamlake` command line: every command, its flags and their parsers. */
@@ -73,6 +75,7 @@ export function buildProgram(): Command {
     .addOption(tablesOption())
     .addOption(codecOption())
     .addOption(new Option('--table-format <format>', `format of the fleet's table ${DEMO_TABLE} when this run creates it (an existing table keeps its own)`).choices(TABLE_FORMATS))
+    .addOption(shardsOption())
     .option('--json', 'print only a JSON summary')
     .action(localCommand);
 
@@ -96,6 +99,7 @@ export function buildProgram(): Command {
     .addOption(dataDirOption())
     .addOption(tablesOption())
     .addOption(codecOption())
+    .addOption(shardsOption())
     .option('--json', 'print the run reports as JSON, by table')
     .action(compactCommand);
 
