@@ -112,6 +112,7 @@ async function benchIceberg(topic: MemoryTopic, options: CompactorOptions, encod
     return {
       timestampUnit: table.timestampUnit,
       dataFileKey: (bucket, stem) => table.dataFileKey(bucket, stem),
+      commitRedrive: (run, files) => table.commitRedrive(run, files),
       commitRun: async (run, files, offsets) => {
         const started = performance.now();
         await table.commitRun(run, files, offsets);

@@ -13,6 +13,7 @@ import {
   progressSummary,
   runSummary,
   sequenceOf,
+  SUMMARY,
   serializeMetadata,
   withPreviousFile,
   withSchema,
@@ -131,6 +132,10 @@ export class IcebergTable implements TableFormat {
       if (!loaded && run.sequence > 1) throw this.notInCatalog(`${run.sequence - 1} compactor runs were committed to it`);
       return this.committedAlready(base, run, offsets) ? undefined : runSummary(run, { ...offsets.after });
     });
+  }
+
+  async commitRedrive(run: Pick<PendingRun, 'sequence' | 'runId'>, files: readonly WrittenFile[]): Promise<void> {
+    await this.appendMarked(files, { key: SUMMARY.redriveRunId, value: run.runId });
   }
 
   /**

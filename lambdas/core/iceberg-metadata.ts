@@ -50,6 +50,8 @@ export const SUMMARY = {
   offsets: 'streamlake.kafka-offsets',
   /** JSON array of the offset ranges the snapshot's own run read (append snapshots only). */
   ranges: 'streamlake.kafka-ranges',
+  /** The redrive run whose records the snapshot added (`streamlake redrive`). */
+  redriveRunId: 'streamlake.redrive-run-id',
 } as const;
 
 const NO_SNAPSHOT = -1;

@@ -30,4 +30,9 @@ export interface TableFormat {
    * earlier attempt committed it); refuses when the table's offsets are not `offsets.before`.
    */
   commitRun(run: PendingRun, files: readonly WrittenFile[], offsets: RunOffsets): Promise<void>;
+  /**
+   * Makes a redrive run's files the table's, keeping the compactor's offsets as they are; does
+   * nothing when the table already includes that run.
+   */
+  commitRedrive(run: Pick<PendingRun, 'sequence' | 'runId'>, files: readonly WrittenFile[]): Promise<void>;
 }
