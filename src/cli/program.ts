@@ -10,6 +10,7 @@ import { DEFAULT_TABLES_DIR } from '../local/tables-dir.ts';
 import { localCommand } from './local-command.ts';
 import { registerOptimize } from './optimize-command.ts';
 import { queriesCommand, queryCommand } from './query-commands.ts';
+import { registerRedrive } from './redrive-command.ts';
 import { registerStatus } from './status-command.ts';
 import { schemaCheckCommand, schemaInferCommand, schemaLockCommand, tablesCommand } from './table-commands.ts';
 import { compactCommand, produceCommand } from './topic-commands.ts';
@@ -120,6 +121,7 @@ export function buildProgram(): Command {
 
   registerOptimize(program, { dataDir: dataDirOption(), tables: tablesOption(), codec: codecOption() });
   registerStatus(program, { dataDir: dataDirOption(), tables: tablesOption(), kafka: kafkaOption() });
+  registerRedrive(program, { dataDir: dataDirOption(), tables: tablesOption(), codec: codecOption() });
 
   program.command('queries').description("list every table's named queries").addOption(tablesOption()).option('--json', 'print as JSON').action(queriesCommand);
   program.command('tables').description('list the declared tables with their topic, key, event time, partitioning and columns').addOption(tablesOption()).option('--json', 'print as JSON').action(tablesCommand);

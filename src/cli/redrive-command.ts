@@ -1,0 +1,143 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { GlueClient } from '@aws-sdk/client-glue';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { GlueCatalog } from '../../lambdas/adapters/glue-catalog.ts';
+import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
+import { S3ObjectStore } from '../../lambdas/adapters/s3-store.ts';
+import { tableNamed } from '../../lambdas/adapters/table-directory.ts';
+import { tableFormatOf } from '../../lambdas/adapters/table-formats.ts';
+import { QUARANTINE_REASONS, validationLimits, type QuarantineReason } from '../../lambdas/core/decode.ts';
+import { redrive, type RedriveDeps, type RedriveReport } from '../../lambdas/core/redrive.ts';
+import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
+import type { Codec } from '../../lambdas/ports/parquet.ts';
+import { DEFAULTS } from '../../lib/config.ts';
+import { deployableTables } from '../../lib/tables.ts';
+import { requireOutput, stackOutputs } from '../aws/stack.ts';
+import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
+import { LocalLake } from '../local/local-lake.ts';
+import { UsageError } from './errors.ts';
+import { endProgress, print, printJson, progressLine } from './output.ts';
+import { DEFAULT_STACK } from './status-command.ts';
+import { formatTable } from './table.ts';
+
+/** The flags of `streamlake redrive`. */
+export interface RedriveFlags {
+  table: string;
+  dataDir: string;
+  tables: string;
+  codec: Codec;
+  reason?: QuarantineReason;
+  since?: number;
+  dryRun?: boolean;
+  json?: boolean;
+  aws?: boolean;
+  stack?: string;
+  maxRecordBytes: number;
+  maxEventAgeHours: number;
+  maxEventFutureMinutes: number;
+}
+
+function reason(value: string): QuarantineReason {
+  if (!(QUARANTINE_REASONS as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${QUARANTINE_REASONS.join(', ')}.`);
+  return value as QuarantineReason;
+}
+
+/** `2026-11-27` (from the start of that UTC day) or an instant with its zone. */
+function since(value: string): number {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const parsed = Date.parse(day ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(parsed) || (!day && !/[zZ]|[+-]\d\d:?\d\d$/.test(value))) throw new InvalidArgumentError('must be a UTC date (2026-11-27) or an ISO-8601 instant with its zone (2026-11-27T10:00:00Z).');
+  return parsed;
+}
+
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive number.');
+  return parsed;
+}
+
+/** Adds `streamlake redrive` to `program`, with the options the other commands share. */
+export function registerRedrive(program: Command, shared: { dataDir: Option; tables: Option; codec: Option }): void {
+  program
+    .command('redrive')
+    .description("judge a table's quarantined records again by its current declaration and limits: those that pass land in the table with their Kafka lineage, exactly once")
+    .requiredOption('--table <name>', 'the table whose quarantine to redrive')
+    .addOption(new Option('--reason <reason>', 'only records quarantined for this reason').argParser(reason))
+    .addOption(new Option('--since <date>', 'only records with a Kafka timestamp from this UTC date (2026-11-27) or instant on').argParser(since))
+    .option('--dry-run', 'count what would pass, by reason, and show a sample; write nothing')
+    .option('--json', 'print the report as JSON')
+    .addOption(shared.dataDir)
+    .addOption(shared.tables)
+    .addOption(shared.codec)
+    .option('--aws', "redrive the deployed lake: the stack's bucket (and Glue catalog for Iceberg tables), with AWS credentials and region from the environment; no Kafka access needed")
+    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK})`)
+    .addOption(new Option('--max-record-bytes <n>', 'the limit the deployment validates with (maxRecordBytes)').argParser(positiveNumber).default(DEFAULTS.maxRecordBytes))
+    .addOption(new Option('--max-event-age-hours <n>', 'the limit the deployment validates with (maxEventAgeHours)').argParser(positiveNumber).default(DEFAULTS.maxEventAgeHours))
+    .addOption(new Option('--max-event-future-minutes <n>', 'the limit the deployment validates with (maxEventFutureMinutes)').argParser(positiveNumber).default(DEFAULTS.maxEventFutureMinutes))
+    .action(redriveCommand);
+}
+
+/** `streamlake redrive`: {@link redrive} on the local lake, or with `--aws` on the deployed one. */
+export async function redriveCommand(flags: RedriveFlags, command?: Command): Promise<void> {
+  const declared = deployableTables(flags.tables);
+  const clock = { now: Date.now };
+  const showProgress: RedriveDeps['onProgress'] = (p) =>
+    progressLine(p.phase === 'judge' ? `${flags.table}: judged ${p.done}/${p.total} quarantine files` : `${flags.table}: committed ${p.done}/${p.total} redrive runs`, p.done === p.total);
+  let table: TableSpec;
+  let deps: RedriveDeps;
+  if (flags.aws) {
+    if (command?.getOptionValueSource('dataDir') === 'cli') throw new UsageError("--data-dir names a local lake; with --aws the lake is the stack's bucket: drop one of them");
+    table = tableNamed(declared, flags.table);
+    const stack = flags.stack ?? DEFAULT_STACK;
+    const outputs = await stackOutputs(new CloudFormationClient({}), stack);
+    const bucket = requireOutput(outputs, 'LakeBucket', stack);
+    const store = new S3ObjectStore(new S3Client({}), bucket);
+    const lakeUri = `s3://${bucket}/`;
+    const catalog = new GlueCatalog(new GlueClient({}), { database: table.format === 'iceberg' ? requireOutput(outputs, 'GlueDatabase', stack) : '', lakeUri, tables: [table] });
+    deps = { store, encoder: parquetEncoder(), clock, format: tableFormatOf(table, { store, catalog, lakeUri, clock }), onProgress: showProgress };
+  } else {
+    if (flags.stack !== undefined) throw new UsageError('--stack names the deployed stack: pass --aws with it');
+    requireDataDir(flags.dataDir);
+    const lake = new LocalLake(dataDirLayout(flags.dataDir).lakeDir);
+    table = lake.resolve(tableNamed(declared, flags.table));
+    deps = { store: lake.store, encoder: parquetEncoder(), clock, format: lake.format(table, clock), onProgress: showProgress };
+  }
+  const report = await redrive(deps, {
+    table, codec: flags.codec, maxRecordsPerRun: DEFAULTS.maxRecordsPerRun, limits: validationLimits(flags), dryRun: flags.dryRun === true,
+    ...(flags.reason === undefined ? {} : { reason: flags.reason }), ...(flags.since === undefined ? {} : { since: flags.since }),
+  });
+  endProgress();
+  if (flags.json) printJson(report);
+  else print(describeRedrive(report));
+}
+
+/** A redrive's report as `streamlake redrive` prints it. */
+export function describeRedrive(report: RedriveReport): string {
+  const judged = report.redriven + report.stillFailing;
+  const lines: string[] = [];
+  if (report.dryRun) {
+    lines.push(
+      judged === 0
+        ? `${report.table}: no quarantined record to judge (dry run)`
+        : `${report.table} (dry run, nothing written): ${report.redriven} of ${judged} quarantined records would pass now and land with their Kafka lineage; ${report.stillFailing} still fail`,
+    );
+  } else if (report.runs.length === 0) {
+    lines.push(judged === 0 ? `${report.table}: no quarantined record to redrive` : `${report.table}: none of the ${judged} quarantined records passes the current declaration and limits; nothing redriven`);
+  } else {
+    lines.push(
+      `${report.table}: redrove ${report.redriven} records into the table with their Kafka lineage in ${report.runs.length === 1 ? `run ${report.runs[0]}` : `runs ${report.runs.join(', ')}`}` +
+        `${report.resumed ? ' (finishing a redrive that was interrupted or ran at the same time)' : ''}; ${report.stillFailing} stay in quarantine`,
+    );
+  }
+  const byReason = Object.entries(report.byReason).map(([reason, counts]) => ({ 'quarantined as': reason, [report.dryRun ? 'would pass' : 'redriven']: counts.redriven, 'still failing': counts.stillFailing }));
+  if (byReason.length > 0) lines.push(formatTable(Object.keys(byReason[0]!), byReason).replace(/^/gm, '  '));
+  const now = Object.entries(report.stillFailingByReason);
+  if (now.length > 0) lines.push(`  still failing, by the reason now: ${now.map(([reason, n]) => `${reason} ${n}`).join(', ')}`);
+  if (report.dryRun && report.sample.length > 0) {
+    lines.push('  sample of records that would pass:');
+    for (const s of report.sample) lines.push(`    partition ${s.kafka_partition} offset ${s.kafka_offset} (was ${s.reason}): ${s.value}`);
+  }
+  for (const file of report.files) lines.push(`  ${file}`);
+  return lines.join('\n');
+}
