@@ -91,6 +91,7 @@ export class PipelineStack extends Stack {
         // Three compactor periods of the demo fleet's traffic; other tables' traffic is unknown here,
         // so they alarm when more is waiting than one run may read.
         lagAlarmRecords: table.name === DEMO_TABLE ? 3 * config.compactorEveryMinutes * config.devices * config.eventsPerDevicePerMinute : config.maxRecordsPerRun,
+        shards: config.compactorShards,
       })),
       optimizers: [...this.functions.optimizers.values()].map(({ table, fn }) => ({ table: table.name, fn })),
       optimizerTimeoutSeconds: config.optimizerTimeoutSeconds,

@@ -69,6 +69,8 @@ describe('pipeline stack', () => {
     ['KMS encryption', { kmsEncryption: true }],
     ['replication', { replicationBucketArn: 'arn:aws:s3:::some-bucket' }],
     ['replication of KMS-encrypted data', { replicationBucketArn: 'arn:aws:s3:::some-bucket', kmsEncryption: true }],
+    ['six compactor shards', { compactorShards: 6 }],
+    ['six compactor shards on MSK serverless', { compactorShards: 6, mskMode: 'serverless' }],
   ] as [string, Partial<PipelineConfig>][])('has no unacknowledged cdk-nag AwsSolutions finding with %s', (_, overrides) => {
     const app = new App({ context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
     new PipelineStack(app, 'streamlake', { config: validateConfig({ ...DEFAULTS, ...overrides }), tables: deployableTables(TABLES_DIR) });

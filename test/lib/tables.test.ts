@@ -136,11 +136,11 @@ describe('a stack built from three declared tables', () => {
       .flatMap((a) => (a.Metrics ? (a.Metrics as any[]).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric) : [a]))
       .filter((a) => a.Namespace === 'streamlake');
     const mine = alarms.filter((a) => a.Dimensions.some((d: any) => d.Name === 'Table' && d.Value === name));
-    expect(mine.map((a) => a.MetricName).sort()).toEqual(['ConsumerLag', 'OffsetGapRecords', 'RecordsQuarantined', 'RecordsRead']);
-    for (const alarm of mine) expect(alarm.Dimensions).toEqual(expect.arrayContaining([{ Name: 'service', Value: 'compactor' }, { Name: 'Table', Value: name }]));
-    for (const alarm of mine) expect(alarm.Dimensions).toHaveLength(2);
+    expect(mine.map((a) => a.MetricName).sort()).toEqual(['CaughtUp', 'ConsumerLag', 'OffsetGapRecords', 'RecordsQuarantined', 'RecordsRead']);
+    for (const alarm of mine) expect(alarm.Dimensions).toEqual(expect.arrayContaining([{ Name: 'service', Value: 'compactor' }, { Name: 'Table', Value: name }, { Name: 'Shard', Value: '0' }]));
+    for (const alarm of mine) expect(alarm.Dimensions).toHaveLength(3);
     const lambdaAlarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).filter((a) => a.Namespace === 'AWS/Lambda' && JSON.stringify(a.Dimensions).includes(logicalId(stack.functions.compactors.get(name)!.fn)));
-    expect(lambdaAlarms.map((a) => a.MetricName).sort()).toEqual(['Duration', 'Errors']);
+    expect(lambdaAlarms.map((a) => a.MetricName).sort()).toEqual(['Errors']);
   });
 
   it.each(['provisioned', 'serverless'] as const)('has no unacknowledged cdk-nag AwsSolutions finding with three tables on MSK %s', (mskMode) => {
