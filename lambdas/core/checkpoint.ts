@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PartitionOffsets } from '../ports/topic.ts';
 import type { ValidationLimits } from './decode.ts';
+import type { Shard } from './shards.ts';
 
 /** Offsets `[from, to)` of one partition that a run reads. */
 export interface OffsetRange {
@@ -28,6 +29,8 @@ export interface PendingRun {
   readonly limits?: ValidationLimits;
   /** The {@link SCHEMA_FINGERPRINT} the run was claimed under. */
   readonly schema?: string;
+  /** The shard that claimed it, when the table's compactor runs in several (absent for one). */
+  readonly shard?: Shard;
 }
 
 /** Offsets that retention deleted before they were compacted. */
@@ -49,6 +52,13 @@ export interface CheckpointState {
   readonly pending: PendingRun | null;
   /** What the last committed run did, for `streamlake status` (absent in checkpoints written before it was recorded). */
   readonly lastRun?: LastRun;
+  /** The shard layout generation it was written in (see `ShardLayout`); absent means 0, one shard. */
+  readonly generation?: number;
+  /**
+   * Set when a compactor of another shard count took its partitions over: it is never claimed from
+   * again, and its offsets stay as they were for the takeover to read.
+   */
+  readonly retired?: { readonly at: number; readonly generation: number };
 }
 
 /** The figures of the last committed run, kept in the checkpoint it committed. */
@@ -144,5 +154,8 @@ export function planRun(state: CheckpointState, partitions: readonly PartitionOf
 export function commitRun(state: CheckpointState, run: PendingRun, lastRun?: LastRun): CheckpointState {
   const offsets: Record<string, number> = { ...state.offsets };
   for (const range of run.ranges) offsets[range.partition] = range.to;
-  return lastRun === undefined ? { format: 1, sequence: run.sequence, offsets, pending: null } : { format: 1, sequence: run.sequence, offsets, pending: null, lastRun };
+  return {
+    format: 1, sequence: run.sequence, offsets, pending: null, ...(lastRun === undefined ? {} : { lastRun }),
+    ...(state.generation === undefined ? {} : { generation: state.generation }),
+  };
 }

@@ -19,6 +19,7 @@ import type { QuarantineReason, ValidationLimits } from './decode.ts';
 import { hiveParquetFormat } from './hive-table.ts';
 import { checkpointKey, dateOf, quarantineKey, runFileStem } from './lake-layout.ts';
 import { LakeRows } from './lake-rows.ts';
+import { claimable, layoutRefusal, loadShardLayout, shardGroup, shardTopic, SINGLE_SHARD, takeOver, type Shard } from './shards.ts';
 import type { TableSpec } from './table-declaration.ts';
 
 /** What a compactor run needs from the outside world. */
@@ -42,6 +43,17 @@ export interface CompactorOptions {
   /** Upper bound on records one run reads, so a run fits its time and memory budget. */
   readonly maxRecordsPerRun: number;
   readonly limits: ValidationLimits;
+  /** Which shard of the table's compactor this is: it reads only its partitions, under its own group. @default {@link SINGLE_SHARD} */
+  readonly shard?: Shard;
+  /**
+   * Whether a shard that finds the table's checkpoints written for another shard count (or none of
+   * its own yet) takes the partitions over ({@link takeOver}). An invocation's first run may; a run
+   * after it in the same invocation may not, so a compactor of an old deployment still running
+   * when a new one took over stops instead of taking them back. @default true
+   */
+  readonly takeOver?: boolean;
+  /** Only finish a run claimed and not committed yet; claim none. @default false */
+  readonly finishOnly?: boolean;
 }
 
 /** What a run did. */
@@ -68,6 +80,8 @@ export interface CompactionReport {
   readonly unknownFields: string[];
   /** Records left in each partition after this run, by the high watermarks seen at its start. */
   readonly lag: Record<string, number>;
+  /** The checkpoint's offsets after this run: per partition of the shard, the next offset to read. */
+  readonly offsets: Readonly<Record<string, number>>;
 }
 
 export class CheckpointConflictError extends Error {
@@ -97,8 +111,11 @@ const encoder = new TextEncoder();
  * attempt that finds it made already skips; nothing for Hive-Parquet, whose files count once written). A run that crashes leaves its claim; the next run re-reads the same ranges, produces
  * the same names and commits. Concurrent runs race on the claim and then finish the same run.
  */
-export async function compact(deps: CompactorDeps, options: CompactorOptions): Promise<CompactionReport> {
-  const key = checkpointKey(options.table.name, options.group);
+export async function compact(given: CompactorDeps, options: CompactorOptions): Promise<CompactionReport> {
+  const shard = options.shard ?? SINGLE_SHARD;
+  const group = shardGroup(options.group, shard);
+  const key = checkpointKey(options.table.name, group);
+  const deps = { ...given, topic: shardTopic(given.topic, shard) };
   const partitions = await deps.topic.offsets();
   let joined = false;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
@@ -107,11 +124,20 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     let claimEtag = etag;
     const resumed = run !== null;
     if (run === null) {
+      if (options.finishOnly) return idleReport(state, partitions);
+      // Read after the checkpoint: a takeover that changed the layout since is seen here (see takeOver).
+      const { layout } = await loadShardLayout(deps.store, options.table.name, options.group);
+      if (!claimable(state, layout, shard)) {
+        if (attempt > 0 || options.takeOver === false) throw layoutRefusal(key, state, layout, shard);
+        const finish = async (other: Shard) => void (await compact(given, { ...options, shard: other, finishOnly: true, takeOver: false }));
+        await takeOver({ store: deps.store, now: deps.clock.now, finish }, options.table.name, options.group, shard);
+        continue;
+      }
       const plan = planRun(state, partitions, options.maxRecordsPerRun);
       if (plan.ranges.length === 0) return idleReport(state, partitions);
       run = {
         sequence: state.sequence + 1, runId: runIdOf(plan.ranges), ranges: plan.ranges, startedAt: deps.clock.now(), gaps: plan.gaps,
-        limits: options.limits, schema: options.table.fingerprint,
+        limits: options.limits, schema: options.table.fingerprint, ...(shard.count === 1 ? {} : { shard }),
       };
       const claim = await deps.store.compareAndSwap(key, serializeCheckpoint({ ...state, pending: run }), etag);
       if (!claim.ok) {
@@ -133,8 +159,11 @@ export async function compact(deps: CompactorDeps, options: CompactorOptions): P
     await format.commitRun(run, written, { before: state.offsets, after: committed.offsets });
     const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
     if (!swap.ok) await assertCommittedElsewhere(deps.store, key, run);
-    else await deps.topic.commitOffsets(options.group, new Map(Object.entries(committed.offsets).map(([p, o]) => [Number(p), o])));
-    return { ...output, sequence: run.sequence, runId: run.runId, resumed, joined: resumed && joined, gaps: [...(run.gaps ?? []), ...output.gaps], lag: lagOf(committed, partitions) };
+    else await deps.topic.commitOffsets(group, new Map(Object.entries(committed.offsets).map(([p, o]) => [Number(p), o])));
+    return {
+      ...output, sequence: run.sequence, runId: run.runId, resumed, joined: resumed && joined, gaps: [...(run.gaps ?? []), ...output.gaps],
+      lag: lagOf(committed, partitions), offsets: committed.offsets,
+    };
   }
   throw new CheckpointConflictError(`checkpoint ${key} changed ${MAX_CLAIM_ATTEMPTS} times while claiming a run; too many compactors are running at once, bound their concurrency`);
 }
@@ -167,11 +196,11 @@ function lagOf(state: CheckpointState, partitions: readonly PartitionOffsets[]):
 function idleReport(state: CheckpointState, partitions: readonly PartitionOffsets[]): CompactionReport {
   return {
     sequence: 0, runId: null, resumed: false, joined: false, recordsRead: 0, rowsWritten: 0, quarantined: 0, quarantineReasons: {},
-    files: [], quarantineFiles: [], inputBytes: 0, parquetBytes: 0, gaps: [], unknownFields: [], lag: lagOf(state, partitions),
+    files: [], quarantineFiles: [], inputBytes: 0, parquetBytes: 0, gaps: [], unknownFields: [], lag: lagOf(state, partitions), offsets: state.offsets,
   };
 }
 
-type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'joined' | 'lag'> & { readonly written: WrittenFile[] };
+type RunOutput = Omit<CompactionReport, 'sequence' | 'runId' | 'resumed' | 'joined' | 'lag' | 'offsets'> & { readonly written: WrittenFile[] };
 
 async function writeRun(deps: CompactorDeps, options: CompactorOptions, run: PendingRun, format: TableFormat): Promise<RunOutput> {
   const planned = run.ranges.reduce((sum, r) => sum + (r.to - r.from), 0);

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import { checkpointKey, curatedPrefix } from '../../../lambdas/core/lake-layout.ts';
+import { shardLayoutKey } from '../../../lambdas/core/shards.ts';
 import { createCompactorHandler } from '../../../lambdas/handlers/compactor.ts';
 import { ENV } from '../../../lambdas/handlers/environment.ts';
 import { createGeneratorHandler } from '../../../lambdas/handlers/generator.ts';
@@ -63,7 +64,8 @@ describe('handlers', () => {
 
       expect(connections).toEqual([{ brokers: ['b-1.example:9098', 'b-2.example:9098'], topic: 'device-logs', clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: 'eu-west-1' }, tls: true }]);
       const key = checkpointKey(DEVICE_LOGS.name, DEFAULTS.consumerGroup);
-      expect(s3.mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: key }]);
+      // The checkpoint, then the shard layout (absent: one shard), read after it so a takeover since is seen.
+      expect(s3.mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: BUCKET, Key: key }, { Bucket: BUCKET, Key: shardLayoutKey(DEVICE_LOGS.name, DEFAULTS.consumerGroup) }]);
       const puts = s3.mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
       const [claim, ...rest] = puts;
       const commit = rest.pop()!;
