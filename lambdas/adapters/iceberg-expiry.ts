@@ -1,5 +1,5 @@
 import { parseCheckpoint } from '../core/checkpoint.ts';
-import { lastRunSnapshot, sequenceOf, withoutSnapshotsBefore, type Snapshot } from '../core/iceberg-metadata.ts';
+import { lastRunSnapshot, sequencesOf, withoutSnapshotsBefore, type Snapshot } from '../core/iceberg-metadata.ts';
 import { checkpointPrefix, curatedPrefix, icebergMetadataPrefix } from '../core/lake-layout.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { decodeManifest, EntryStatus } from './iceberg-avro.ts';
@@ -99,10 +99,12 @@ export async function removeUnreferencedFiles(table: IcebergTable, deps: Mainten
   const reachable = await snapshotFiles(table, deps.store, metadata.snapshots, new Map(), 'fail');
   reachable.add(table.keyOf(entry.metadataLocation));
   for (const e of metadata['metadata-log']) reachable.add(table.keyOf(e['metadata-file']));
-  const committed = sequenceOf(lastRunSnapshot(metadata));
+  // A run file's name does not say which shard wrote it: one a snapshot never referenced is kept past the sequence the slowest shard committed.
+  const sequences = Object.values(sequencesOf(lastRunSnapshot(metadata)));
+  const committed = sequences.length === 0 ? 0 : Math.min(...sequences);
   const kept = (key: string) => {
     const run = RUN_FILE.exec(key);
-    return reachable.has(key) || (run !== null && ((run[1] === 'run' && Number(run[2]) > committed) || claimed.has(run[3]!)));
+    return reachable.has(key) || (run !== null && ((run[1] === 'run' && !knownOld.has(key) && Number(run[2]) > committed) || claimed.has(run[3]!)));
   };
   const listed = [...(await deps.store.list(`${curatedPrefix(name)}data/`)), ...(await deps.store.list(icebergMetadataPrefix(name)))];
   const doomed = listed.filter((e) => !kept(e.key) && (knownOld.has(e.key) || e.lastModified < cutoff));

@@ -12,6 +12,7 @@ import {
   parseMetadata,
   progressSummary,
   runSummary,
+  sequenceKey,
   sequenceOf,
   SUMMARY,
   serializeMetadata,
@@ -130,12 +131,16 @@ export class IcebergTable implements TableFormat {
     await this.append(files, (loaded, base) => {
       // A table that lost its catalog entry would start again with this run alone: its earlier runs' rows would vanish.
       if (!loaded && run.sequence > 1) throw this.notInCatalog(`${run.sequence - 1} compactor runs were committed to it`);
-      return this.committedAlready(base, run, offsets) ? undefined : runSummary(run, { ...offsets.after });
+      if (this.committedAlready(base, run, offsets)) return undefined;
+      // Every other shard's sequence carries forward; a shard updates the offsets of its own partitions only.
+      const held = run.shard === undefined ? {} : offsetsOf(lastRunSnapshot(base));
+      return { ...progressSummary(base), ...runSummary(run, { ...held, ...offsets.after }) };
     });
   }
 
+  // A redrive run that only gave records a new reason has nothing to commit here.
   async commitRedrive(run: Pick<PendingRun, 'sequence' | 'runId'>, files: readonly WrittenFile[]): Promise<void> {
-    await this.appendMarked(files, { key: SUMMARY.redriveRunId, value: run.runId });
+    if (files.length > 0) await this.appendMarked(files, { key: SUMMARY.redriveRunId, value: run.runId });
   }
 
   /**
@@ -194,12 +199,16 @@ export class IcebergTable implements TableFormat {
    */
   private committedAlready(metadata: TableMetadata, run: PendingRun, offsets: RunOffsets): boolean {
     const last = lastRunSnapshot(metadata);
-    for (const at of ancestry(metadata, last)) if (sequenceOf(at) === run.sequence && sameOffsets(offsetsOf(at), offsets.after)) return true;
-    if (sequenceOf(last) === run.sequence - 1 && sameOffsets(offsetsOf(last), offsets.before)) return false;
+    // A shard answers for its own partitions (those its checkpoint holds or its run reads); the single compactor for the whole map.
+    const scope = run.shard === undefined ? undefined : new Set([...Object.keys(offsets.before), ...Object.keys(offsets.after)]);
+    const held = (at: Snapshot | undefined) => (scope === undefined ? offsetsOf(at) : Object.fromEntries(Object.entries(offsetsOf(at)).filter(([p]) => scope.has(p))));
+    for (const at of ancestry(metadata, last)) if (sequenceOf(at, run.shard) === run.sequence && sameOffsets(held(at), offsets.after)) return true;
+    if (sequenceOf(last, run.shard) === run.sequence - 1 && sameOffsets(held(last), offsets.before)) return false;
+    const which = run.shard === undefined ? 'compactor' : `compactor shard ${run.shard.index} of ${run.shard.count} (${sequenceKey(run.shard)})`;
     throw new CheckpointTableMismatchError(
-      `table ${this.table.name} holds compactor run ${sequenceOf(last)} with Kafka offsets ${JSON.stringify(offsetsOf(last))}, but the checkpoint starts run ${run.sequence} ` +
+      `table ${this.table.name} holds ${which} run ${sequenceOf(last, run.shard)} with Kafka offsets ${JSON.stringify(held(last))}, but the checkpoint starts run ${run.sequence} ` +
         `from offsets ${JSON.stringify(offsets.before)}: committing would skip or repeat records. Set the checkpoint to the table's state ` +
-        `({"format": 1, "sequence": ${sequenceOf(last)}, "offsets": ${JSON.stringify(offsetsOf(last))}, "pending": null}), then run the compactor again`,
+        `({"format": 1, "sequence": ${sequenceOf(last, run.shard)}, "offsets": ${JSON.stringify(held(last))}, "pending": null}${run.shard === undefined ? '' : ', keeping its "generation"'}), then run the compactor again`,
     );
   }
 

@@ -1,5 +1,6 @@
 import type { OffsetRange } from './checkpoint.ts';
 import { nameMapping, sameFields, type IcebergSchema, type PartitionSpec } from './iceberg-schema.ts';
+import { shardTag, type Shard } from './shards.ts';
 
 /**
  * Iceberg table metadata (format v2) as the compactor and `streamlake optimize` write it: one
@@ -42,8 +43,14 @@ export interface TableMetadata {
   readonly refs: Readonly<Record<string, { readonly 'snapshot-id': SnapshotId; readonly type: 'branch' | 'tag' }>>;
 }
 
-/** Summary keys of ours: the last compactor run the snapshot includes, and the Kafka offsets the table holds. */
+/**
+ * Summary keys of ours: the last compactor run the snapshot includes, and the Kafka offsets the
+ * table holds. A table whose compactor runs in shards has one sequence per shard
+ * (`streamlake.sequence.shard-<i>-of-<N>`, see {@link sequenceKey}) and one offsets map, which
+ * each shard's commit updates for its own partitions only.
+ */
 export const SUMMARY = {
+  /** The single compactor's run; a shard's is this key with `.shard-<i>-of-<N>` appended. */
   sequence: 'streamlake.sequence',
   runId: 'streamlake.run-id',
   /** JSON object: per partition, the next offset to read (everything before is in the table or the quarantine). */
@@ -115,8 +122,23 @@ export function* ancestry(metadata: TableMetadata, snapshot: Snapshot | undefine
  * carries no compactor run, and the table still holds the runs of the streamlake snapshot before it.
  */
 export function lastRunSnapshot(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Snapshot | undefined {
-  for (const at of ancestry(metadata, snapshot)) if (at.summary[SUMMARY.sequence] !== undefined) return at;
+  for (const at of ancestry(metadata, snapshot)) if (Object.keys(at.summary).some(isSequenceKey)) return at;
   return undefined;
+}
+
+/** The summary key of a shard's run sequence: {@link SUMMARY.sequence} for the single compactor (every table before shards). */
+export function sequenceKey(shard: Shard | undefined): string {
+  const tag = shard === undefined ? undefined : shardTag(shard);
+  return tag === undefined ? SUMMARY.sequence : `${SUMMARY.sequence}.${tag}`;
+}
+
+function isSequenceKey(key: string): boolean {
+  return key === SUMMARY.sequence || key.startsWith(`${SUMMARY.sequence}.`);
+}
+
+/** Every compactor sequence a snapshot carries (the single compactor's and each shard's), by summary key. */
+export function sequencesOf(snapshot: Snapshot | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(snapshot?.summary ?? {}).flatMap(([key, value]) => (isSequenceKey(key) ? [[key, Number(value)]] : [])));
 }
 
 /**
@@ -126,12 +148,12 @@ export function lastRunSnapshot(metadata: TableMetadata, snapshot: Snapshot | un
  */
 export function progressSummary(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Record<string, string> {
   const last = lastRunSnapshot(metadata, snapshot);
-  return Object.fromEntries([SUMMARY.sequence, SUMMARY.offsets].flatMap((key) => (last?.summary[key] === undefined ? [] : [[key, last.summary[key]]])));
+  return Object.fromEntries(Object.entries(last?.summary ?? {}).filter(([key]) => key === SUMMARY.offsets || isSequenceKey(key)));
 }
 
-/** The last compactor run a snapshot of ours includes (0 when none). */
-export function sequenceOf(snapshot: Snapshot | undefined): number {
-  return snapshot ? Number(snapshot.summary[SUMMARY.sequence] ?? 0) : 0;
+/** The last compactor run (of `shard`, the single compactor by default) a snapshot of ours includes (0 when none). */
+export function sequenceOf(snapshot: Snapshot | undefined, shard?: Shard): number {
+  return snapshot ? Number(snapshot.summary[sequenceKey(shard)] ?? 0) : 0;
 }
 
 /** Per partition, the next offset the snapshot's table would read: everything before is in the table or the quarantine. */
@@ -188,10 +210,10 @@ export function withoutSnapshotsBefore(metadata: TableMetadata, olderThanMs: num
   return { ...metadata, 'last-updated-ms': now, snapshots, 'snapshot-log': metadata['snapshot-log'].filter((e) => ids.has(String(e['snapshot-id']))) };
 }
 
-/** Our summary keys of a compactor run's snapshot: the run and the offsets the table now holds. */
-export function runSummary(run: { sequence: number; runId: string; ranges: readonly OffsetRange[] }, offsets: Record<string, number>): Record<string, string> {
+/** Our summary keys of a compactor run's snapshot: the run (its shard's sequence) and the offsets the table now holds. */
+export function runSummary(run: { sequence: number; runId: string; ranges: readonly OffsetRange[]; shard?: Shard }, offsets: Record<string, number>): Record<string, string> {
   return {
-    [SUMMARY.sequence]: String(run.sequence), [SUMMARY.runId]: run.runId, [SUMMARY.offsets]: JSON.stringify(offsets),
+    [sequenceKey(run.shard)]: String(run.sequence), [SUMMARY.runId]: run.runId, [SUMMARY.offsets]: JSON.stringify(offsets),
     [SUMMARY.ranges]: JSON.stringify(run.ranges.map((r) => [r.partition, r.from, r.to])),
   };
 }
