@@ -6,6 +6,9 @@
  * compaction into an Iceberg table against Hive-Parquet, and `streamlake optimize` against DuckDB
  * merging the same small files (`optimize.ts`).
  * Ratios compare work done in the same run on the same machine; absolute times are noise.
+ * `npm run bench -- --capacity [--events N] [--codec zstd] [--json]` runs only the capacity bench
+ * (`capacity.ts`): one compactor shard through a real Kafka broker, per core, and the arithmetic
+ * to the events/s a deployed compactor sustains.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -28,6 +31,7 @@ import { compactorOptions, runLocal } from '../src/local/runner.ts';
 import { bundleHandler } from '../tools/lambda-bundle.ts';
 import { best, compactAll, duckdbConvert, REPEATS, versusDuckdb, writeLake, writeNdjson } from './harness.ts';
 import { MemoryTopic, type MemoryStore } from './memory-ports.ts';
+import { benchCapacity, describeCapacity } from './capacity.ts';
 import { benchOptimize, describeOptimizeBench } from './optimize.ts';
 import { benchNestedTable, nestedTableRows } from './nested-table.ts';
 
@@ -42,6 +46,7 @@ const { values: flags } = parseArgs({
     // About ten times the work per record of device_logs, so a fifth of the records.
     'nested-events': { type: 'string', default: '200000' },
     codec: { type: 'string', default: DEFAULTS.codec },
+    capacity: { type: 'boolean', default: false },
   },
 });
 const codec = flags.codec as Codec;
@@ -242,4 +247,10 @@ async function main() {
   console.log(`compactor Lambda bundle: ${formatBytes(bundle.bytes)}, cold import ${result.compactorColdImportMs} ms (median of 7 fresh processes)`);
 }
 
-await main();
+async function capacity() {
+  const result = await benchCapacity({ events: Number(flags.events), codec, progress });
+  rmSync(work, { recursive: true, force: true });
+  process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${describeCapacity(result)}\n`);
+}
+
+await (flags.capacity ? capacity() : main());

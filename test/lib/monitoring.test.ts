@@ -221,8 +221,8 @@ describe('monitoring', () => {
 
     it('shows the total lag of each table, summed over its shards, on the dashboard', () => {
       const { template } = alarmsOf({ compactorShards: 3 });
-      const [[, dashboard]] = resourcesOf(template, 'AWS::CloudWatch::Dashboard');
-      const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+      const [, dashboard] = resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0]!;
+      const body = JSON.stringify(dashboard.Properties.DashboardBody);
       expect(body).toContain('Consumer lag per table, all shards (records)');
       expect(body).toContain('FILL(t0s0, 0) + FILL(t0s1, 0) + FILL(t0s2, 0)');
       for (const shard of ['0', '1', '2']) expect(body).toMatch(new RegExp(`\\\\"ConsumerLag\\\\",\\\\"Shard\\\\",\\\\"${shard}\\\\",\\\\"Table\\\\",\\\\"device_logs\\\\"`));
