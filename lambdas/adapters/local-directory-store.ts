@@ -167,6 +167,21 @@ export class LocalDirectoryStore implements ObjectStore {
     return [...entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  /**
+   * The file that holds the current body of each object under `prefix` (its newest version, or
+   * the plain file), for readers that open files rather than objects: DuckDB's views of the lake.
+   */
+  async currentFiles(prefix: string): Promise<string[]> {
+    const files: string[] = [];
+    for (const { key } of await this.list(prefix)) {
+      const dir = this.pathOf(key) + VERSIONS_SUFFIX;
+      const names = await readdir(dir).catch((error: unknown) => (isErrno(error, 'ENOENT') ? [] : Promise.reject(error)));
+      const version = Math.max(0, ...names.filter((name) => /^\d+$/.test(name)).map(Number));
+      files.push(version === 0 ? this.pathOf(key) : join(dir, versionName(version)));
+    }
+    return files;
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
     await rm(this.pathOf(key) + VERSIONS_SUFFIX, { recursive: true, force: true });

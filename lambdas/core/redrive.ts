@@ -126,6 +126,7 @@ export class RedriveConflictError extends Error {
 }
 
 const MAX_ATTEMPTS = 5;
+const MAX_ROUNDS = 100;
 const SAMPLE_SIZE = 5;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -143,15 +144,23 @@ export function redriveLedgerKey(table: string): string {
 export async function redrive(deps: RedriveDeps, options: RedriveOptions): Promise<RedriveReport> {
   const tally = new Tally(options.table.name, options.dryRun === true);
   const key = redriveLedgerKey(options.table.name);
-  if (!tally.dryRun) await finishPending(deps, options, key, tally);
-  const judged = await judgeQuarantine(deps, options, tally.judgement);
-  if (tally.dryRun) return tally.report();
-  const batches = batchesOf(judged.filter((file) => file.changes > 0), options.maxRecordsPerRun);
-  for (const [i, batch] of batches.entries()) {
-    await claimAndFinish(deps, options, key, batch.map((file) => file.key), tally);
-    deps.onProgress?.({ phase: 'commit', done: i + 1, total: batches.length });
+  if (!tally.dryRun && (await finishPending(deps, options, key, tally))) tally.resumed = true;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    tally.judgement = new Verdicts();
+    const judged = await judgeQuarantine(deps, options, tally.judgement);
+    if (tally.dryRun) return tally.report();
+    const batches = batchesOf(judged.filter((file) => file.changes > 0), options.maxRecordsPerRun);
+    let stale = false;
+    for (const [i, batch] of batches.entries()) {
+      stale = !(await claimAndFinish(deps, options, key, batch.map((file) => file.key), tally));
+      if (stale) break;
+      deps.onProgress?.({ phase: 'commit', done: i + 1, total: batches.length });
+    }
+    // Another redrive claimed first: its run is finished now, and the quarantine is judged again.
+    if (!stale) return tally.report();
+    tally.resumed = true;
   }
-  return tally.report();
+  throw new RedriveConflictError(`redrive ledger ${key}: other redrives claimed first ${MAX_ROUNDS} times in a row; too many redrives run at once, run one at a time`);
 }
 
 /** A quarantine file as judged: how many of its lines would change verdict (land, or fail for another reason). */
@@ -205,22 +214,21 @@ function batchesOf(files: readonly JudgedFile[], max: number): JudgedFile[][] {
   return batches;
 }
 
-async function finishPending(deps: RedriveDeps, options: RedriveOptions, key: string, tally: Tally): Promise<void> {
+/** Finishes a run that a redrive claimed and did not commit; true when there was one. */
+async function finishPending(deps: RedriveDeps, options: RedriveOptions, key: string, tally: Tally): Promise<boolean> {
   const { ledger, etag } = await loadLedger(deps.store, key);
-  if (ledger.pending === null) return;
+  if (ledger.pending === null) return false;
   await finishRun(deps, options, key, ledger, etag!, tally);
-  tally.resumed = true;
+  return true;
 }
 
-/** Claims a run over `sources`, or finishes the run another redrive claimed first and claims again. */
-async function claimAndFinish(deps: RedriveDeps, options: RedriveOptions, key: string, sources: readonly string[], tally: Tally): Promise<void> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const { ledger, etag } = await loadLedger(deps.store, key);
-    if (ledger.pending !== null) {
-      await finishRun(deps, options, key, ledger, etag!, tally);
-      tally.resumed = true;
-      continue;
-    }
+/**
+ * Claims a run over `sources` and finishes it: true. False when another redrive had claimed a
+ * run, or claimed one first: that run is finished (by this redrive too) and `sources` may be stale.
+ */
+async function claimAndFinish(deps: RedriveDeps, options: RedriveOptions, key: string, sources: readonly string[], tally: Tally): Promise<boolean> {
+  const { ledger, etag } = await loadLedger(deps.store, key);
+  if (ledger.pending === null) {
     const startedAt = deps.clock.now();
     const sequence = ledger.sequence + 1;
     const run: PendingRedrive = {
@@ -228,9 +236,13 @@ async function claimAndFinish(deps: RedriveDeps, options: RedriveOptions, key: s
       reason: options.reason ?? null, since: options.since ?? null, limits: options.limits, schema: options.table.fingerprint,
     };
     const claim = await deps.store.compareAndSwap(key, serializeCheckpoint({ ...ledger, pending: run } as unknown as CheckpointState), etag);
-    if (claim.ok) return finishRun(deps, options, key, { ...ledger, pending: run }, claim.etag, tally);
+    if (claim.ok) {
+      await finishRun(deps, options, key, { ...ledger, pending: run }, claim.etag, tally);
+      return true;
+    }
   }
-  throw new RedriveConflictError(`redrive ledger ${key} changed ${MAX_ATTEMPTS} times while claiming a run; too many redrives run at once, run one at a time`);
+  await finishPending(deps, options, key, tally);
+  return false;
 }
 
 /**
@@ -365,7 +377,7 @@ class Verdicts {
  * runs landed and the records its judgement found still failing.
  */
 class Tally {
-  readonly judgement = new Verdicts();
+  judgement = new Verdicts();
   private readonly landed = new Verdicts();
   private readonly runs: number[] = [];
   private readonly files: string[] = [];

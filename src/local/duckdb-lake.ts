@@ -84,7 +84,7 @@ export class DuckDbLake {
     for (const table of tables) {
       const view = snapshots.has(table) ? await icebergView(local, table, snapshots.get(table)!) : curatedView(lakeDir, table);
       await connection.run(`CREATE VIEW ${table.name} AS ${view}`);
-      await connection.run(`CREATE VIEW ${table.name}_quarantine AS ${quarantineView(lakeDir, table.name)}`);
+      await connection.run(`CREATE VIEW ${table.name}_quarantine AS ${await quarantineView(local, table.name)}`);
       if (snapshots.has(table)) await connection.run(`CREATE VIEW ${table.name}_snapshots AS ${snapshotsView(snapshots.get(table)!.metadata)}`);
     }
     // The views read the lake's files when queried, so the lake directory stays readable; the
@@ -189,22 +189,23 @@ async function icebergView(lake: LocalLake, table: TableSpec, at: { metadata: Ta
 
 /** An Iceberg table's snapshots, oldest first, as Trino's `"<table>$snapshots"` shows them, with the compactor run and the Kafka offsets each holds. */
 function snapshotsView(metadata: TableMetadata): string {
-  const columns = 'snapshot_id, committed_at, operation, parent_id, compactor_run, kafka_offsets, added_records, total_records';
+  const columns = 'snapshot_id, committed_at, operation, parent_id, compactor_run, kafka_offsets, redrive_run_id, added_records, total_records';
   const rows = metadata.snapshots.map((s) => {
     const summary = s.summary;
     const text = (value: string | undefined) => (value === undefined ? 'NULL' : literal(value));
     return `(${literal(String(s['snapshot-id']))}, make_timestamp(${s['timestamp-ms']}::BIGINT * 1000), ${literal(summary.operation)}, ${text(s['parent-snapshot-id']?.toString())}, ` +
-      `${summary[SUMMARY.sequence] ?? 'NULL'}::BIGINT, ${text(summary[SUMMARY.offsets])}, ${summary['added-records'] ?? 'NULL'}::BIGINT, ${summary['total-records'] ?? 'NULL'}::BIGINT)`;
+      `${summary[SUMMARY.sequence] ?? 'NULL'}::BIGINT, ${text(summary[SUMMARY.offsets])}, ${text(summary[SUMMARY.redriveRunId])}, ${summary['added-records'] ?? 'NULL'}::BIGINT, ${summary['total-records'] ?? 'NULL'}::BIGINT)`;
   });
-  if (rows.length === 0) return `SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMP AS committed_at, NULL::VARCHAR AS operation, NULL::VARCHAR AS parent_id, NULL::BIGINT AS compactor_run, NULL::VARCHAR AS kafka_offsets, NULL::BIGINT AS added_records, NULL::BIGINT AS total_records WHERE false`;
+  if (rows.length === 0) return `SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMP AS committed_at, NULL::VARCHAR AS operation, NULL::VARCHAR AS parent_id, NULL::BIGINT AS compactor_run, NULL::VARCHAR AS kafka_offsets, NULL::VARCHAR AS redrive_run_id, NULL::BIGINT AS added_records, NULL::BIGINT AS total_records WHERE false`;
   return `SELECT * FROM (VALUES ${rows.join(', ')}) AS snapshots(${columns})`;
 }
 
-function quarantineView(lakeDir: string, table: string): string {
-  const quarantine = join(lakeDir, quarantinePrefix(table));
-  if (!hasFiles(quarantine, '.ndjson')) return emptyView(QUARANTINE_COLUMNS, [{ name: 'dt', type: 'string' }]);
+// The current version of each quarantine file: a redrive rewrites a file's lines with their new verdicts.
+async function quarantineView(local: LocalLake, table: string): Promise<string> {
+  const files = (await local.store.currentFiles(quarantinePrefix(table))).filter((path) => /\.ndjson(\.versions\/\d+)?$/.test(path));
+  if (files.length === 0) return emptyView(QUARANTINE_COLUMNS, [{ name: 'dt', type: 'string' }]);
   const jsonColumns = `{${QUARANTINE_COLUMNS.map((c) => `${literal(c.name)}: ${literal(duckdbType(c))}`).join(', ')}}`;
-  return `SELECT * FROM read_json(${literal(join(quarantine, '*/*.ndjson'))}, format = 'newline_delimited', columns = ${jsonColumns}, hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`;
+  return `SELECT * FROM read_json([${files.map(literal).join(', ')}], format = 'newline_delimited', columns = ${jsonColumns}, hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})`;
 }
 
 /** DuckDB's permission error, without its error class, its reason (our own lock-down) and the LINE marker that follows. */
