@@ -120,13 +120,13 @@ export function describeRedrive(report: RedriveReport): string {
     lines.push(
       judged === 0
         ? `${report.table}: no quarantined record to judge (dry run)`
-        : `${report.table} (dry run, nothing written): ${report.redriven} of ${judged} quarantined records would pass now and land with their Kafka lineage; ${report.stillFailing} still fail`,
+        : `${report.table} (dry run, nothing written): ${report.redriven} of ${judged} quarantined record${judged === 1 ? '' : 's'} would pass now and land with their Kafka lineage; ${report.stillFailing} still fail`,
     );
   } else if (report.runs.length === 0) {
     lines.push(judged === 0 ? `${report.table}: no quarantined record to redrive` : `${report.table}: none of the ${judged} quarantined records passes the current declaration and limits; nothing redriven`);
   } else {
     lines.push(
-      `${report.table}: redrove ${report.redriven} records into the table with their Kafka lineage in ${report.runs.length === 1 ? `run ${report.runs[0]}` : `runs ${report.runs.join(', ')}`}` +
+      `${report.table}: redrove ${report.redriven} record${report.redriven === 1 ? '' : 's'} into the table with their Kafka lineage in ${report.runs.length === 1 ? `run ${report.runs[0]}` : `runs ${report.runs.join(', ')}`}` +
         `${report.resumed ? ' (finishing a redrive that was interrupted or ran at the same time)' : ''}; ${report.stillFailing} stay in quarantine`,
     );
   }

@@ -46,6 +46,12 @@ describe('the README examples', () => {
     expect(output(/--named orders_per_day/).stdout).toMatch(/^dt\s+orders\s+revenue_eur/);
     // After the compatible change: o-4's coupon is a column of its own.
     expect(output(/^query .*channel, coupon/).stdout).toMatch(/o-4 +phone +SPRING/);
+    // Redrive: o-3 lands with its lineage once the minimum is 0, its quarantine line marked; a second redrive adds nothing.
+    expect(output(/^redrive .*--dry-run/).stdout).toContain('orders (dry run, nothing written): 1 of 1 quarantined record would pass now');
+    const redrives = calls.filter((c) => /^redrive /.test(c.args) && !c.args.includes('--dry-run'));
+    expect(redrives.map((c) => c.stdout.split('\n')[0])).toEqual(['orders: redrove 1 record into the table with their Kafka lineage in run 1; 0 stay in quarantine', 'orders: no quarantined record to redrive']);
+    expect(output(/^query .*quantity, kafka_partition/).stdout).toMatch(/o-3 +0 +\d+ +\d+/);
+    expect(output(/^query .*redriven_at, redrive_run FROM orders_quarantine/).stdout).toMatch(/invalid_value +\d{4}-\d\d-\d\d [\d:.]+ +1$/m);
     // After the incompatible one: the reason, and nothing written.
     const refused = calls.find((c) => c.code === 1 && c.args.startsWith('schema check'))!;
     expect(refused.stdout + refused.stderr).toContain('field gift was removed or renamed');
