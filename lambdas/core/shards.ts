@@ -147,8 +147,10 @@ export async function takeOver(deps: TakeoverDeps, table: string, group: string,
     }
     const siblings = await groupCheckpoints(deps.store, table, group);
     if (siblings.some((c) => (c.state.generation ?? 0) > layout.generation)) continue; // the layout moved on under us
+    const current = siblings.find((c) => c.key === key);
+    if (current && claimable(current.state, layout, shard)) return; // a copy of this shard took over already (and may be running a claim)
     if (!(await retireOthers(deps, siblings, layout))) continue;
-    const own = siblings.find((c) => c.key === key);
+    const own = current;
     const offsets: Record<string, number> = {};
     for (const { state } of siblings) {
       for (const [partition, offset] of Object.entries(state.offsets)) {

@@ -9,10 +9,12 @@ import { openKafkaReader } from '../adapters/kafka-reader.ts';
 import { parquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
 import { loadTables, tableNamed } from '../adapters/table-directory.ts';
-import { compact, type CompactionReport, type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
+import { compactToBudget, type BudgetedCompaction } from '../core/compaction-loop.ts';
+import { type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
 import { validationLimits } from '../core/decode.ts';
+import { shardOf, ShardError, type Shard } from '../core/shards.ts';
 import type { TopicReader } from '../ports/topic.ts';
-import { ENV, kafkaSettings, METRICS_NAMESPACE, requireCodec, requireNumber, requireString } from './environment.ts';
+import { ENV, EnvironmentError, kafkaSettings, METRICS_NAMESPACE, requireCodec, requireNumber, requireString } from './environment.ts';
 
 const logger = new Logger({ serviceName: 'compactor' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'compactor' });
@@ -32,7 +34,7 @@ const AWS_FACTORIES: CompactorFactories = { s3Client: (region) => new S3Client({
  * the lake bucket, from the environment; for an Iceberg table, its format over the lake with the
  * Glue Data Catalog as its catalog (the Glue database from the environment).
  */
-export async function compactorSetup(env: NodeJS.ProcessEnv, factories: CompactorFactories): Promise<{ deps: CompactorDeps; options: CompactorOptions }> {
+export async function compactorSetup(env: NodeJS.ProcessEnv, factories: CompactorFactories): Promise<{ deps: CompactorDeps; options: CompactorOptions; shards: number }> {
   const kafka = kafkaSettings(env);
   const table = tableNamed(loadTables(requireString(env, ENV.tablesDir)), requireString(env, ENV.table));
   const options: CompactorOptions = {
@@ -55,35 +57,76 @@ export async function compactorSetup(env: NodeJS.ProcessEnv, factories: Compacto
     ? new IcebergTable({ store, catalog: new GlueCatalog((factories.glueClient ?? AWS_FACTORIES.glueClient!)(kafka.region), { database: requireString(env, ENV.glueDatabase), lakeUri, tables: [table] }), lakeUri, clock }, table)
     : undefined;
   const topic = await factories.openReader({ brokers: kafka.brokers, topic: table.topic, clientId: 'streamlake-compactor', auth: { mechanism: 'msk-iam', region: kafka.region }, tls: true });
-  return { deps: { topic, store, encoder: parquetEncoder(), clock, ...(format ? { format } : {}) }, options };
+  return { deps: { topic, store, encoder: parquetEncoder(), clock, ...(format ? { format } : {}) }, options, shards: shardCount(env) };
 }
 
-export type CompactorSummary = Omit<CompactionReport, 'files' | 'quarantineFiles'> & { readonly files: number; readonly quarantineFiles: number };
+/** `compactorShards` from the environment: absent means one shard. */
+function shardCount(env: NodeJS.ProcessEnv): number {
+  if (env[ENV.compactorShards] === undefined || env[ENV.compactorShards] === '') return 1;
+  const count = requireNumber(env, ENV.compactorShards);
+  if (!Number.isSafeInteger(count) || count < 1) throw new EnvironmentError(`environment variable ${ENV.compactorShards} must be a positive integer, got ${JSON.stringify(env[ENV.compactorShards])}`);
+  return count;
+}
 
-/** A compactor handler: setup once per container (again after a failed setup), then one run per invocation. */
-export function createCompactorHandler(factories: CompactorFactories = AWS_FACTORIES): () => Promise<CompactorSummary> {
+/** What the schedule of a shard sends: `{"shard": i}`; absent means shard 0. */
+export interface CompactorEvent {
+  readonly shard?: number;
+}
+
+/** The part of the Lambda context the handler uses: the time left, which the invocation works to. */
+export interface CompactorContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** The shard the event names, of the function's `count`. */
+function eventShard(event: CompactorEvent | undefined, count: number): Shard {
+  const index = event?.shard ?? 0;
+  try {
+    return shardOf(index, count);
+  } catch (error) {
+    throw new ShardError(
+      `the invocation's event names shard ${JSON.stringify(index)}, but ${ENV.compactorShards} is ${count}: ${(error as Error).message}. ` +
+        'Each shard\'s schedule sends {"shard": i}; redeploy the stack (cdk deploy) so the schedules and the function agree.',
+    );
+  }
+}
+
+export type CompactorSummary = Omit<BudgetedCompaction, 'files' | 'quarantineFiles'> & { readonly shard: number; readonly shards: number; readonly files: number; readonly quarantineFiles: number };
+
+/**
+ * A compactor handler: setup once per container (again after a failed setup), then, per
+ * invocation, runs of the event's shard until it caught up or the Lambda's time is spent.
+ * Without a context (a direct call) it performs one run.
+ */
+export function createCompactorHandler(factories: CompactorFactories = AWS_FACTORIES): (event?: CompactorEvent, context?: CompactorContext) => Promise<CompactorSummary> {
   let setup: ReturnType<typeof compactorSetup> | undefined;
-  return async () => {
+  return async (event, context) => {
     setup ??= compactorSetup(process.env, factories).catch((error: unknown) => {
       setup = undefined;
       throw error;
     });
-    const { deps, options } = await setup;
-    const report = await compact(deps, options);
-    publishMetrics(options.table.name, report);
+    const { deps, options, shards } = await setup;
+    const shard = eventShard(event, shards);
+    const started = Date.now();
+    const budgeted = await compactToBudget(deps, { ...options, shard }, { remainingMs: () => context?.getRemainingTimeInMillis() ?? 0 });
+    const report = { ...budgeted, durationMs: Date.now() - started };
+    publishMetrics(options.table.name, shard, report);
     if (report.gaps.length > 0) logger.error('records were deleted by retention before they were compacted', { gaps: report.gaps });
     if (report.unknownFields.length > 0) logger.warn('records carry fields the declaration does not name; they are kept in _extra', { unknownFields: report.unknownFields });
-    const summary = { ...report, files: report.files.length, quarantineFiles: report.quarantineFiles.length };
-    logger.info(report.runId === null ? 'nothing to compact' : 'compacted', summary);
+    const summary = { ...report, shard: shard.index, shards, files: report.files.length, quarantineFiles: report.quarantineFiles.length };
+    logger.info(report.runs === 0 ? 'nothing to compact' : 'compacted', summary);
     return summary;
   };
 }
 
-/** Scheduled every few minutes: one exactly-once compaction run, then its figures as metrics. */
+/** Scheduled every few minutes per shard: exactly-once compaction runs to the time budget, then their figures as metrics. */
 export const handler = createCompactorHandler();
 
-function publishMetrics(table: string, report: CompactionReport): void {
-  metrics.addDimension('Table', table);
+function publishMetrics(table: string, shard: Shard, report: BudgetedCompaction): void {
+  metrics.addDimensions({ Table: table, Shard: String(shard.index) });
+  metrics.addMetric('Runs', MetricUnit.Count, report.runs);
+  metrics.addMetric('InvocationDuration', MetricUnit.Milliseconds, report.durationMs);
+  metrics.addMetric('CaughtUp', MetricUnit.Count, report.caughtUp ? 1 : 0);
   metrics.addMetric('RecordsRead', MetricUnit.Count, report.recordsRead);
   metrics.addMetric('RowsWritten', MetricUnit.Count, report.rowsWritten);
   metrics.addMetric('RecordsQuarantined', MetricUnit.Count, report.quarantined);

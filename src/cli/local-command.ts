@@ -30,6 +30,7 @@ export interface LocalFlags {
   tables: string;
   codec: Codec;
   tableFormat?: TableFormatName;
+  shards?: number;
   json?: boolean;
 }
 

@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tableNamed, type DeclaredTables } from '../../lambdas/adapters/table-directory.ts';
+import type { BudgetedCompaction } from '../../lambdas/core/compaction-loop.ts';
 import type { CompactionReport } from '../../lambdas/core/compactor.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
@@ -8,7 +9,7 @@ import type { OutgoingRecord } from '../../lambdas/ports/topic.ts';
 import { deployableTables } from '../../lib/tables.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
 import { LocalLake } from '../local/local-lake.ts';
-import { compactLocal } from '../local/runner.ts';
+import { compactShardsLocal } from '../local/runner.ts';
 import { openTopic, openTopicReader } from '../local/topics.ts';
 import { UsageError } from './errors.ts';
 import { describeCompaction, endProgress, print, printJson, progressLine } from './output.ts';
@@ -93,12 +94,15 @@ export interface CompactFlags {
   table?: string;
   kafka?: string[];
   codec: Codec;
+  shards?: number;
   json?: boolean;
 }
 
 /**
- * `streamlake compact`: one compactor run per table (`--table`, or every declared table), each
- * from its topic into the lake. `--json` prints `{ "<table>": <CompactionReport>, … }`.
+ * `streamlake compact`: one compactor invocation per table (`--table`, or every declared table),
+ * each from its topic into the lake: `--shards` shards at once, each working to the Lambda's time
+ * budget. `--json` prints `{ "<table>": <report>, … }`; with several shards the report sums them
+ * and lists each under `shards`.
  */
 export async function compactCommand(flags: CompactFlags): Promise<void> {
   requireDataDir(flags.dataDir);
@@ -109,7 +113,10 @@ export async function compactCommand(flags: CompactFlags): Promise<void> {
   for (const table of tables) {
     const reader = await openTopicReader(table, flags);
     try {
-      reports[table.name] = await compactLocal(lake.resolve(table), reader, lake, Date.now(), flags.codec, (read, planned) => progressLine(`${table.name}: read ${read}/${planned} records`, false));
+      const shards = await compactShardsLocal(lake.resolve(table), reader, lake, Date.now(), {
+        codec: flags.codec, shards: flags.shards ?? 1, onProgress: (read, planned) => progressLine(`${table.name}: read ${read}/${planned} records`, false),
+      });
+      reports[table.name] = shards.length === 1 ? shards[0]! : combineShards(shards);
     } finally {
       await reader.close();
     }
@@ -117,6 +124,24 @@ export async function compactCommand(flags: CompactFlags): Promise<void> {
   endProgress();
   if (flags.json) printJson(reports);
   else print(Object.entries(reports).map(([table, report]) => describeRun(table, report)).join('\n'));
+}
+
+/** The shards' invocations as one report: figures summed, lag over every partition, the shards' own reports under `shards`. */
+function combineShards(shards: readonly BudgetedCompaction[]): CompactionReport & { readonly runs: number; readonly shards: readonly BudgetedCompaction[] } {
+  const total = (pick: (r: BudgetedCompaction) => number) => shards.reduce((sum, r) => sum + pick(r), 0);
+  const working = shards.filter((r) => r.runId !== null);
+  return {
+    sequence: Math.max(...shards.map((r) => r.sequence)), runId: working.map((r) => r.runId).join(',') || null, resumed: shards.some((r) => r.resumed), joined: shards.some((r) => r.joined),
+    recordsRead: total((r) => r.recordsRead), rowsWritten: total((r) => r.rowsWritten), quarantined: total((r) => r.quarantined),
+    quarantineReasons: shards.reduce<Record<string, number>>((all, r) => {
+      for (const [reason, n] of Object.entries(r.quarantineReasons)) all[reason] = (all[reason] ?? 0) + n;
+      return all;
+    }, {}),
+    files: shards.flatMap((r) => r.files), quarantineFiles: shards.flatMap((r) => r.quarantineFiles), inputBytes: total((r) => r.inputBytes), parquetBytes: total((r) => r.parquetBytes),
+    gaps: shards.flatMap((r) => r.gaps), unknownFields: [...new Set(shards.flatMap((r) => r.unknownFields))].sort(),
+    lag: Object.assign({}, ...shards.map((r) => r.lag)) as Record<string, number>, offsets: Object.assign({}, ...shards.map((r) => r.offsets)) as Record<string, number>,
+    runs: total((r) => r.runs), shards,
+  };
 }
 
 function describeRun(table: string, report: CompactionReport): string {

@@ -1,10 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { loadTables } from '../../lambdas/adapters/table-directory.ts';
+import { compactToBudget, type BudgetedCompaction, type CompactionBudget } from '../../lambdas/core/compaction-loop.ts';
 import { compact, type CompactionReport, type CompactorOptions } from '../../lambdas/core/compactor.ts';
 import { validationLimits } from '../../lambdas/core/decode.ts';
 import { currentSnapshot } from '../../lambdas/core/iceberg-metadata.ts';
 import { curatedPrefix } from '../../lambdas/core/lake-layout.ts';
+import { shardOf } from '../../lambdas/core/shards.ts';
 import type { TableFormatName, TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { DeviceFleet, produceMinute } from '../../lambdas/demo/device-fleet.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
@@ -41,6 +43,8 @@ export interface LocalRunOptions extends TopicAccess {
   readonly start?: number;
   /** The format of the fleet's table when this run creates it (`--table-format`); an existing table keeps its own. */
   readonly tableFormat?: TableFormatName;
+  /** Compactor shards per table (`--shards`), all run concurrently at each compaction. @default DEFAULTS.compactorShards */
+  readonly shards?: number;
   /** Called after every simulated minute, with the compactions it ran. */
   readonly onProgress?: (progress: LocalProgress) => void;
   /**
@@ -50,10 +54,12 @@ export interface LocalRunOptions extends TopicAccess {
   readonly signal?: AbortSignal;
 }
 
-/** One compactor run of one table. */
+/** One compactor run of one table (or, from the runner, one shard's invocation: its runs to the time budget). */
 export interface TableCompaction {
   readonly table: string;
   readonly report: CompactionReport;
+  /** The shard, when the table's compactor runs in several. */
+  readonly shard?: number;
 }
 
 /** How far a local run has got, reported after every simulated minute and every compaction after the last one. */
@@ -108,6 +114,24 @@ export function compactLocal(table: TableSpec, topic: TopicReader, lake: LocalLa
 }
 
 /**
+ * One scheduled compaction of `table` as the deployed schedules run it: every shard of `shards`
+ * at once, each working to the Lambda's time budget (its timeout by default, measured on the
+ * wall clock while the records' clock is `now`). One report per shard, in shard order.
+ */
+export async function compactShardsLocal(
+  table: TableSpec, topic: TopicReader, lake: LocalLake, now: number,
+  options: { readonly codec: Codec; readonly shards?: number; readonly budget?: CompactionBudget; readonly maxRecordsPerRun?: number; readonly onProgress?: (read: number, planned: number) => void },
+): Promise<BudgetedCompaction[]> {
+  const clock = { now: () => now };
+  const count = options.shards ?? DEFAULTS.compactorShards;
+  const deadline = performance.now() + DEFAULTS.compactorTimeoutSeconds * 1000;
+  const budget = options.budget ?? { remainingMs: () => deadline - performance.now() };
+  const base = { ...compactorOptions(DEFAULTS, table, options.codec), ...(options.maxRecordsPerRun === undefined ? {} : { maxRecordsPerRun: options.maxRecordsPerRun }) };
+  const deps = { topic, store: lake.store, encoder: parquetEncoder(), clock, format: lake.format(table, clock), onProgress: options.onProgress };
+  return Promise.all(Array.from({ length: count }, (_, index) => compactToBudget(deps, { ...base, shard: shardOf(index, count) }, budget)));
+}
+
+/**
  * The whole pipeline on one machine, on simulated time: the device fleet produces `device_logs`
  * every simulated minute and every declared table is compacted every `compactorEveryMinutes`, as
  * the cloud schedules run them, then until its lake holds everything produced. The clock is saved
@@ -139,15 +163,17 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunSummar
   let minutes = 0;
   let start: number;
   let resumedRecords = 0;
+  const shards = options.shards ?? DEFAULTS.compactorShards;
   const compactAll = async (now: number, only: readonly TableSpec[]): Promise<TableCompaction[]> => {
     const done: TableCompaction[] = [];
     for (const table of only) {
       if (stopped()) break;
-      done.push({ table: table.name, report: await compactLocal(table, readers.get(table)!, lake, now, options.codec) });
+      const reports = await compactShardsLocal(table, readers.get(table)!, lake, now, { codec: options.codec, shards });
+      done.push(...reports.map((report, shard) => ({ table: table.name, report, ...(shards === 1 ? {} : { shard }) })));
     }
     return done;
   };
-  const count = (compactions: readonly TableCompaction[]) => compactions.forEach(({ table }) => runs.set(table, runs.get(table)! + 1));
+  const count = (compactions: readonly TableCompaction[]) => compactions.forEach(({ table, report }) => runs.set(table, runs.get(table)! + ((report as BudgetedCompaction).runs ?? 1)));
   try {
     for (const table of tables) if (table !== fleetTable) readers.set(table, await openTopicReader(table, options));
     const saved = await readClock(layout.clockFile);

@@ -4,6 +4,8 @@ import { vi } from 'vitest';
 export interface CapturedMetrics {
   /** Every value published under `name`, in order. */
   values(name: string): number[];
+  /** The EMF documents that published `name`: its value and the dimensions' values are their properties. */
+  documents(name: string): Record<string, unknown>[];
   /** Stops capturing: stdout writes go through again. */
   restore(): void;
 }
@@ -26,6 +28,7 @@ export function captureMetrics(): CapturedMetrics {
   }) as typeof process.stdout.write);
   return {
     values: (name) => documents.filter((document) => isMetricOf(document, name)).map((document) => document[name] as number),
+    documents: (name) => documents.filter((document) => isMetricOf(document, name)),
     restore: () => spy.mockRestore(),
   };
 }

@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
+import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
+import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
+import { compactToBudget, type CompactionBudget } from '../../../lambdas/core/compaction-loop.ts';
+import { shardOf } from '../../../lambdas/core/shards.ts';
+import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
+import type { TopicReader } from '../../../lambdas/ports/topic.ts';
+import { DEFAULTS } from '../../../lib/config.ts';
+import { compactorOptions } from '../../../src/local/runner.ts';
+import { auditLake, tempDir } from '../../helpers/lake.ts';
+import { DEVICE_LOGS } from '../../helpers/tables.ts';
+
+const START = Date.UTC(2026, 0, 15, 9, 30);
+const MINUTE = 60_000;
+
+/** A Lambda's remaining time that each run spends `perRunMs` of (counted at every read of the topic's offsets: once per run, and once at the start). */
+function simulatedBudget(totalMs: number, perRunMs: number, topic: TopicReader): { budget: CompactionBudget; topic: TopicReader } {
+  let left = totalMs;
+  return {
+    budget: { remainingMs: () => left, floorMs: 1_000 },
+    topic: { ...topic, offsets: async () => ((left -= perRunMs), topic.offsets()), read: (p, f, t) => topic.read(p, f, t), commitOffsets: (g, o) => topic.commitOffsets(g, o), close: () => topic.close() },
+  };
+}
+
+describe('compaction to a time budget', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let log: LocalLog;
+  let lake: LocalDirectoryStore;
+  let minute: number;
+  const fleet = new DeviceFleet({ ...DEFAULTS, devices: 30, seed: 3 });
+
+  beforeEach(async () => {
+    dir = tempDir();
+    log = await LocalLog.open({ dir: join(dir.path, 'topic'), topic: 'device-logs', partitions: 4 });
+    lake = new LocalDirectoryStore(join(dir.path, 'lake'));
+    minute = 0;
+  });
+
+  afterEach(async () => {
+    await log.close();
+    dir.remove();
+  });
+
+  const produceMinutes = async (count: number) => {
+    for (let i = 0; i < count; i++) await produceMinute(fleet, log, START + ++minute * MINUTE);
+  };
+  const loop = (topic: TopicReader, budget: CompactionBudget, maxRecordsPerRun: number, shard = shardOf(0, 1)) =>
+    compactToBudget({ topic, store: lake, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } }, { ...compactorOptions(DEFAULTS, DEVICE_LOGS), maxRecordsPerRun, shard }, budget);
+
+  it('runs until it reaches the high watermarks it saw at its start, each run within maxRecordsPerRun', async () => {
+    await produceMinutes(20); // 600 records
+    // 100 records a run over 4 partitions: 25 of each partition a run, so the fullest partition sets the number of runs.
+    const needed = Math.max(...(await log.offsets()).map((p) => Math.ceil(p.highWatermark / 25)));
+    const { budget, topic } = simulatedBudget(600_000, 1_000, log);
+    const report = await loop(topic, budget, 100);
+    expect(report).toMatchObject({ runs: needed, caughtUp: true, stoppedBy: 'caught-up', recordsRead: 600, sequence: needed });
+    expect(Object.values(report.lag).every((lag) => lag === 0)).toBe(true);
+    expect(report.longestRunMs).toBe(1_000);
+    const audit = await auditLake(lake.root, await log.offsets());
+    expect(audit.duplicates).toBe(0);
+    expect(audit.lakeRows + audit.quarantined).toBe(600);
+  });
+
+  it('starts no run once the time left is below 1.5 × the longest run plus the floor, and says it did not catch up', async () => {
+    await produceMinutes(20);
+    // 12 s left after the start, runs of 2 s: after the fourth, 4 s are left, not more than 1.5 × 2 s + 1 s.
+    const { budget, topic } = simulatedBudget(14_000, 2_000, log);
+    const report = await loop(topic, budget, 100);
+    expect(report).toMatchObject({ runs: 4, caughtUp: false, stoppedBy: 'budget' });
+    expect(report.recordsRead).toBeLessThanOrEqual(400);
+    expect(Object.values(report.lag).reduce((a, b) => a + b, 0)).toBe(600 - report.recordsRead);
+  });
+
+  it('always performs the first run, even with no time to spare', async () => {
+    await produceMinutes(5);
+    const report = await loop(log, { remainingMs: () => 0 }, 100);
+    expect(report).toMatchObject({ runs: 1, recordsRead: 100, caughtUp: false, stoppedBy: 'budget' });
+  });
+
+  it('does not chase records produced after its start: it stops at the watermarks it first saw', async () => {
+    await produceMinutes(4); // 120 records
+    let produced = false;
+    const growing: TopicReader = {
+      ...log, offsets: () => log.offsets(), read: (p, f, t) => log.read(p, f, t), commitOffsets: (g, o) => log.commitOffsets(g, o), close: () => log.close(),
+    };
+    const report = await compactToBudget(
+      { topic: growing, store: lake, encoder: parquetEncoder(), clock: { now: () => START }, onProgress: () => void (produced ||= (void produceMinutes(10), true)) },
+      { ...compactorOptions(DEFAULTS, DEVICE_LOGS), maxRecordsPerRun: 40 },
+      { remainingMs: () => 600_000 },
+    );
+    expect(report.caughtUp).toBe(true);
+    expect(report.recordsRead).toBeLessThan(120 + 300);
+    expect(report.recordsRead).toBeGreaterThanOrEqual(120);
+  });
+
+  it('reports nothing to do as caught up without a run', async () => {
+    const report = await loop(log, { remainingMs: () => 600_000 }, 100);
+    expect(report).toMatchObject({ runs: 0, caughtUp: true, runId: null, recordsRead: 0 });
+  });
+});
