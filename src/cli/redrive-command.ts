@@ -78,8 +78,15 @@ export function registerRedrive(program: Command, shared: { dataDir: Option; tab
     .action(redriveCommand);
 }
 
+/** The AWS clients `redrive --aws` works with; built from the environment's region and credentials unless given. */
+export interface RedriveAwsClients {
+  readonly cloudFormation: CloudFormationClient;
+  readonly s3: S3Client;
+  readonly glue: GlueClient;
+}
+
 /** `streamlake redrive`: {@link redrive} on the local lake, or with `--aws` on the deployed one. */
-export async function redriveCommand(flags: RedriveFlags, command?: Command): Promise<void> {
+export async function redriveCommand(flags: RedriveFlags, command?: Command, clients?: RedriveAwsClients): Promise<void> {
   const declared = deployableTables(flags.tables);
   const clock = { now: Date.now };
   const showProgress: RedriveDeps['onProgress'] = (p) =>
@@ -89,13 +96,7 @@ export async function redriveCommand(flags: RedriveFlags, command?: Command): Pr
   if (flags.aws) {
     if (command?.getOptionValueSource('dataDir') === 'cli') throw new UsageError("--data-dir names a local lake; with --aws the lake is the stack's bucket: drop one of them");
     table = tableNamed(declared, flags.table);
-    const stack = flags.stack ?? DEFAULT_STACK;
-    const outputs = await stackOutputs(new CloudFormationClient({}), stack);
-    const bucket = requireOutput(outputs, 'LakeBucket', stack);
-    const store = new S3ObjectStore(new S3Client({}), bucket);
-    const lakeUri = `s3://${bucket}/`;
-    const catalog = new GlueCatalog(new GlueClient({}), { database: table.format === 'iceberg' ? requireOutput(outputs, 'GlueDatabase', stack) : '', lakeUri, tables: [table] });
-    deps = { store, encoder: parquetEncoder(), clock, format: tableFormatOf(table, { store, catalog, lakeUri, clock }), onProgress: showProgress };
+    deps = { ...(await deployedLake(table, flags.stack ?? DEFAULT_STACK, clients ?? { cloudFormation: new CloudFormationClient({}), s3: new S3Client({}), glue: new GlueClient({}) })), encoder: parquetEncoder(), clock, onProgress: showProgress };
   } else {
     if (flags.stack !== undefined) throw new UsageError('--stack names the deployed stack: pass --aws with it');
     requireDataDir(flags.dataDir);
@@ -110,6 +111,16 @@ export async function redriveCommand(flags: RedriveFlags, command?: Command): Pr
   endProgress();
   if (flags.json) printJson(report);
   else print(describeRedrive(report));
+}
+
+/** The deployed stack's lake bucket, as the store, and the table's format over it (the Glue catalog of the stack's database for an Iceberg table). */
+async function deployedLake(table: TableSpec, stack: string, clients: RedriveAwsClients): Promise<Pick<RedriveDeps, 'store' | 'format'>> {
+  const outputs = await stackOutputs(clients.cloudFormation, stack);
+  const bucket = requireOutput(outputs, 'LakeBucket', stack);
+  const store = new S3ObjectStore(clients.s3, bucket);
+  const lakeUri = `s3://${bucket}/`;
+  const database = table.format === 'iceberg' ? requireOutput(outputs, 'GlueDatabase', stack) : '';
+  return { store, format: tableFormatOf(table, { store, catalog: new GlueCatalog(clients.glue, { database, lakeUri, tables: [table] }), lakeUri, clock: { now: Date.now } }) };
 }
 
 /** A redrive's report as `streamlake redrive` prints it. */
