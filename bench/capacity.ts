@@ -22,6 +22,7 @@ import { compact, type CompactorDeps, type CompactorOptions } from '../lambdas/c
 import { curatedPrefix } from '../lambdas/core/lake-layout.ts';
 import { DeviceFleet, produceMinute } from '../lambdas/demo/device-fleet.ts';
 import type { Codec } from '../lambdas/ports/parquet.ts';
+import type { ObjectStore } from '../lambdas/ports/object-store.ts';
 import type { OutgoingRecord, TopicReader, TopicWriter } from '../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../lib/config.ts';
 import { formatTable } from '../src/cli/table.ts';
@@ -48,8 +49,12 @@ export interface CapacityResult {
   readonly codec: Codec;
   readonly partitions: number;
   readonly bytesPerRecord: number;
-  /** Runs one pass over the topic took (maxRecordsPerRun each at most). */
+  /** Runs one pass over the topic took (maxRecordsPerRun each at most), and the object store requests of that pass, the last (empty) run's included. */
   readonly runs: number;
+  readonly requests: StoreRequests;
+  /** Parquet files of that pass, and their bytes per record. */
+  readonly files: number;
+  readonly parquetBytesPerRecord: number;
   readonly kafka: Timed;
   readonly memory: Timed;
   readonly duckdb: Timed;
@@ -79,11 +84,30 @@ async function bestOf(label: string, records: number, progress: Progress, work: 
   return { records, ...best, recordsPerCoreSecond: Math.round(records / best.cpuSeconds), recordsPerWallSecond: Math.round(records / best.wallSeconds) };
 }
 
+/** Object store requests, as S3 bills them: PUT (conditional writes), GET, LIST. */
+export interface StoreRequests {
+  put: number;
+  get: number;
+  list: number;
+}
+
+/** `store` counting the requests made of it into `requests`. */
+function counted(store: MemoryStore, requests: StoreRequests): ObjectStore {
+  return {
+    putIfAbsent: (key, body) => (requests.put++, store.putIfAbsent(key, body)),
+    compareAndSwap: (key, body, etag) => (requests.put++, store.compareAndSwap(key, body, etag)),
+    get: (key) => (requests.get++, store.get(key)),
+    list: (prefix) => (requests.list++, store.list(prefix)),
+    delete: (key) => store.delete(key),
+  };
+}
+
 /** Runs of one shard (shard 0 of 1: every partition) into a fresh store until the topic is read to its end, as one invocation working to its budget performs them. */
-async function compactToEnd(topic: TopicReader, options: CompactorOptions, start: number): Promise<{ runs: number; store: MemoryStore }> {
+async function compactToEnd(topic: TopicReader, options: CompactorOptions, start: number): Promise<{ runs: number; store: MemoryStore; requests: StoreRequests }> {
   const store = new MemoryStore();
-  const deps: CompactorDeps = { topic, store, encoder: parquetEncoder(), clock: { now: () => start } };
-  for (let runs = 0; ; runs++) if ((await compact(deps, options)).runId === null) return { runs, store };
+  const requests = { put: 0, get: 0, list: 0 };
+  const deps: CompactorDeps = { topic, store: counted(store, requests), encoder: parquetEncoder(), clock: { now: () => start } };
+  for (let runs = 0; ; runs++) if ((await compact(deps, options)).runId === null) return { runs, store, requests };
 }
 
 /** Writes every record to both writers: the broker's topic and its in-memory twin (same partitioner). */
@@ -132,10 +156,14 @@ export async function benchCapacity(options: { events: number; codec: Codec; pro
     const reader = await openKafkaReader(connection);
     let runs = 0;
     let files = 0;
+    let parquetBytes = 0;
+    let requests: StoreRequests = { put: 0, get: 0, list: 0 };
     const kafka = await bestOf('compactor ← Kafka', records, progress, async () => {
       const pass = await compactToEnd(reader, compactor, start);
-      runs = pass.runs;
-      files = (await pass.store.list(curatedPrefix(table.name))).length;
+      ({ runs, requests } = pass);
+      const written = await pass.store.list(curatedPrefix(table.name));
+      files = written.length;
+      parquetBytes = written.reduce((sum, o) => sum + o.size, 0);
     });
     await reader.close();
     if (files === 0) throw new Error('the compactor wrote no files from the broker');
@@ -158,6 +186,9 @@ export async function benchCapacity(options: { events: number; codec: Codec; pro
       partitions: DEFAULTS.partitions,
       bytesPerRecord: Number((bytes / records).toFixed(1)),
       runs,
+      requests,
+      files,
+      parquetBytesPerRecord: Number((parquetBytes / records).toFixed(2)),
       kafka,
       memory,
       duckdb,
@@ -176,6 +207,7 @@ export function describeCapacity(result: CapacityResult): string {
   const row = (measure: string, timed: Timed, ratio: string) => ({ measure, 'records/s/core': timed.recordsPerCoreSecond, 'records/s wall': timed.recordsPerWallSecond, 'CPU s': timed.cpuSeconds.toFixed(2), ratio });
   const lines = [
     `${result.events} device_logs records (${result.bytesPerRecord} bytes each) in ${result.partitions} partitions, ${result.codec}; one shard, ${result.runs} runs per pass`,
+    `object store requests of a pass: ${result.requests.put} PUT, ${result.requests.get} GET, ${result.requests.list} LIST; ${result.files} Parquet files, ${result.parquetBytesPerRecord} bytes per record`,
     formatTable(
       ['measure', 'records/s/core', 'records/s wall', 'CPU s', 'ratio'],
       [

@@ -8,8 +8,10 @@
 export const MIB_PER_VCPU = 1_769;
 
 /**
- * Seconds an invocation keeps back from its timeout besides its last run: start-up (init, Kafka
- * connection and SASL, the first offsets) and the final commits, measured at well under this.
+ * Seconds an invocation keeps back from its timeout besides its last run. The handler starts a
+ * run only while more than 1.5 × its longest run + 10 s is left (`BUDGET_DEFAULTS` in
+ * lambdas/core/compaction-loop.ts), so its last run ends with between 0.5 and 1.5 runs + 10 s
+ * left: one run + 10 s unused, on average.
  */
 export const FIXED_MARGIN_SECONDS = 10;
 
@@ -40,7 +42,7 @@ export interface SustainedRate {
   readonly cpuShare: number;
   /** Records/s one invocation compacts: the measured rate per core × its CPU share. */
   readonly invocationRecordsPerSecond: number;
-  /** Seconds kept back from the timeout: {@link FIXED_MARGIN_SECONDS} plus one full run at this rate (the margin "sized from the last runs"). */
+  /** Seconds left unused of the timeout: {@link FIXED_MARGIN_SECONDS} plus one full run at this rate (the handler's margin, sized from its longest run). */
   readonly marginSeconds: number;
   /** (timeout − margin) / period: the part of each period spent compacting when the shard is behind. */
   readonly budgetFraction: number;
