@@ -87,10 +87,22 @@ export function shardLayoutKey(table: string, group: string): string {
 }
 
 export async function loadShardLayout(store: ObjectStore, table: string, group: string): Promise<{ layout: ShardLayout; etag: string | null }> {
-  const object = await store.get(shardLayoutKey(table, group));
-  if (!object) return { layout: NO_LAYOUT, etag: null };
-  const layout = JSON.parse(new TextDecoder().decode(object.body)) as ShardLayout;
-  return { layout, etag: object.etag };
+  const key = shardLayoutKey(table, group);
+  const object = await store.get(key);
+  return object ? { layout: parseShardLayout(object.body, key), etag: object.etag } : { layout: NO_LAYOUT, etag: null };
+}
+
+export function parseShardLayout(body: Uint8Array, key: string): ShardLayout {
+  let layout: Partial<ShardLayout> | null = null;
+  try {
+    layout = JSON.parse(new TextDecoder().decode(body)) as Partial<ShardLayout> | null;
+  } catch {
+    // reported below
+  }
+  if (!layout || !Number.isSafeInteger(layout.count) || layout.count! < 1 || !Number.isSafeInteger(layout.generation) || layout.generation! < 0) {
+    throw new ShardError(`${key} is not a shard layout ({"count": N, "generation": G}); restore it from a bucket version (deleting it hands the partitions back to one shard only when nothing else claims them)`);
+  }
+  return layout as ShardLayout;
 }
 
 /** This compactor's shard count is not the table's: another deployment took the partitions over. */

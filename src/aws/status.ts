@@ -3,12 +3,9 @@ import { CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from '@aws-
 import { DescribeClusterV2Command, GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { EMPTY_CHECKPOINT, parseCheckpoint } from '../../lambdas/core/checkpoint.ts';
-import { checkpointKey } from '../../lambdas/core/lake-layout.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
-import { DEFAULTS } from '../../lib/config.ts';
 import { UsageError } from '../cli/errors.ts';
-import { statusFromCheckpoint, type TableStatus } from '../local/status.ts';
+import { readShardCheckpoints, statusFromShards, type TableStatus } from '../local/status.ts';
 
 /** The stack does not exist in this account and region: a wrong `--stack` or region, so a usage error (exit 2). */
 export class StackNotFoundError extends UsageError {
@@ -161,14 +158,17 @@ async function queueDepth(client: SQSClient, url: string): Promise<number> {
 }
 
 async function tableStatus(client: S3Client, bucket: string, table: TableSpec): Promise<TableStatus> {
-  const key = checkpointKey(table.name, DEFAULTS.consumerGroup);
-  let state = EMPTY_CHECKPOINT;
-  try {
-    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if (response.Body) state = parseCheckpoint(await response.Body.transformToByteArray(), key);
-  } catch (error) {
-    if ((error as Error).name !== 'NoSuchKey') throw error;
-  }
+  const get = async (key: string): Promise<Uint8Array | undefined> => {
+    try {
+      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return response?.Body ? await response.Body.transformToByteArray() : undefined;
+    } catch (error) {
+      if ((error as Error).name !== 'NoSuchKey') throw error;
+      return undefined;
+    }
+  };
+  // The shard layout (absent: one shard), then each shard's checkpoint.
+  const checkpoints = await readShardCheckpoints(get, table.name);
   // The newest event time and the quarantine by reason need a query of the lake (Athena): not read here.
-  return { ...statusFromCheckpoint(table.name, state, undefined), newestEventTime: null, quarantined24h: null };
+  return { ...statusFromShards(table.name, checkpoints, undefined), newestEventTime: null, quarantined24h: null };
 }

@@ -126,6 +126,14 @@ export function describeStatus(tables: readonly TableStatus[], now: number, aws?
       })),
     ),
   );
+  const shards = tables.flatMap((t) =>
+    (t.shards ?? []).map((s) => ({
+      table: t.table, shard: `${s.shard} of ${s.of}`, run: s.sequence, committed: s.lastRunAt,
+      'pending since': s.pendingSince === null ? '-' : `${s.pendingSince.replace('T', ' ').replace(/\.\d+Z$/, '')} (run ${s.pendingSequence})`,
+      lag: s.lag.total === null ? 'unknown' : `${s.lag.total} (${s.lag.source})`,
+    })),
+  );
+  if (shards.length > 0) sections.push(formatTable(['table', 'shard', 'run', 'committed', 'pending since', 'lag'], shards));
   const partitions = tables.flatMap((t) => Object.entries(t.lag.partitions).map(([partition, lag]) => ({ table: t.table, partition: Number(partition), lag })));
   if (partitions.length > 0) sections.push(formatTable(['table', 'partition', 'lag'], partitions));
   const quarantine = tables.flatMap((t) => Object.entries(t.quarantined24h ?? {}).map(([reason, records]) => ({ table: t.table, reason, 'quarantined (24h)': records })));

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { EMPTY_CHECKPOINT, parseCheckpoint, type CheckpointState } from '../../lambdas/core/checkpoint.ts';
 import { checkpointKey } from '../../lambdas/core/lake-layout.ts';
+import { ownsPartition, parseShardLayout, shardGroup, shardLayoutKey, shardOf, type Shard } from '../../lambdas/core/shards.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
@@ -41,6 +42,60 @@ export interface TableStatus {
   readonly quarantined24h: Readonly<Record<string, number>> | null;
   /** Fields the declaration does not name that the last run's records carried. */
   readonly unknownFields: readonly string[];
+  /**
+   * Each shard's own status, when the table's compactor runs in several (`compactorShards`); the
+   * table's figures then sum theirs (lag, last runs), its pending claim is the oldest of theirs and
+   * its run the highest sequence.
+   */
+  readonly shards?: readonly ShardStatus[];
+}
+
+/** One shard of a table's compactor, as `streamlake status` shows it. */
+export type ShardStatus = { readonly shard: number; readonly of: number } & Pick<TableStatus, 'sequence' | 'lastRunAt' | 'lastRun' | 'pendingSince' | 'pendingSequence' | 'lag' | 'lagAfterLastRun'>;
+
+/** A table's compactor checkpoints: one per shard of the table's shard layout (one, the group's own, for a table never sharded). */
+export async function readShardCheckpoints(get: (key: string) => Promise<Uint8Array | undefined>, table: string): Promise<{ shard: Shard; state: CheckpointState }[]> {
+  const group = DEFAULTS.consumerGroup;
+  const layoutBody = await get(shardLayoutKey(table, group));
+  const count = layoutBody === undefined ? 1 : parseShardLayout(layoutBody, shardLayoutKey(table, group)).count;
+  return Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const shard = shardOf(index, count);
+      const key = checkpointKey(table, shardGroup(group, shard));
+      const body = await get(key);
+      return { shard, state: body === undefined ? EMPTY_CHECKPOINT : parseCheckpoint(body, key) };
+    }),
+  );
+}
+
+/** The table's status from its shards' checkpoints: {@link statusFromCheckpoint} for one shard, the sum of theirs for several. */
+export function statusFromShards(table: string, checkpoints: readonly { shard: Shard; state: CheckpointState }[], live: readonly PartitionOffsets[] | undefined): Omit<TableStatus, 'newestEventTime' | 'quarantined24h'> {
+  if (checkpoints.length === 1 && checkpoints[0]!.shard.count === 1) return statusFromCheckpoint(table, checkpoints[0]!.state, live);
+  const shards = checkpoints.map(({ shard, state }) => ({ shard, ...statusFromCheckpoint(table, state, live?.filter((p) => ownsPartition(shard, p.partition))) }));
+  const known = <T>(values: readonly (T | null)[]): T[] => values.filter((v): v is T => v !== null);
+  const pending = shards.filter((s) => s.pendingSince !== null).sort((a, b) => a.pendingSince!.localeCompare(b.pendingSince!))[0];
+  const lastRuns = known(shards.map((s) => s.lastRun));
+  const totals = known(shards.map((s) => s.lag.total));
+  const sources = new Set(shards.map((s) => s.lag.source));
+  const afterLastRun = known(shards.map((s) => s.lagAfterLastRun));
+  return {
+    table,
+    sequence: Math.max(...shards.map((s) => s.sequence)),
+    lastRunAt: known(shards.map((s) => s.lastRunAt)).sort().at(-1) ?? null,
+    lastRun: lastRuns.length === 0 ? null : { records: sum(lastRuns.map((r) => r.records)), rows: sum(lastRuns.map((r) => r.rows)), quarantined: sum(lastRuns.map((r) => r.quarantined)) },
+    pendingSince: pending?.pendingSince ?? null,
+    pendingSequence: pending?.pendingSequence ?? null,
+    lag: {
+      source: sources.size === 1 ? [...sources][0]! : sources.has('unknown') ? 'unknown' : 'last-run',
+      partitions: Object.fromEntries(shards.flatMap((s) => Object.entries(s.lag.partitions)).sort(([a], [b]) => Number(a) - Number(b))),
+      total: totals.length === shards.length ? sum(totals) : null,
+    },
+    lagAfterLastRun: afterLastRun.length === 0 ? null : sum(afterLastRun),
+    unknownFields: [...new Set(shards.flatMap((s) => s.unknownFields))].sort(),
+    shards: shards.map(({ shard, sequence, lastRunAt, lastRun, pendingSince, pendingSequence, lag, lagAfterLastRun }) => ({
+      shard: shard.index, of: shard.count, sequence, lastRunAt, lastRun, pendingSince, pendingSequence, lag, lagAfterLastRun,
+    })),
+  };
 }
 
 /** When a table needs attention; the CLI's flags, defaulted from lib/config.ts. */
@@ -88,12 +143,15 @@ export function statusFromCheckpoint(table: string, state: CheckpointState, live
 export function attentionReasons(tables: readonly TableStatus[], thresholds: StatusThresholds, now: number): string[] {
   const reasons: string[] = [];
   for (const t of tables) {
-    if (t.pendingSince !== null) {
-      const minutes = (now - Date.parse(t.pendingSince)) / MINUTE_MS;
+    // A stuck claim in any shard is the table's: each is named.
+    for (const claim of t.shards ?? [{ ...t, shard: undefined }]) {
+      if (claim.pendingSince === null) continue;
+      const minutes = (now - Date.parse(claim.pendingSince)) / MINUTE_MS;
       if (minutes > thresholds.stuckAfterMinutes) {
+        const which = claim.shard === undefined ? '' : ` of shard ${claim.shard}`;
         reasons.push(
-          `${t.table}: run ${t.pendingSequence} was claimed ${formatAge(now - Date.parse(t.pendingSince))} ago and has not committed (more than ${thresholds.stuckAfterMinutes} min): ` +
-            'the compactor crashed or is stuck; its next run finishes the claim, so look at its logs',
+          `${t.table}: run ${claim.pendingSequence}${which} was claimed ${formatAge(now - Date.parse(claim.pendingSince))} ago and has not committed (more than ${thresholds.stuckAfterMinutes} min): ` +
+            `the compactor${which} crashed or is stuck; its next run finishes the claim, so look at its logs`,
         );
       }
     }
@@ -143,11 +201,9 @@ export async function localStatus(tables: readonly TableSpec[], source: LocalSta
   try {
     const out: TableStatus[] = [];
     for (const table of resolved) {
-      const key = checkpointKey(table.name, DEFAULTS.consumerGroup);
-      const object = await lake.store.get(key);
-      const state = object === undefined ? EMPTY_CHECKPOINT : parseCheckpoint(object.body, key);
+      const checkpoints = await readShardCheckpoints(async (key) => (await lake.store.get(key))?.body, table.name);
       const live = await liveOffsets(table, source);
-      out.push({ ...statusFromCheckpoint(table.name, state, live), ...(await lakeFacts(duck, table, now)) });
+      out.push({ ...statusFromShards(table.name, checkpoints, live), ...(await lakeFacts(duck, table, now)) });
     }
     return out;
   } finally {

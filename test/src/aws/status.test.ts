@@ -129,10 +129,29 @@ describe('streamlake status --aws', () => {
 
   it('reports a stuck claim in the S3 checkpoint', async () => {
     const startedAt = NOW - 40 * 60_000;
-    s3.on(GetObjectCommand).resolves({ Body: body({ ...committed, pending: { sequence: 43, runId: 'abc', ranges: [{ partition: 0, from: 1000, to: 1010 }], startedAt } }) });
+    s3.on(GetObjectCommand, { Key: 'checkpoints/device_logs/streamlake-compactor.json' }).resolves({ Body: body({ ...committed, pending: { sequence: 43, runId: 'abc', ranges: [{ partition: 0, from: 1000, to: 1010 }], startedAt } }) });
     const { out, error } = await run();
     expect(error).toBeInstanceOf(NeedsAttentionError);
     expect(out).toMatchObject({ tables: [{ pendingSince: new Date(startedAt).toISOString(), pendingSequence: 43 }], reasons: [expect.stringMatching(/^device_logs: run 43 was claimed 40m \d+s ago and has not committed/)] });
+  });
+
+  it('reads a sharded table by its shard layout: lag summed over the shards, a stuck claim in one named with its shard, a row per shard', async () => {
+    const startedAt = NOW - 40 * 60_000;
+    const shardState = (i: number, lag: number, pending = false): CheckpointState => ({
+      format: 1, sequence: 10 + i, offsets: { [i]: 100 }, pending: pending ? { sequence: 11 + i, runId: 'abc', ranges: [{ partition: i, from: 100, to: 110 }], startedAt } : null, generation: 1,
+      lastRun: { sequence: 10 + i, committedAt: NOW - 60_000 * (i + 1), records: 100, rows: 99, quarantined: 1, lag: { [i]: lag }, unknownFields: [] },
+    });
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' }));
+    s3.on(GetObjectCommand, { Key: 'checkpoints/device_logs/streamlake-compactor.shard-layout' }).resolves({ Body: { transformToByteArray: async () => new TextEncoder().encode('{"count":3,"generation":1}') } as never });
+    for (const i of [0, 1, 2]) {
+      s3.on(GetObjectCommand, { Key: `checkpoints/device_logs/streamlake-compactor.shard-${i}-of-3.json` }).resolves({ Body: body(shardState(i, i * 5, i === 1)) });
+    }
+    const { out, error } = await run();
+    expect(error).toBeInstanceOf(NeedsAttentionError);
+    expect(out).toMatchObject({
+      tables: [{ sequence: 12, lag: { source: 'last-run', partitions: { 0: 0, 1: 5, 2: 10 }, total: 15 }, lastRun: { records: 300, rows: 297, quarantined: 3 }, pendingSequence: 12, shards: [{ shard: 0, of: 3 }, { shard: 1, of: 3, pendingSequence: 12 }, { shard: 2, of: 3 }] }],
+      reasons: [expect.stringMatching(/^device_logs: run 12 of shard 1 was claimed 40m \d+s ago and has not committed/)],
+    });
   });
 
   it('treats a table without a checkpoint object as not compacted yet', async () => {

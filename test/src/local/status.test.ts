@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseCheckpoint, type CheckpointState } from '../../../lambdas/core/checkpoint.ts';
-import { attentionReasons, formatAge, statusFromCheckpoint, STATUS_DEFAULTS, type TableStatus } from '../../../src/local/status.ts';
+import { shardOf } from '../../../lambdas/core/shards.ts';
+import { describeStatus } from '../../../src/cli/status-command.ts';
+import { attentionReasons, formatAge, statusFromCheckpoint, statusFromShards, STATUS_DEFAULTS, type TableStatus } from '../../../src/local/status.ts';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 const MINUTE_MS = 60_000;
@@ -39,6 +41,34 @@ describe('statusFromCheckpoint', () => {
       table: 't', sequence: 3, lastRunAt: '2026-11-27T11:55:00.000Z', lastRun: { records: 9, rows: 8, quarantined: 1 }, pendingSince: '2026-11-27T11:59:00.000Z', pendingSequence: 4,
       lag: { source: 'last-run', partitions: { 0: 2, 1: 3 }, total: 5 }, lagAfterLastRun: 5, unknownFields: ['x'],
     });
+  });
+});
+
+describe('statusFromShards', () => {
+  const live = [0, 1, 2, 3, 4].map((partition) => ({ partition, earliest: 0, highWatermark: 100 }));
+  const shard = (offsets: Record<number, number>, pending?: number): CheckpointState => ({
+    format: 1, sequence: 4, offsets, pending: pending === undefined ? null : { sequence: 5, runId: 'r', ranges: [], startedAt: pending }, generation: 1,
+  });
+
+  it('is the checkpoint\'s status for one shard, unchanged', () => {
+    const state = shard({ 0: 10 });
+    expect(statusFromShards('t', [{ shard: shardOf(0, 1), state }], live)).toEqual(statusFromCheckpoint('t', state, live));
+  });
+
+  it('sums the live lag of each shard over its own partitions, takes the oldest claim of any shard, and lists each shard', () => {
+    const status = statusFromShards('t', [
+      { shard: shardOf(0, 2), state: shard({ 0: 90, 2: 100, 4: 100 }) },
+      { shard: shardOf(1, 2), state: shard({ 1: 50, 3: 100 }, NOW - 30 * MINUTE_MS) },
+    ], live);
+    expect(status.lag).toEqual({ source: 'live', partitions: { 0: 10, 1: 50, 2: 0, 3: 0, 4: 0 }, total: 60 });
+    expect(status).toMatchObject({ pendingSequence: 5, pendingSince: new Date(NOW - 30 * MINUTE_MS).toISOString() });
+    expect(status.shards!.map((s) => [s.shard, s.of, s.lag.total, s.pendingSequence])).toEqual([[0, 2, 10, null], [1, 2, 50, 5]]);
+    const full = { ...status, newestEventTime: null, quarantined24h: {} };
+    expect(attentionReasons([full], STATUS_DEFAULTS, NOW)).toEqual([expect.stringMatching(/^t: run 5 of shard 1 was claimed 30m 0s ago/)]);
+    const text = describeStatus([full], NOW);
+    expect(text).toMatch(/^table\s+shard\s+run\s+committed\s+pending since\s+lag$/m);
+    expect(text).toMatch(/^t\s+0 of 2\s+4\s+NULL\s+-\s+10 \(live\)$/m);
+    expect(text).toMatch(/^t\s+1 of 2\s+4\s+NULL\s+2026-11-27 11:30:00 \(run 5\)\s+50 \(live\)$/m);
   });
 });
 
