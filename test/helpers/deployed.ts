@@ -5,7 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type KafkaConnection } from '../../lambdas/adapters/kafka.ts';
 import { openKafkaReader } from '../../lambdas/adapters/kafka-reader.ts';
 import { openKafkaWriter } from '../../lambdas/adapters/kafka-writer.ts';
-import { createCompactorHandler, type CompactorSummary } from '../../lambdas/handlers/compactor.ts';
+import { createCompactorHandler, type CompactorContext, type CompactorEvent, type CompactorSummary } from '../../lambdas/handlers/compactor.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import { createGeneratorHandler } from '../../lambdas/handlers/generator.ts';
 import type { GeneratorReport } from '../../lambdas/demo/device-fleet.ts';
@@ -46,7 +46,8 @@ function declarationsReading(topic: string): string {
 }
 
 export type GeneratorHandler = (event: { scheduledTime?: string }) => Promise<GeneratorReport>;
-export type CompactorHandler = () => Promise<CompactorSummary>;
+/** The compactor as deployed: the schedule's event names the shard, the context gives the time left (without one, a single run). */
+export type CompactorHandler = (event?: CompactorEvent, context?: CompactorContext) => Promise<CompactorSummary>;
 
 /**
  * Where the handlers' S3 client comes from: a FakeS3 bucket (its mocked client), or any S3Client,
