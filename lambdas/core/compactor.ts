@@ -110,6 +110,11 @@ const encoder = new TextEncoder();
  * new offsets, after the table format's own commit of the files (an Iceberg snapshot, which an
  * attempt that finds it made already skips; nothing for Hive-Parquet, whose files count once written). A run that crashes leaves its claim; the next run re-reads the same ranges, produces
  * the same names and commits. Concurrent runs race on the claim and then finish the same run.
+ *
+ * Shards: shard `i` of `N` (`options.shard`) reads only its partitions, under its own group. A
+ * claim is made only from a checkpoint of the table's current shard layout, read after the
+ * checkpoint; a shard whose checkpoint is not (none yet, or the count changed) takes the
+ * partitions over first ({@link takeOver}), or refuses when `options.takeOver` is false.
  */
 export async function compact(given: CompactorDeps, options: CompactorOptions): Promise<CompactionReport> {
   const shard = options.shard ?? SINGLE_SHARD;
