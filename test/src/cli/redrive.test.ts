@@ -147,7 +147,7 @@ describe.each(['hive-parquet', 'iceberg'] as const)('streamlake redrive of a %s 
     }
   });
 
-  it('refuses a reason it does not know, and needs --table', async () => {
+  it('refuses a reason it does not know, and needs --table', { timeout: 60_000 }, async () => {
     const bogus = await run(['redrive', '--table', 'orders', '--data-dir', dataDir, '--reason', 'bogus']);
     expect(bogus.code).toBe(2);
     expect(bogus.stderr).toContain('must be one of too_large, not_utf8');
