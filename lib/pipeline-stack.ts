@@ -89,7 +89,7 @@ export class PipelineStack extends Stack {
         table: table.name,
         fn,
         // Three compactor periods of the demo fleet's traffic; other tables' traffic is unknown here,
-        // so they alarm when more is waiting than one run may read.
+        // so they alarm when more is waiting than one run may read. Each shard alarms at its share.
         lagAlarmRecords: table.name === DEMO_TABLE ? 3 * config.compactorEveryMinutes * config.devices * config.eventsPerDevicePerMinute : config.maxRecordsPerRun,
         shards: config.compactorShards,
       })),
