@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { shardGroup, shardOf } from '../../lambdas/core/shards.ts';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { MSK_IAM_PORT } from '../../lib/streaming/kafka-cluster.ts';
@@ -98,10 +99,13 @@ describe('Kafka permissions', () => {
     // Each ARN ends in its group's name, after the cluster's name/uuid: `…:group/<cluster>/<uuid>/<group>`.
     const groups = ([groupStatements[0]!.Resource].flat() as { 'Fn::Join': [string, unknown[]] }[]).map((arn) => arn['Fn::Join'][1].at(-1));
     expect(groups).toEqual([`/${DEFAULTS.consumerGroup}`, `/${DEFAULTS.consumerGroup}.shard-*`]);
-    // A shard's group, `<group>.shard-<i>-of-<N>`, matches the pattern; another consumer's group does not.
-    const pattern = new RegExp(`^${DEFAULTS.consumerGroup.replaceAll('.', '\\.')}\\.shard-.*$`);
-    expect(`${DEFAULTS.consumerGroup}.shard-2-of-3`).toMatch(pattern);
-    expect('some-other-app').not.toMatch(pattern);
+    // Every group a shard commits (the handler's own naming, shardGroup) is granted, for any shard count; another consumer's group is not.
+    const granted = (name: string) => groups.some((arnTail) => new RegExp(`^${(arnTail as string).slice(1).replaceAll('.', '\\.').replaceAll('*', '.*')}$`).test(name));
+    for (let count = 1; count <= 12; count++) {
+      for (let index = 0; index < count; index++) expect(granted(shardGroup(DEFAULTS.consumerGroup, shardOf(index, count)))).toBe(true);
+    }
+    expect(granted('some-other-app')).toBe(false);
+    expect(granted(`${DEFAULTS.consumerGroup}-other`)).toBe(false);
   });
 });
 
