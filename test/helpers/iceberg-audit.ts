@@ -1,11 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { IcebergTable } from '../../lambdas/adapters/iceberg-table.ts';
 import { offsetsOf, sequenceOf } from '../../lambdas/core/iceberg-metadata.ts';
 import { quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
 import { tempDir } from './lake.ts';
+import { sqlLiteral, storeFilesIn } from './store-files.ts';
 
 /** What one snapshot of an Iceberg table holds, against the Kafka offsets its summary says it holds. */
 export interface SnapshotAudit {
@@ -32,20 +31,15 @@ export async function auditSnapshots(table: IcebergTable, store: ObjectStore): P
   const dir = tempDir();
   const lake = await DuckDbLake.open(dir.path, []);
   try {
-    const local = async (key: string) => {
-      const path = join(dir.path, ...key.split('/'));
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, (await store.get(key))!.body);
-      return path;
-    };
+    const local = storeFilesIn(store, dir.path);
     const quarantine = await Promise.all((await store.list(quarantinePrefix(table.table.name))).map((entry) => local(entry.key)));
-    const quarantined = quarantine.length === 0 ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS o WHERE false' : `SELECT kafka_partition AS p, kafka_offset AS o FROM read_json([${quarantine.map(literal).join(', ')}], format = 'newline_delimited')`;
+    const quarantined = quarantine.length === 0 ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS o WHERE false' : `SELECT kafka_partition AS p, kafka_offset AS o FROM read_json([${quarantine.map(sqlLiteral).join(', ')}], format = 'newline_delimited')`;
     const audits: SnapshotAudit[] = [];
     for (const snapshot of loaded.metadata.snapshots) {
       const files = await Promise.all((await table.dataFiles(snapshot)).map((entry) => local(table.keyOf(entry.file.path))));
       const offsets = Object.entries(offsetsOf(snapshot));
       const claimed = offsets.length === 0 ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS upto WHERE false' : `VALUES ${offsets.map(([p, o]) => `(${p}, ${o})`).join(', ')}`;
-      const rows = files.length === 0 ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS o WHERE false' : `SELECT kafka_partition AS p, kafka_offset AS o FROM read_parquet([${files.map(literal).join(', ')}])`;
+      const rows = files.length === 0 ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS o WHERE false' : `SELECT kafka_partition AS p, kafka_offset AS o FROM read_parquet([${files.map(sqlLiteral).join(', ')}])`;
       const [counts] = (
         await lake.query(`WITH claimed(p, upto) AS (${claimed}), rows AS (${rows}),
           seen AS (SELECT r.p, r.o FROM (SELECT * FROM rows UNION ALL SELECT * FROM (${quarantined})) r JOIN claimed c ON r.p = c.p AND r.o < c.upto)
@@ -64,8 +58,4 @@ export async function auditSnapshots(table: IcebergTable, store: ObjectStore): P
     lake.close();
     dir.remove();
   }
-}
-
-function literal(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }

@@ -1,5 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { IcebergTable } from '../../lambdas/adapters/iceberg-table.ts';
 import { currentSnapshot } from '../../lambdas/core/iceberg-metadata.ts';
 import { curatedPrefix, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
@@ -8,6 +6,7 @@ import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
 import { tempDir } from './lake.ts';
+import { sqlLiteral, storeFilesIn } from './store-files.ts';
 
 /** Exactly once after redrives, as SQL over what the table and its quarantine hold now. */
 export interface RedriveAudit {
@@ -34,21 +33,16 @@ export async function auditRedrive(store: ObjectStore, table: TableSpec, offsets
   const dir = tempDir();
   const lake = await DuckDbLake.open(dir.path, []);
   try {
-    const local = async (key: string) => {
-      const path = join(dir.path, ...key.split('/'));
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, (await store.get(key))!.body);
-      return path;
-    };
+    const local = storeFilesIn(store, dir.path);
     const dataKeys = iceberg
       ? (await iceberg.dataFiles(currentSnapshot((await iceberg.load())!.metadata))).map((entry) => iceberg.keyOf(entry.file.path))
       : (await store.list(curatedPrefix(table.name))).map((e) => e.key).filter((key) => key.endsWith('.parquet'));
     const data = await Promise.all(dataKeys.map(local));
     const quarantine = await Promise.all((await store.list(quarantinePrefix(table.name))).filter((e) => e.key.endsWith('.ndjson')).map((e) => local(e.key)));
-    const rows = data.length === 0 ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS o, NULL::TIMESTAMPTZ AS ts WHERE false' : `SELECT kafka_partition AS p, kafka_offset AS o, kafka_timestamp AS ts FROM read_parquet([${data.map(literal).join(', ')}], union_by_name = true)`;
+    const rows = data.length === 0 ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS o, NULL::TIMESTAMPTZ AS ts WHERE false' : `SELECT kafka_partition AS p, kafka_offset AS o, kafka_timestamp AS ts FROM read_parquet([${data.map(sqlLiteral).join(', ')}], union_by_name = true)`;
     const lines = quarantine.length === 0
       ? 'SELECT NULL::INTEGER AS p, NULL::BIGINT AS o, NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS redriven_at WHERE false'
-      : `SELECT kafka_partition AS p, kafka_offset AS o, kafka_timestamp::TIMESTAMPTZ AS ts, redriven_at FROM read_json([${quarantine.map(literal).join(', ')}], format = 'newline_delimited', columns = {kafka_partition: 'INTEGER', kafka_offset: 'BIGINT', kafka_timestamp: 'VARCHAR', redriven_at: 'VARCHAR'})`;
+      : `SELECT kafka_partition AS p, kafka_offset AS o, kafka_timestamp::TIMESTAMPTZ AS ts, redriven_at FROM read_json([${quarantine.map(sqlLiteral).join(', ')}], format = 'newline_delimited', columns = {kafka_partition: 'INTEGER', kafka_offset: 'BIGINT', kafka_timestamp: 'VARCHAR', redriven_at: 'VARCHAR'})`;
     const expected = offsets.reduce((sum, p) => sum + p.highWatermark, 0);
     const [counts] = (
       await lake.query(`WITH rows AS (${rows}), lines AS (${lines}),
@@ -67,8 +61,4 @@ export async function auditRedrive(store: ObjectStore, table: TableSpec, offsets
     lake.close();
     dir.remove();
   }
-}
-
-function literal(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }
