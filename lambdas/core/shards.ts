@@ -149,20 +149,18 @@ const MAX_TAKEOVER_ATTEMPTS = 10;
 export async function takeOver(deps: TakeoverDeps, table: string, group: string, shard: Shard): Promise<void> {
   const key = checkpointKey(table, shardGroup(group, shard));
   for (let attempt = 0; attempt < MAX_TAKEOVER_ATTEMPTS; attempt++) {
-    let { layout, etag: layoutEtag } = await loadShardLayout(deps.store, table, group);
+    const found = await loadShardLayout(deps.store, table, group);
+    let layout = found.layout;
     if (layout.count !== shard.count) {
       const next: ShardLayout = { count: shard.count, generation: layout.generation + 1, since: deps.now() };
-      const swap = await deps.store.compareAndSwap(shardLayoutKey(table, group), new TextEncoder().encode(`${JSON.stringify(next)}\n`), layoutEtag);
-      if (!swap.ok) continue;
+      if (!(await deps.store.compareAndSwap(shardLayoutKey(table, group), new TextEncoder().encode(`${JSON.stringify(next)}\n`), found.etag)).ok) continue;
       layout = next;
-      layoutEtag = swap.etag;
     }
     const siblings = await groupCheckpoints(deps.store, table, group);
     if (siblings.some((c) => (c.state.generation ?? 0) > layout.generation)) continue; // the layout moved on under us
-    const current = siblings.find((c) => c.key === key);
-    if (current && claimable(current.state, layout, shard)) return; // a copy of this shard took over already (and may be running a claim)
+    const own = siblings.find((c) => c.key === key);
+    if (own && claimable(own.state, layout, shard)) return; // a copy of this shard took over already (and may be running a claim)
     if (!(await retireOthers(deps, siblings, layout))) continue;
-    const own = current;
     const offsets: Record<string, number> = {};
     for (const { state } of siblings) {
       for (const [partition, offset] of Object.entries(state.offsets)) {
