@@ -113,6 +113,7 @@ export function createCompactorHandler(factories: CompactorFactories = AWS_FACTO
     publishMetrics(options.table.name, shard, report);
     if (report.gaps.length > 0) logger.error('records were deleted by retention before they were compacted', { gaps: report.gaps });
     if (report.unknownFields.length > 0) logger.warn('records carry fields the declaration does not name; they are kept in _extra', { unknownFields: report.unknownFields });
+    if (report.stoppedBy === 'handed-over') logger.warn('a deployment with another shard count took the partitions over; this invocation stopped after its committed runs', { shard: shard.index, shards });
     const summary = { ...report, shard: shard.index, shards, files: report.files.length, quarantineFiles: report.quarantineFiles.length };
     logger.info(report.runs === 0 ? 'nothing to compact' : 'compacted', summary);
     return summary;

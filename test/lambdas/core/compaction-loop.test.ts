@@ -4,6 +4,7 @@ import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-s
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { compactToBudget, type CompactionBudget } from '../../../lambdas/core/compaction-loop.ts';
+import { compact } from '../../../lambdas/core/compactor.ts';
 import { shardOf } from '../../../lambdas/core/shards.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import type { TopicReader } from '../../../lambdas/ports/topic.ts';
@@ -90,6 +91,28 @@ describe('compaction to a time budget', () => {
     expect(report.caughtUp).toBe(true);
     expect(report.recordsRead).toBeLessThan(120 + 300);
     expect(report.recordsRead).toBeGreaterThanOrEqual(120);
+  });
+
+  it('ends quietly, its runs committed, when a deployment with another shard count takes the partitions over between its runs', async () => {
+    await produceMinutes(20);
+    const deps = { topic: log, store: lake, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } };
+    const inner: TopicReader = log;
+    let looks = 0;
+    // The third look at the offsets is the old compactor's second run starting: the new deployment's first shard takes over then.
+    const topic: TopicReader = {
+      offsets: async () => {
+        if (++looks === 3) await compact(deps, { ...compactorOptions(DEFAULTS, DEVICE_LOGS), maxRecordsPerRun: 100, shard: shardOf(0, 3) });
+        return log.offsets();
+      },
+      read: (p, f, t) => inner.read(p, f, t), commitOffsets: (g, o) => inner.commitOffsets(g, o), close: () => inner.close(),
+    };
+    const old = await compactToBudget({ ...deps, topic }, { ...compactorOptions(DEFAULTS, DEVICE_LOGS), maxRecordsPerRun: 100 }, { remainingMs: () => 600_000 });
+    expect(old).toMatchObject({ runs: 1, stoppedBy: 'handed-over', caughtUp: false });
+    for (const index of [0, 1, 2]) await loop(log, { remainingMs: () => 600_000 }, 100, shardOf(index, 3));
+    const audit = await auditLake(lake.root, await log.offsets());
+    expect(audit.duplicates).toBe(0);
+    expect(audit.incompletePartitions).toEqual([]);
+    expect(audit.lakeRows + audit.quarantined).toBe(600);
   });
 
   it('reports nothing to do as caught up without a run', async () => {
