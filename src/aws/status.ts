@@ -1,16 +1,11 @@
-import { CloudFormationClient, DescribeStacksCommand, ListStackResourcesCommand, type StackResourceSummary } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, ListStackResourcesCommand, type StackResourceSummary } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { DescribeClusterV2Command, GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
-import { UsageError } from '../cli/errors.ts';
 import { readShardCheckpoints, statusFromShards, type TableStatus } from '../local/status.ts';
-
-/** The stack does not exist in this account and region: a wrong `--stack` or region, so a usage error (exit 2). */
-export class StackNotFoundError extends UsageError {
-  override name = 'StackNotFoundError';
-}
+import { requireOutput, stackOutputs } from './stack.ts';
 
 /** The MSK cluster as `streamlake status --aws` reports it. */
 export interface ClusterStatus {
@@ -79,31 +74,6 @@ export async function awsStatus(options: { stack: string; tables: readonly Table
     Promise.all(options.tables.map((table) => tableStatus(clients.s3, lakeBucket, table))),
   ]);
   return { stack: options.stack, lakeBucket, cluster, alarms, deadLetterQueue: queue, deadLetters, tables };
-}
-
-async function stackOutputs(client: CloudFormationClient, stack: string): Promise<Map<string, string>> {
-  try {
-    const response = await client.send(new DescribeStacksCommand({ StackName: stack }));
-    const found = response.Stacks?.[0];
-    if (!found) throw notFound(stack);
-    return new Map((found.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue !== undefined).map((o) => [o.OutputKey!, o.OutputValue!]));
-  } catch (error) {
-    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) throw notFound(stack);
-    throw error;
-  }
-}
-
-function notFound(stack: string): StackNotFoundError {
-  return new StackNotFoundError(
-    `stack ${stack} does not exist in this account and region (${process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'region from the AWS config'}): ` +
-      'pass --stack with the name `cdk deploy` used (-c stackName=…), or set AWS_REGION to the stack\'s region',
-  );
-}
-
-function requireOutput(outputs: Map<string, string>, key: string, stack: string): string {
-  const value = outputs.get(key);
-  if (value === undefined) throw new UsageError(`stack ${stack} has no output ${key}: it is not a streamlake stack, or one deployed before ${key} was added; pass the right --stack or deploy again`);
-  return value;
 }
 
 async function stackResources(client: CloudFormationClient, stack: string): Promise<StackResourceSummary[]> {

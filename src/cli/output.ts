@@ -34,6 +34,6 @@ export function note(text: string): void {
 }
 
 /** One line per compactor run, as `local` and `compact` print them. */
-export function describeCompaction({ table, report }: TableCompaction): string {
-  return `compactor run ${report.sequence} of ${table}: ${report.rowsWritten} rows in ${report.files.length} files, ${report.quarantined} quarantined`;
+export function describeCompaction({ table, report, shard }: TableCompaction): string {
+  return `compactor run ${report.sequence} of ${table}${shard === undefined ? '' : ` shard ${shard}`}: ${report.rowsWritten} rows in ${report.files.length} files, ${report.quarantined} quarantined`;
 }

@@ -6,7 +6,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { serializeCheckpoint, type CheckpointState } from '../../../lambdas/core/checkpoint.ts';
-import { StackNotFoundError } from '../../../src/aws/status.ts';
+import { StackNotFoundError } from '../../../src/aws/stack.ts';
 import { UsageError } from '../../../src/cli/errors.ts';
 import { NeedsAttentionError, statusCommand, type StatusFlags } from '../../../src/cli/status-command.ts';
 import { STATUS_DEFAULTS } from '../../../src/local/status.ts';
