@@ -118,6 +118,7 @@ async function benchIceberg(topic: MemoryTopic, options: CompactorOptions, encod
       timestampUnit: table.timestampUnit,
       dataFileKey: (bucket, stem) => table.dataFileKey(bucket, stem),
       commitRedrive: (run, files) => table.commitRedrive(run, files),
+      checkRedriveLedger: (committed) => table.checkRedriveLedger(committed),
       commitRun: async (run, files, offsets) => {
         const started = performance.now();
         await table.commitRun(run, files, offsets);

@@ -4,6 +4,7 @@ import {
   ancestry,
   currentSchema,
   currentSnapshot,
+  lastRedrive,
   lastRunSnapshot,
   metadataVersionOf,
   offsetsOf,
@@ -25,7 +26,7 @@ import {
   type TableMetadata,
 } from '../core/iceberg-metadata.ts';
 import { icebergSchema, partitionPathValue, partitionSpec } from '../core/iceberg-schema.ts';
-import { curatedPrefix, icebergDataDir, icebergDataKey, icebergMetadataPrefix } from '../core/lake-layout.ts';
+import { checkpointPrefix, curatedPrefix, icebergDataDir, icebergDataKey, icebergMetadataPrefix } from '../core/lake-layout.ts';
 import { tableColumns, type TableSpec } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -61,6 +62,11 @@ export class IcebergCommitConflictError extends Error {
 /** The table and the compactor's checkpoint disagree on the offsets it holds: the message shows both and how to reconcile them. */
 export class CheckpointTableMismatchError extends Error {
   override name = 'CheckpointTableMismatchError';
+}
+
+/** The table holds redrive runs its redrive ledger does not know of. */
+export class RedriveLedgerMismatchError extends Error {
+  override name = 'RedriveLedgerMismatchError';
 }
 
 export class IcebergLocationError extends Error {
@@ -138,22 +144,36 @@ export class IcebergTable implements TableFormat {
     });
   }
 
-  // A redrive run that only gave records a new reason has nothing to commit here.
+  /**
+   * Appends a redrive run's files in one snapshot that carries the compactor's progress forward,
+   * unless the table holds that run already: its own, or a later, redrive sequence (which every
+   * commit carries, so the answer survives expired snapshots). A run that only gave records a
+   * new reason has nothing to commit.
+   */
   async commitRedrive(run: Pick<PendingRun, 'sequence' | 'runId'>, files: readonly WrittenFile[]): Promise<void> {
-    if (files.length > 0) await this.appendMarked(files, { key: SUMMARY.redriveRunId, value: run.runId });
+    if (files.length === 0) return;
+    await this.append(files, (loaded, base) => {
+      if (!loaded) throw this.notInCatalog('it has quarantined records, so a compactor run committed to it');
+      const held = lastRedrive(base);
+      if (held.sequence > run.sequence || (held.sequence === run.sequence && held.runId === run.runId)) return undefined;
+      if (held.sequence === run.sequence) throw this.redriveMismatch(held.sequence, run.sequence - 1);
+      return { ...progressSummary(base), [SUMMARY.redriveSequence]: String(run.sequence), [SUMMARY.redriveRunId]: run.runId };
+    });
   }
 
-  /**
-   * Appends `files` in one snapshot marked with `mark` (a summary key and value) that carries the
-   * compactor's progress forward (a redrive's commit); does nothing when a snapshot with that
-   * mark is already the current one or among its ancestors. True when this call committed it.
-   */
-  async appendMarked(files: readonly WrittenFile[], mark: { readonly key: string; readonly value: string }): Promise<boolean> {
-    return this.append(files, (loaded, base) => {
-      if (!loaded) throw this.notInCatalog('it has quarantined records, so a compactor run committed to it');
-      for (const at of ancestry(base)) if (at.summary[mark.key] === mark.value) return undefined;
-      return { ...progressSummary(base), [mark.key]: mark.value };
-    });
+  async checkRedriveLedger(committed: number): Promise<void> {
+    const loaded = await this.load();
+    const held = loaded ? lastRedrive(loaded.metadata).sequence : 0;
+    if (held > committed) throw this.redriveMismatch(held, committed);
+  }
+
+  // The table holds redrive run `held`; its ledger, reset or restored, is at `ledger` and would take its next runs for ones the table holds.
+  private redriveMismatch(held: number, ledger: number): RedriveLedgerMismatchError {
+    return new RedriveLedgerMismatchError(
+      `table ${this.table.name} holds redrive run ${held}, but its redrive ledger (${checkpointPrefix(this.table.name)}redrive/ledger.json) has committed only ${ledger}: ` +
+        'it was deleted or restored from an old version, and its next runs would be taken for runs the table holds. Restore the ledger\'s newest version, ' +
+        `or set it to {"format": 1, "sequence": ${held}, "offsets": {}, "pending": null}, then run the redrive again`,
+    );
   }
 
   /**

@@ -57,7 +57,8 @@ export const SUMMARY = {
   offsets: 'streamlake.kafka-offsets',
   /** JSON array of the offset ranges the snapshot's own run read (append snapshots only). */
   ranges: 'streamlake.kafka-ranges',
-  /** The redrive run whose records the snapshot added (`streamlake redrive`). */
+  /** The last redrive run (`streamlake redrive`) whose records the table holds: its sequence in the redrive ledger, and its id. Every commit carries them forward. */
+  redriveSequence: 'streamlake.redrive-sequence',
   redriveRunId: 'streamlake.redrive-run-id',
 } as const;
 
@@ -148,7 +149,23 @@ export function sequencesOf(snapshot: Snapshot | undefined): Record<string, numb
  */
 export function progressSummary(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): Record<string, string> {
   const last = lastRunSnapshot(metadata, snapshot);
-  return Object.fromEntries(Object.entries(last?.summary ?? {}).filter(([key]) => key === SUMMARY.offsets || isSequenceKey(key)));
+  const redrive = lastRedrive(metadata, snapshot);
+  return {
+    ...Object.fromEntries(Object.entries(last?.summary ?? {}).filter(([key]) => key === SUMMARY.offsets || isSequenceKey(key))),
+    ...(redrive.sequence > 0 ? { [SUMMARY.redriveSequence]: String(redrive.sequence), [SUMMARY.redriveRunId]: redrive.runId! } : {}),
+  };
+}
+
+/**
+ * The last redrive run the table holds as of `snapshot` (sequence 0 when none), from the newest
+ * snapshot of ours that says: every commit carries it, so it outlives expired snapshots.
+ */
+export function lastRedrive(metadata: TableMetadata, snapshot: Snapshot | undefined = currentSnapshot(metadata)): { sequence: number; runId: string | null } {
+  for (const at of ancestry(metadata, snapshot)) {
+    const sequence = at.summary[SUMMARY.redriveSequence];
+    if (sequence !== undefined) return { sequence: Number(sequence), runId: at.summary[SUMMARY.redriveRunId] ?? null };
+  }
+  return { sequence: 0, runId: null };
 }
 
 /** The last compactor run (of `shard`, the single compactor by default) a snapshot of ours includes (0 when none). */

@@ -229,6 +229,7 @@ async function finishPending(deps: RedriveDeps, options: RedriveOptions, key: st
 async function claimAndFinish(deps: RedriveDeps, options: RedriveOptions, key: string, sources: readonly string[], tally: Tally): Promise<boolean> {
   const { ledger, etag } = await loadLedger(deps.store, key);
   if (ledger.pending === null) {
+    await formatOf(deps, options).checkRedriveLedger(ledger.sequence);
     const startedAt = deps.clock.now();
     const sequence = ledger.sequence + 1;
     const run: PendingRedrive = {
@@ -272,7 +273,7 @@ async function finishRun(deps: RedriveDeps, options: RedriveOptions, key: string
     }
     rewrites.push({ key: source, rewrite: (lines) => lines.map((line) => verdictLine(line, judge, filter, redrivenAt)) });
   }
-  const format = deps.format ?? hiveParquetFormat(options.table);
+  const format = formatOf(deps, options);
   const written = await rows.write(deps, options.codec, format, redriveFileStem(run.sequence, run.runId));
   await format.commitRedrive(run, written);
   for (const { key: source, rewrite } of rewrites) await rewriteQuarantine(deps.store, source, rewrite);
@@ -291,6 +292,10 @@ function verdictLine(line: QuarantineLine, judge: Judge, filter: LineFilter, red
   if (verdict === undefined) return { ...line, redriven_at: redrivenAt, redrive_run: filter.run!.sequence };
   const { redriven_at: _at, redrive_run: _run, ...rest } = line;
   return { ...rest, reason: verdict.reason, detail: verdict.detail };
+}
+
+function formatOf(deps: RedriveDeps, options: RedriveOptions): TableFormat {
+  return deps.format ?? hiveParquetFormat(options.table);
 }
 
 /** Writes `rewrite` of the file's lines back, by compare-and-swap: a concurrent finisher of the same run writes the same lines. */

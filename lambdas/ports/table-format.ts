@@ -35,4 +35,9 @@ export interface TableFormat {
    * nothing when the table already includes that run.
    */
   commitRedrive(run: Pick<PendingRun, 'sequence' | 'runId'>, files: readonly WrittenFile[]): Promise<void>;
+  /**
+   * Refuses when the table holds redrive runs past `committed`, the last one its redrive ledger
+   * committed: the ledger was reset, and its next runs would be taken for runs the table holds.
+   */
+  checkRedriveLedger(committed: number): Promise<void>;
 }

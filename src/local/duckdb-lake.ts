@@ -189,14 +189,14 @@ async function icebergView(lake: LocalLake, table: TableSpec, at: { metadata: Ta
 
 /** An Iceberg table's snapshots, oldest first, as Trino's `"<table>$snapshots"` shows them, with the compactor run and the Kafka offsets each holds. */
 function snapshotsView(metadata: TableMetadata): string {
-  const columns = 'snapshot_id, committed_at, operation, parent_id, compactor_run, kafka_offsets, redrive_run_id, added_records, total_records';
+  const columns = 'snapshot_id, committed_at, operation, parent_id, compactor_run, kafka_offsets, redrive_run, added_records, total_records';
   const rows = metadata.snapshots.map((s) => {
     const summary = s.summary;
     const text = (value: string | undefined) => (value === undefined ? 'NULL' : literal(value));
     return `(${literal(String(s['snapshot-id']))}, make_timestamp(${s['timestamp-ms']}::BIGINT * 1000), ${literal(summary.operation)}, ${text(s['parent-snapshot-id']?.toString())}, ` +
-      `${summary[SUMMARY.sequence] ?? 'NULL'}::BIGINT, ${text(summary[SUMMARY.offsets])}, ${text(summary[SUMMARY.redriveRunId])}, ${summary['added-records'] ?? 'NULL'}::BIGINT, ${summary['total-records'] ?? 'NULL'}::BIGINT)`;
+      `${summary[SUMMARY.sequence] ?? 'NULL'}::BIGINT, ${text(summary[SUMMARY.offsets])}, ${summary[SUMMARY.redriveSequence] ?? 'NULL'}::BIGINT, ${summary['added-records'] ?? 'NULL'}::BIGINT, ${summary['total-records'] ?? 'NULL'}::BIGINT)`;
   });
-  if (rows.length === 0) return `SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMP AS committed_at, NULL::VARCHAR AS operation, NULL::VARCHAR AS parent_id, NULL::BIGINT AS compactor_run, NULL::VARCHAR AS kafka_offsets, NULL::VARCHAR AS redrive_run_id, NULL::BIGINT AS added_records, NULL::BIGINT AS total_records WHERE false`;
+  if (rows.length === 0) return `SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMP AS committed_at, NULL::VARCHAR AS operation, NULL::VARCHAR AS parent_id, NULL::BIGINT AS compactor_run, NULL::VARCHAR AS kafka_offsets, NULL::BIGINT AS redrive_run, NULL::BIGINT AS added_records, NULL::BIGINT AS total_records WHERE false`;
   return `SELECT * FROM (VALUES ${rows.join(', ')}) AS snapshots(${columns})`;
 }
 
