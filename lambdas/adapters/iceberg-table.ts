@@ -249,7 +249,7 @@ export class IcebergTable implements TableFormat {
       await this.deps.store.putIfAbsent(this.keyOf(location), serializeMetadata(metadata));
       if (await this.deps.catalog.swap(this.table.name, location, loaded?.entry)) return true;
     }
-    throw new IcebergCommitConflictError(`table ${this.table.name} changed under ${MAX_COMMIT_ATTEMPTS} commit attempts in a row; too many writers commit at once, run the compactor again`);
+    throw new IcebergCommitConflictError(`table ${this.table.name} changed under ${MAX_COMMIT_ATTEMPTS} commit attempts in a row; too many writers commit at once (compactor shards, optimize, redrive); nothing of this commit is in the table, run it again`);
   }
 
   async writeManifest(metadata: TableMetadata, snapshotId: SnapshotId, entries: readonly ManifestEntry[]): Promise<ManifestFile> {
