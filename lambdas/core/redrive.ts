@@ -113,6 +113,8 @@ export interface RedriveReport {
   readonly runs: readonly number[];
   /** True when it finished a run an earlier or concurrent redrive had claimed. */
   readonly resumed: boolean;
+  /** A dry run's note of a redrive run claimed and not committed (a crashed redrive), which the next redrive finishes first; null when none. */
+  readonly pending: { readonly sequence: number; readonly claimedAt: string } | null;
   readonly files: readonly string[];
   readonly sample: readonly RedriveSample[];
 }
@@ -144,7 +146,12 @@ export function redriveLedgerKey(table: string): string {
 export async function redrive(deps: RedriveDeps, options: RedriveOptions): Promise<RedriveReport> {
   const tally = new Tally(options.table.name, options.dryRun === true);
   const key = redriveLedgerKey(options.table.name);
-  if (!tally.dryRun && (await finishPending(deps, options, key, tally))) tally.resumed = true;
+  if (tally.dryRun) {
+    const { pending } = (await loadLedger(deps.store, key)).ledger;
+    tally.pending = pending === null ? null : { sequence: pending.sequence, claimedAt: new Date(pending.startedAt).toISOString() };
+  } else if (await finishPending(deps, options, key, tally)) {
+    tally.resumed = true;
+  }
   for (let round = 0; round < MAX_ROUNDS; round++) {
     tally.judgement = new Verdicts();
     const judged = await judgeQuarantine(deps, options, tally.judgement);
@@ -387,6 +394,7 @@ class Tally {
   private readonly runs: number[] = [];
   private readonly files: string[] = [];
   resumed = false;
+  pending: RedriveReport['pending'] = null;
   readonly table: string;
   readonly dryRun: boolean;
 
@@ -409,7 +417,7 @@ class Tally {
     return {
       table: this.table, dryRun: this.dryRun, redriven: passed.passing, stillFailing: this.judgement.failing,
       byReason: Object.fromEntries(reasons.map((reason) => [reason, { redriven: passed.byReason[reason]?.redriven ?? 0, stillFailing: this.judgement.byReason[reason]?.stillFailing ?? 0 }])),
-      stillFailingByReason: { ...this.judgement.failingNow }, runs: [...this.runs], resumed: this.resumed, files: [...this.files], sample: [...passed.sample],
+      stillFailingByReason: { ...this.judgement.failingNow }, runs: [...this.runs], resumed: this.resumed, pending: this.pending, files: [...this.files], sample: [...passed.sample],
     };
   }
 }

@@ -145,6 +145,9 @@ export function describeRedrive(report: RedriveReport): string {
   if (byReason.length > 0) lines.push(formatTable(Object.keys(byReason[0]!), byReason).replace(/^/gm, '  '));
   const now = Object.entries(report.stillFailingByReason);
   if (now.length > 0) lines.push(`  still failing, by the reason now: ${now.map(([reason, n]) => `${reason} ${n}`).join(', ')}`);
+  if (report.pending !== null) {
+    lines.push(`  redrive run ${report.pending.sequence}, claimed ${report.pending.claimedAt}, has not committed (a redrive crashed): the next redrive finishes it first`);
+  }
   if (report.dryRun && report.sample.length > 0) {
     lines.push('  sample of records that would pass:');
     for (const s of report.sample) lines.push(`    partition ${s.kafka_partition} offset ${s.kafka_offset} (was ${s.reason}): ${s.value}`);

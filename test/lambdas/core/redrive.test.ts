@@ -114,7 +114,9 @@ describe('redrive', () => {
       pending: { sequence: 1, runId: '0123456789abcdef', ranges: [], startedAt: Date.now(), sources: [], reason: null, since: null, limits: OPTIONS.limits, schema: 'another-schema' },
     };
     await store.compareAndSwap(redriveLedgerKey(DEVICE_LOGS.name), serializeCheckpoint(ledger as unknown as CheckpointState), null);
-    expect((await redrive(deps(store), { ...REDRIVE, dryRun: true })).redriven).toBeGreaterThan(0);
+    const dry = await redrive(deps(store), { ...REDRIVE, dryRun: true });
+    expect(dry.redriven).toBeGreaterThan(0);
+    expect(dry.pending).toEqual({ sequence: 1, claimedAt: new Date(ledger.pending.startedAt).toISOString() });
     const refused = redrive(deps(store), REDRIVE);
     await expect(refused).rejects.toThrow(RedriveSchemaMismatchError);
     await expect(refused).rejects.toThrow(/claimed under schema another-schema .* with the declaration that claimed it/);
