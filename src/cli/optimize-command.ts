@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { optimizeTable, OPTIMIZE_DEFAULTS, type OptimizeProgress, type OptimizeReport } from '../../lambdas/adapters/iceberg-maintenance.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { tableNamed } from '../../lambdas/adapters/table-directory.ts';
@@ -8,6 +8,7 @@ import { DEFAULTS } from '../../lib/config.ts';
 import { deployableTables } from '../../lib/tables.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
 import { LocalLake } from '../local/local-lake.ts';
+import { nonNegativeNumber, positiveNumber } from './arguments.ts';
 import { UsageError } from './errors.ts';
 import { endProgress, note, print, printJson, progressLine } from './output.ts';
 import { formatBytes, formatTable } from './table.ts';
@@ -27,18 +28,6 @@ export interface OptimizeFlags {
   retentionDays: number;
   closedAfterHours: number;
   codec: Codec;
-}
-
-function positiveNumber(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return parsed;
-}
-
-function nonNegativeNumber(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError('must be a number, 0 or more.');
-  return parsed;
 }
 
 /** Adds `streamlake optimize` to `program`, with the options the other commands share. */

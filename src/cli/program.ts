@@ -7,6 +7,7 @@ import { DEMO_TABLE } from '../../lib/tables.ts';
 import { DEFAULT_DATA_DIR } from '../local/data-dir.ts';
 import type { AsOf } from '../local/duckdb-lake.ts';
 import { DEFAULT_TABLES_DIR } from '../local/tables-dir.ts';
+import { integer, positiveInt, zonedInstant } from './arguments.ts';
 import { localCommand } from './local-command.ts';
 import { registerOptimize } from './optimize-command.ts';
 import { queriesCommand, queryCommand } from './query-commands.ts';
@@ -14,18 +15,6 @@ import { registerRedrive } from './redrive-command.ts';
 import { registerStatus } from './status-command.ts';
 import { schemaCheckCommand, schemaInferCommand, schemaLockCommand, tablesCommand } from './table-commands.ts';
 import { compactCommand, produceCommand } from './topic-commands.ts';
-
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer.');
-  return parsed;
-}
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed)) throw new InvalidArgumentError('must be an integer.');
-  return parsed;
-}
 
 function brokers(value: string): string[] {
   const list = value.split(',').map((broker) => broker.trim());
@@ -41,8 +30,8 @@ function instant(value: string): number {
 
 function asOf(value: string): AsOf {
   if (/^\d+$/.test(value)) return { snapshotId: value };
-  const timestampMs = Date.parse(value);
-  if (Number.isNaN(timestampMs) || !/[zZ]|[+-]\d\d:?\d\d$/.test(value)) throw new InvalidArgumentError('must be a snapshot id (digits) or an ISO-8601 instant with its zone, e.g. 2026-01-31T12:00:00Z.');
+  const timestampMs = zonedInstant(value);
+  if (timestampMs === undefined) throw new InvalidArgumentError('must be a snapshot id (digits) or an ISO-8601 instant with its zone, e.g. 2026-01-31T12:00:00Z.');
   return { timestampMs };
 }
 

@@ -16,6 +16,7 @@ import { deployableTables } from '../../lib/tables.ts';
 import { requireOutput, stackOutputs } from '../aws/stack.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
 import { LocalLake } from '../local/local-lake.ts';
+import { positiveNumber, zonedInstant } from './arguments.ts';
 import { UsageError } from './errors.ts';
 import { endProgress, print, printJson, progressLine } from './output.ts';
 import { DEFAULT_STACK } from './status-command.ts';
@@ -45,15 +46,8 @@ function reason(value: string): QuarantineReason {
 
 /** `2026-11-27` (from the start of that UTC day) or an instant with its zone. */
 function since(value: string): number {
-  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
-  const parsed = Date.parse(day ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(parsed) || (!day && !/[zZ]|[+-]\d\d:?\d\d$/.test(value))) throw new InvalidArgumentError('must be a UTC date (2026-11-27) or an ISO-8601 instant with its zone (2026-11-27T10:00:00Z).');
-  return parsed;
-}
-
-function positiveNumber(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive number.');
+  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(value) ? zonedInstant(`${value}T00:00:00Z`) : zonedInstant(value);
+  if (parsed === undefined) throw new InvalidArgumentError('must be a UTC date (2026-11-27) or an ISO-8601 instant with its zone (2026-11-27T10:00:00Z).');
   return parsed;
 }
 

@@ -1,8 +1,9 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { deployableTables } from '../../lib/tables.ts';
 import type { AwsStatus } from '../aws/status.ts';
 import { requireDataDir } from '../local/data-dir.ts';
 import { attentionReasons, formatAge, localStatus, STATUS_DEFAULTS, type TableStatus } from '../local/status.ts';
+import { nonNegativeInt, positiveNumber } from './arguments.ts';
 import { UsageError } from './errors.ts';
 import { print, printJson } from './output.ts';
 import { formatTable } from './table.ts';
@@ -22,18 +23,6 @@ export interface StatusFlags {
 
 /** The stack `bin/streamlake.ts` deploys unless `-c stackName=…` names another. */
 export const DEFAULT_STACK = 'streamlake';
-
-function positiveNumber(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return parsed;
-}
-
-function nonNegativeInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < 0) throw new InvalidArgumentError('must be an integer, 0 or more.');
-  return parsed;
-}
 
 /** Adds `streamlake status` to `program`, with the options the other commands share. */
 export function registerStatus(program: Command, shared: { dataDir: Option; tables: Option; kafka: Option }): void {
