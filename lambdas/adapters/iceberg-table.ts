@@ -26,7 +26,7 @@ import {
   type TableMetadata,
 } from '../core/iceberg-metadata.ts';
 import { icebergSchema, partitionPathValue, partitionSpec } from '../core/iceberg-schema.ts';
-import { checkpointPrefix, curatedPrefix, icebergDataDir, icebergDataKey, icebergMetadataPrefix } from '../core/lake-layout.ts';
+import { curatedPrefix, icebergDataDir, icebergDataKey, icebergMetadataPrefix, redriveLedgerKey } from '../core/lake-layout.ts';
 import { tableColumns, type TableSpec } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
@@ -170,7 +170,7 @@ export class IcebergTable implements TableFormat {
   // The table holds redrive run `held`; its ledger, reset or restored, is at `ledger` and would take its next runs for ones the table holds.
   private redriveMismatch(held: number, ledger: number): RedriveLedgerMismatchError {
     return new RedriveLedgerMismatchError(
-      `table ${this.table.name} holds redrive run ${held}, but its redrive ledger (${checkpointPrefix(this.table.name)}redrive/ledger.json) has committed only ${ledger}: ` +
+      `table ${this.table.name} holds redrive run ${held}, but its redrive ledger (${redriveLedgerKey(this.table.name)}) has committed only ${ledger}: ` +
         'it was deleted or restored from an old version, and its next runs would be taken for runs the table holds. Restore the ledger\'s newest version, ' +
         `or set it to {"format": 1, "sequence": ${held}, "offsets": {}, "pending": null}, then run the redrive again`,
     );

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ObjectStore } from '../ports/object-store.ts';
 import type { PartitionOffsets } from '../ports/topic.ts';
 import type { ValidationLimits } from './decode.ts';
 import type { Shard } from './shards.ts';
@@ -96,6 +97,12 @@ export function parseCheckpoint(body: Uint8Array, key: string): CheckpointState 
     throw new CheckpointFormatError(`checkpoint ${key} has an unknown format; restore it from a bucket version or delete it to recompact from the earliest offsets`);
   }
   return state as CheckpointState;
+}
+
+/** The checkpoint at `key` and its tag, for the compare-and-swap that replaces it; the empty one (tag null) when there is none. */
+export async function loadCheckpoint(store: ObjectStore, key: string): Promise<{ state: CheckpointState; etag: string | null }> {
+  const object = await store.get(key);
+  return object ? { state: parseCheckpoint(object.body, key), etag: object.etag } : { state: EMPTY_CHECKPOINT, etag: null };
 }
 
 export function serializeCheckpoint(state: CheckpointState): Uint8Array {

@@ -5,8 +5,7 @@ import type { TableFormat, WrittenFile } from '../ports/table-format.ts';
 import type { PartitionOffsets, TopicReader, TopicRecord } from '../ports/topic.ts';
 import {
   commitRun,
-  EMPTY_CHECKPOINT,
-  parseCheckpoint,
+  loadCheckpoint,
   planRun,
   runIdOf,
   serializeCheckpoint,
@@ -179,11 +178,6 @@ function assertSameSchema(run: PendingRun, table: TableSpec, key: string): void 
     `run ${run.sequence} in ${key} was claimed under schema ${run.schema} and this compactor validates ${table.name} with schema ${table.fingerprint}: ` +
       'finishing it would judge its records by two schemas. Deploy the version that claimed it until that run commits (one compactor run), then deploy this one.',
   );
-}
-
-async function loadCheckpoint(store: ObjectStore, key: string): Promise<{ state: CheckpointState; etag: string | null }> {
-  const object = await store.get(key);
-  return object ? { state: parseCheckpoint(object.body, key), etag: object.etag } : { state: EMPTY_CHECKPOINT, etag: null };
 }
 
 // The commit lost a race: fine if a concurrent run finished the same claim, a bug otherwise.

@@ -83,6 +83,11 @@ export function quarantineKey(table: string, dt: string, sequence: number, runId
   return `${quarantinePrefix(table)}dt=${dt}/${runFileStem(sequence, runId)}.ndjson`;
 }
 
+/** The ledger of a table's redrive runs, beside its compactors' checkpoints (and shaped like one). */
+export function redriveLedgerKey(table: string): string {
+  return `${checkpointPrefix(table)}redrive/ledger.json`;
+}
+
 /** The checkpoint object of a table's consumer group. */
 export function checkpointKey(table: string, group: string): string {
   return `${checkpointPrefix(table)}${group}.json`;

@@ -4,10 +4,10 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import type { Codec, ParquetEncoder } from '../ports/parquet.ts';
 import type { TableFormat } from '../ports/table-format.ts';
 import type { TopicRecord } from '../ports/topic.ts';
-import { parseCheckpoint, serializeCheckpoint, type CheckpointState, type PendingRun } from './checkpoint.ts';
+import { loadCheckpoint, serializeCheckpoint, type CheckpointState, type PendingRun } from './checkpoint.ts';
 import { RecordDecoder, type QuarantineReason, type ValidationLimits } from './decode.ts';
 import { hiveParquetFormat } from './hive-table.ts';
-import { checkpointPrefix, quarantinePrefix, redriveFileStem } from './lake-layout.ts';
+import { quarantinePrefix, redriveFileStem, redriveLedgerKey } from './lake-layout.ts';
 import { LakeRows } from './lake-rows.ts';
 import { tableColumns, type TableSpec } from './table-declaration.ts';
 
@@ -132,11 +132,6 @@ const MAX_ROUNDS = 100;
 const SAMPLE_SIZE = 5;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-/** The ledger object of a table's redrive runs, beside its compactors' checkpoints. */
-export function redriveLedgerKey(table: string): string {
-  return `${checkpointPrefix(table)}redrive/ledger.json`;
-}
 
 /**
  * Redrives `options.table`'s quarantined records: first finishes a run an interrupted redrive
@@ -442,9 +437,8 @@ function serializeLines(lines: readonly QuarantineLine[]): string {
 }
 
 async function loadLedger(store: ObjectStore, key: string): Promise<{ ledger: RedriveLedger; etag: string | null }> {
-  const object = await store.get(key);
-  if (!object) return { ledger: { format: 1, sequence: 0, offsets: {}, pending: null }, etag: null };
-  return { ledger: parseCheckpoint(object.body, key) as unknown as RedriveLedger, etag: object.etag };
+  const { state, etag } = await loadCheckpoint(store, key);
+  return { ledger: state as unknown as RedriveLedger, etag };
 }
 
 /** Unique to the run: a ledger recreated from nothing numbers its runs from 1 again, and must not take another run's marks or files for its own. */
