@@ -9,6 +9,7 @@ import { RecordDecoder, type QuarantineReason, type ValidationLimits } from './d
 import { hiveParquetFormat } from './hive-table.ts';
 import { quarantinePrefix, redriveFileStem, redriveLedgerKey } from './lake-layout.ts';
 import { LakeRows } from './lake-rows.ts';
+import type { Rejection } from './rejection.ts';
 import { tableColumns, type TableSpec } from './table-declaration.ts';
 
 /**
@@ -261,24 +262,25 @@ async function finishRun(deps: RedriveDeps, options: RedriveOptions, key: string
         'finishing it would judge its records by two schemas. Run `streamlake redrive` with the declaration that claimed it (check out that version) to finish it, then with this one.',
     );
   }
-  const judge = new Judge(options.table, run.limits);
   const filter = { reason: run.reason, since: run.since, run };
   const rows = new LakeRows(options.table, run.limits, 0);
-  const redrivenAt = new Date(run.startedAt).toISOString();
-  const rewrites: { key: string; rewrite: (lines: readonly QuarantineLine[]) => QuarantineLine[] }[] = [];
   const verdicts = new Verdicts();
+  // Each candidate's verdict, by its offset: judged once, as its row is added, and written back to its line.
+  const judged = new Map<string, Rejection | undefined>();
   for (const source of run.sources) {
     const object = await deps.store.get(source);
     for (const line of object ? parseLines(object.body, source) : []) {
       if (!isCandidate(line, filter)) continue;
-      verdicts.add(line, rows.add(recordOf(line)));
+      const rejection = rows.add(recordOf(line));
+      judged.set(offsetOf(line), rejection);
+      verdicts.add(line, rejection);
     }
-    rewrites.push({ key: source, rewrite: (lines) => lines.map((line) => verdictLine(line, judge, filter, redrivenAt)) });
   }
   const format = formatOf(deps, options);
   const written = await rows.write(deps, options.codec, format, redriveFileStem(run.sequence, run.runId));
   await format.commitRedrive(run, written);
-  for (const { key: source, rewrite } of rewrites) await rewriteQuarantine(deps.store, source, rewrite);
+  const redrivenAt = new Date(run.startedAt).toISOString();
+  for (const source of run.sources) await rewriteQuarantine(deps.store, source, (lines) => lines.map((line) => verdictLine(line, judged, filter, redrivenAt)));
   const committed = { format: 1 as const, sequence: run.sequence, offsets: {}, pending: null };
   const swap = await deps.store.compareAndSwap(key, serializeCheckpoint(committed), claimEtag);
   if (!swap.ok && (await loadLedger(deps.store, key)).ledger.sequence < run.sequence) {
@@ -287,13 +289,17 @@ async function finishRun(deps: RedriveDeps, options: RedriveOptions, key: string
   tally.committed(run.sequence, verdicts, written.map((file) => file.key));
 }
 
-/** The line with its verdict now: marked as redriven by `filter.run` when it passes, with its new reason when it fails otherwise. */
-function verdictLine(line: QuarantineLine, judge: Judge, filter: LineFilter, redrivenAt: string): QuarantineLine {
-  if (!isCandidate(line, filter)) return line;
-  const verdict = judge.verdict(line);
-  if (verdict === undefined) return { ...line, redriven_at: redrivenAt, redrive_run: filter.run!.sequence };
+/** The line with its verdict now: marked as redriven by `filter.run` when it passed, with its new reason when it fails otherwise. */
+function verdictLine(line: QuarantineLine, judged: ReadonlyMap<string, Rejection | undefined>, filter: LineFilter, redrivenAt: string): QuarantineLine {
+  if (!isCandidate(line, filter) || !judged.has(offsetOf(line))) return line;
+  const rejection = judged.get(offsetOf(line));
+  if (rejection === undefined) return { ...line, redriven_at: redrivenAt, redrive_run: filter.run!.sequence };
   const { redriven_at: _at, redrive_run: _run, ...rest } = line;
-  return { ...rest, reason: verdict.reason, detail: verdict.detail };
+  return { ...rest, reason: rejection.reason, detail: rejection.detail };
+}
+
+function offsetOf(line: QuarantineLine): string {
+  return `${line.kafka_partition}:${line.kafka_offset}`;
 }
 
 function formatOf(deps: RedriveDeps, options: RedriveOptions): TableFormat {
