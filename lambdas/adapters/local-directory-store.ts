@@ -119,7 +119,7 @@ export class LocalDirectoryStore implements ObjectStore {
         if (isErrno(error, 'ENOENT')) return undefined;
         throw error;
       }
-      const version = Math.max(0, ...names.filter((name) => /^\d+$/.test(name)).map(Number));
+      const version = newestOf(names);
       if (version === 0) return undefined;
       try {
         return { version, body: new Uint8Array(await readFile(join(dir, versionName(version)))) };
@@ -176,7 +176,7 @@ export class LocalDirectoryStore implements ObjectStore {
     for (const { key } of await this.list(prefix)) {
       const dir = this.pathOf(key) + VERSIONS_SUFFIX;
       const names = await readdir(dir).catch((error: unknown) => (isErrno(error, 'ENOENT') ? [] : Promise.reject(error)));
-      const version = Math.max(0, ...names.filter((name) => /^\d+$/.test(name)).map(Number));
+      const version = newestOf(names);
       files.push(version === 0 ? this.pathOf(key) : join(dir, versionName(version)));
     }
     return files;
@@ -186,6 +186,11 @@ export class LocalDirectoryStore implements ObjectStore {
     await rm(this.pathOf(key), { force: true });
     await rm(this.pathOf(key) + VERSIONS_SUFFIX, { recursive: true, force: true });
   }
+}
+
+/** The newest version among a `.versions` directory's names; 0 when it holds none. */
+function newestOf(names: readonly string[]): number {
+  return Math.max(0, ...names.filter((name) => /^\d+$/.test(name)).map(Number));
 }
 
 function versionName(version: number): string {
