@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 const CLI = join(import.meta.dirname, '../../src/cli/main.ts');
 
@@ -30,4 +31,22 @@ export function streamlake(args: readonly string[], options: CliOptions = {}): P
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * `streamlake` on the declarations in `tables`: `run` passes `--tables`, and `json` adds `--json`,
+ * expects success (exit 0, no error on stderr) and parses what it printed.
+ */
+export function streamlakeOn(tables: string): {
+  run: (args: string[], input?: string) => Promise<CliResult>;
+  json: <T>(args: string[], input?: string) => Promise<T>;
+} {
+  const run = (args: string[], input?: string) => streamlake([...args, '--tables', tables], { input });
+  const json = async <T,>(args: string[], input?: string): Promise<T> => {
+    const result = await run([...args, '--json'], input);
+    expect(result.stderr).not.toContain('streamlake:');
+    expect(result.code).toBe(0);
+    return JSON.parse(result.stdout) as T;
+  };
+  return { run, json };
 }

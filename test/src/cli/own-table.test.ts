@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { dataDirLayout } from '../../../src/local/data-dir.ts';
-import { streamlake } from '../../helpers/cli.ts';
+import { streamlakeOn } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { copyTables, editDeclaration } from '../../helpers/tables-dir.ts';
 
@@ -27,13 +27,7 @@ describe('a table of your own, through the streamlake command', () => {
   const dir = tempDir();
   const tables = copyTables(join(dir.path, 'tables'), { orders: true });
   const dataDir = join(dir.path, 'data');
-  const run = (args: string[], input?: string) => streamlake([...args, '--tables', tables], { input });
-  const json = async <T,>(args: string[], input?: string): Promise<T> => {
-    const result = await run([...args, '--json'], input);
-    expect(result.stderr).not.toContain('streamlake:');
-    expect(result.code).toBe(0);
-    return JSON.parse(result.stdout) as T;
-  };
+  const { run, json } = streamlakeOn(tables);
   const rows = (sql: string) => json<Record<string, unknown>[]>(['query', '--data-dir', dataDir, sql]);
   let firstFiles: string[] = [];
   afterAll(() => dir.remove());

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { dataDirLayout } from '../../../src/local/data-dir.ts';
-import { streamlake } from '../../helpers/cli.ts';
+import { streamlakeOn } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { copyTables, editDeclaration } from '../../helpers/tables-dir.ts';
 
@@ -46,13 +46,7 @@ describe.each(['hive-parquet', 'iceberg'] as const)('streamlake redrive of a %s 
   if (format === 'iceberg') editDeclaration(tables, 'orders', (declaration) => void (declaration['x-streamlake'].format = 'iceberg'));
   const dataDir = join(dir.path, 'data');
   const lakeDir = dataDirLayout(dataDir).lakeDir;
-  const run = (args: string[], input?: string) => streamlake([...args, '--tables', tables], { input });
-  const json = async <T,>(args: string[], input?: string): Promise<T> => {
-    const result = await run([...args, '--json'], input);
-    expect(result.stderr).not.toContain('streamlake:');
-    expect(result.code).toBe(0);
-    return JSON.parse(result.stdout) as T;
-  };
+  const { run, json } = streamlakeOn(tables);
   const rows = (sql: string) => json<Record<string, unknown>[]>(['query', '--data-dir', dataDir, sql]);
   const redrive = (...args: string[]) => json<Report>(['redrive', '--table', 'orders', '--data-dir', dataDir, ...args]);
   /**
