@@ -49,7 +49,7 @@ export class PipelineStack extends Stack {
 
     const icebergTables = tables.filter((table) => table.format === 'iceberg').map((table) => table.name);
     // The Glue endpoint costs by the hour in each AZ: only a stack with an Iceberg table, whose compactor commits in Glue, has one.
-    this.network = new PipelineNetwork(this, 'Network', { tracing: config.tracing, glueEndpoint: icebergTables.length > 0, flowLogRetentionDays: config.brokerLogRetentionDays, removalPolicy });
+    this.network = new PipelineNetwork(this, 'Network', { glueEndpoint: icebergTables.length > 0, flowLogRetentionDays: config.brokerLogRetentionDays, removalPolicy });
     this.kafka = new KafkaCluster(this, 'Kafka', { ...config, vpc: this.network.vpc, subnets: this.network.privateSubnets, encryptionKey, removalPolicy: withStack });
     this.lake = new LakeStorage(this, 'Lake', {
       ...config,

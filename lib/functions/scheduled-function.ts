@@ -83,7 +83,7 @@ export function scheduledFunction(scope: Construct, id: string, scheduleId: stri
     retryAttempts: 0,
     onFailure: new SqsDestination(options.deadLetterQueue),
   });
-  // The subnets have no route but the S3 gateway endpoint (and X-Ray's when tracing), so HTTPS egress reaches only those.
+  // The subnets have no route but the S3 gateway endpoint (and Glue's, for the Iceberg compactors), so HTTPS egress reaches only those.
   if (options.vpc) fn.connections.allowToAnyIpv4(ec2.Port.tcp(443), 'HTTPS to S3 through the gateway endpoint');
   acknowledgeBasics(fn, options.tracing, options.vpc !== undefined);
 

@@ -1,11 +1,9 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 export interface PipelineNetworkProps {
-  /** Also add a VPC endpoint for X-Ray, which traced Lambdas need without a NAT gateway. @default false */
-  readonly tracing?: boolean;
   /**
    * Also add an interface endpoint for the Glue API, which the compactors of Iceberg tables commit
    * through (the stack sets it when a declared table is Iceberg). It accepts HTTPS only from what
@@ -23,7 +21,10 @@ export interface PipelineNetworkProps {
  * cost more than the rest of the pipeline). The Lambdas reach S3 through a gateway endpoint, and the
  * compactors of Iceberg tables the Glue API through an interface endpoint when there are any; MSK
  * lives in the same subnets; MSK IAM tokens are signed locally and need no endpoint; the bootstrap
- * broker string is resolved at deploy time and passed in the environment.
+ * broker string is resolved at deploy time and passed in the environment. X-Ray tracing needs no
+ * endpoint either: Lambda runs the X-Ray daemon and sends its segments itself, and our code calls no
+ * X-Ray API (AWS Solutions Constructs document Lambdas traced by default in isolated subnets with
+ * no X-Ray endpoint as "the minimal, most private VPC to run the pattern").
  */
 export class PipelineNetwork extends Construct {
   readonly vpc: ec2.Vpc;
@@ -46,10 +47,6 @@ export class PipelineNetwork extends Construct {
         },
       },
     });
-    if (props.tracing) {
-      const xray = this.vpc.addInterfaceEndpoint('XRay', { service: ec2.InterfaceVpcEndpointAwsService.XRAY });
-      Validations.of(xray).acknowledge({ id: 'AwsSolutions-EC23', reason: 'The endpoint accepts HTTPS only from inside the VPC (its CIDR, an intrinsic the rule cannot read).' });
-    }
     if (props.glueEndpoint) {
       // Closed by default: the Iceberg compactors are let in one by one, by security group.
       this.glueEndpoint = this.vpc.addInterfaceEndpoint('Glue', { service: ec2.InterfaceVpcEndpointAwsService.GLUE, privateDnsEnabled: true, open: false });

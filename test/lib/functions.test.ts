@@ -1,4 +1,4 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/handlers/environment.ts';
 import { DEFAULTS } from '../../lib/config.ts';
@@ -53,12 +53,16 @@ describe('pipeline Lambdas', () => {
     expect(resourcesOf(template, 'AWS::Logs::LogGroup').filter(([, g]) => g.Properties.RetentionInDays === DEFAULTS.lambdaLogRetentionDays)).toHaveLength(2);
   });
 
-  it('trace with X-Ray only when asked, adding the X-Ray endpoint the private subnets need', () => {
+  it('trace with X-Ray only when asked, with no endpoint for it (Lambda sends the segments itself)', () => {
     expect(props(compactor).TracingConfig).toBeUndefined();
     const traced = synthStack({ tracing: true });
     const tracedCompactor = traced.stack.functions.compactors.get('device_logs')!.fn;
     expect(traced.template.toJSON().Resources[traced.stack.getLogicalId(tracedCompactor.node.defaultChild as never)].Properties.TracingConfig).toEqual({ Mode: 'Active' });
-    traced.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Interface' });
+    traced.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'] })]) },
+    });
+    const endpointServices = (t: Template) => resourcesOf(t, 'AWS::EC2::VPCEndpoint').map(([, e]) => JSON.stringify(e.Properties.ServiceName)).sort();
+    expect(endpointServices(traced.template)).toEqual(endpointServices(template));
   });
 });
 
