@@ -1,10 +1,10 @@
 import { parseCheckpoint } from '../core/checkpoint.ts';
-import { lastRunSnapshot, sequencesOf, withoutSnapshotsBefore, type Snapshot } from '../core/iceberg-metadata.ts';
+import { lastRunSnapshot, sequencesOf, withoutSnapshotsBefore, type Snapshot, type TableMetadata } from '../core/iceberg-metadata.ts';
 import { checkpointPrefix, curatedPrefix, icebergMetadataPrefix } from '../core/lake-layout.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { decodeManifest, EntryStatus } from './iceberg-avro.ts';
 import type { MaintenanceDeps, RemovedFiles } from './iceberg-maintenance.ts';
-import { IcebergCommitConflictError, IcebergLocationError, type IcebergTable } from './iceberg-table.ts';
+import { IcebergLocationError, type IcebergTable } from './iceberg-table.ts';
 
 /**
  * The second half of `streamlake optimize`: snapshots older than the retention expire, and the
@@ -17,8 +17,6 @@ const METADATA_VERSIONS_KEPT = 100;
 
 const EMPTY_REMOVED: RemovedFiles = { dataFiles: 0, manifests: 0, manifestLists: 0, metadataFiles: 0, bytes: 0 };
 
-const MAX_EXPIRE_ATTEMPTS = 10;
-
 /**
  * Expires the snapshots committed before `cutoff` (never the current one) and trims the metadata
  * log to the files of the retention, at most {@link METADATA_VERSIONS_KEPT}, in a
@@ -27,23 +25,22 @@ const MAX_EXPIRE_ATTEMPTS = 10;
  * older than the cutoff by the snapshots' own timestamps.
  */
 export async function expireSnapshots(table: IcebergTable, deps: MaintenanceDeps, cutoff: number): Promise<{ count: number; knownOld: Set<string> }> {
-  for (let attempt = 0; attempt < MAX_EXPIRE_ATTEMPTS; attempt++) {
-    const loaded = await table.load();
-    if (!loaded) return { count: 0, knownOld: new Set() };
-    const { metadata, entry } = loaded;
-    const now = deps.clock.now();
-    const kept = withoutSnapshotsBefore(metadata, cutoff, now);
+  let expired: Snapshot[] = [];
+  let dropped: TableMetadata['metadata-log'][number][] = [];
+  // Planned anew on every commit attempt, from the table as it is then.
+  const committed = await table.commit(async (loaded) => {
+    if (!loaded) return undefined;
+    const { metadata } = loaded;
+    const kept = withoutSnapshotsBefore(metadata, cutoff, deps.clock.now());
     const log = metadata['metadata-log'].filter((e) => e['timestamp-ms'] >= cutoff).slice(-METADATA_VERSIONS_KEPT);
-    const expired = metadata.snapshots.filter((snapshot) => !kept.snapshots.includes(snapshot));
-    const dropped = metadata['metadata-log'].filter((e) => !log.includes(e));
-    if (expired.length === 0 && dropped.length === 0) return { count: 0, knownOld: new Set() };
-    if (await table.commit(async (current) => (current?.entry.version === entry.version ? { metadata: { ...kept, 'metadata-log': log } } : undefined))) {
-      const knownOld = new Set(dropped.filter((e) => e['timestamp-ms'] < cutoff).map((e) => table.keyOf(e['metadata-file'])));
-      for (const key of await snapshotFiles(table, deps.store, expired, new Map(), 'skip')) knownOld.add(key);
-      return { count: expired.length, knownOld };
-    }
-  }
-  throw new IcebergCommitConflictError(`table ${table.table.name} changed under ${MAX_EXPIRE_ATTEMPTS} attempts to expire its snapshots; run optimize again`);
+    expired = metadata.snapshots.filter((snapshot) => !kept.snapshots.includes(snapshot));
+    dropped = metadata['metadata-log'].filter((e) => !log.includes(e));
+    return expired.length === 0 && dropped.length === 0 ? undefined : { metadata: { ...kept, 'metadata-log': log } };
+  });
+  if (!committed) return { count: 0, knownOld: new Set() };
+  const knownOld = new Set(dropped.filter((e) => e['timestamp-ms'] < cutoff).map((e) => table.keyOf(e['metadata-file'])));
+  for (const key of await snapshotFiles(table, deps.store, expired, new Map(), 'skip')) knownOld.add(key);
+  return { count: expired.length, knownOld };
 }
 
 /**

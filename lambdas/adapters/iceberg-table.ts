@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PendingRun } from '../core/checkpoint.ts';
 import {
   ancestry,
@@ -41,6 +42,8 @@ export interface IcebergTableDeps {
   /** The URI of the store's root, ending in `/` (`s3://bucket/`, `file:///…/lake/`): Iceberg metadata holds absolute paths. */
   readonly lakeUri: string;
   readonly clock: Clock;
+  /** Waits after lost swap number `attempt` (from 0), before the next commit attempt. @default {@link backoffMs} of real time */
+  readonly backoff?: (attempt: number) => Promise<void>;
 }
 
 /** A table's current state: its metadata and the catalog entry it was read at. */
@@ -74,6 +77,20 @@ export class IcebergLocationError extends Error {
 }
 
 const MAX_COMMIT_ATTEMPTS = 10;
+/** The first wait after a lost swap, doubled after each further loss up to the cap (Apache Iceberg waits 100 ms to 60 s, for 4 retries). */
+const BACKOFF_BASE_MS = 50;
+const BACKOFF_CAP_MS = 2_000;
+
+/**
+ * How long to wait after losing swap number `attempt` (from 0): a random share of an exponentially
+ * growing, capped window ("full jitter"), so that writers who lost to the same commit (compactor
+ * shards, optimize, redrive) spread out instead of colliding again in step.
+ */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+}
+
+const jitteredBackoff = (attempt: number) => sleep(backoffMs(attempt));
 
 /**
  * An Apache Iceberg (v2) table in the lake: the compactor's runs commit as append snapshots whose
@@ -234,10 +251,12 @@ export class IcebergTable implements TableFormat {
 
   /**
    * Commits what `plan` builds on the current table: writes the new metadata file and swaps the
-   * catalog's pointer to it. A lost swap re-reads the table and plans again, up to a bound.
+   * catalog's pointer to it. A lost swap waits (see {@link backoffMs}), re-reads the table and plans
+   * again, up to a bound.
    */
   async commit(plan: CommitPlan): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      if (attempt > 0) await (this.deps.backoff ?? jitteredBackoff)(attempt - 1);
       const loaded = await this.load();
       const next = await plan(loaded);
       if (!next) return false;

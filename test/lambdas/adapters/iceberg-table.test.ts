@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeManifest, decodeManifestList, DeleteFilesError, encodeManifest, encodeManifestList, EntryStatus } from '../../../lambdas/adapters/iceberg-avro.ts';
-import { CheckpointTableMismatchError, IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
+import { backoffMs, CheckpointTableMismatchError, IcebergCommitConflictError, IcebergTable } from '../../../lambdas/adapters/iceberg-table.ts';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { StoreCatalog } from '../../../lambdas/adapters/store-catalog.ts';
 import { currentSchema, currentSnapshot, parseMetadata, sequenceOf, serializeMetadata, snapshotAt, SUMMARY } from '../../../lambdas/core/iceberg-metadata.ts';
 import { icebergSchema, nameMapping, partitionPathValue, partitionSpec, type IcebergField, type IcebergStruct, type IcebergType } from '../../../lambdas/core/iceberg-schema.ts';
 import { parseTableDeclaration, tableColumns, type TableSpec } from '../../../lambdas/core/table-declaration.ts';
 import type { PendingRun } from '../../../lambdas/core/checkpoint.ts';
+import type { TableCatalog } from '../../../lambdas/ports/table-catalog.ts';
 import type { RunOffsets } from '../../../lambdas/ports/table-format.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { DEVICE_LOGS } from '../../helpers/tables.ts';
@@ -132,6 +133,30 @@ describe('IcebergTable', () => {
     const { metadata } = (await table.load())!;
     expect(metadata.snapshots).toHaveLength(1);
     expect(sequenceOf(metadata.snapshots[0])).toBe(1);
+  });
+
+  it('waits a growing, jittered time after each lost swap before planning again, and gives up after 10 attempts', async () => {
+    const store = new LocalDirectoryStore(dir.path);
+    const catalog = new StoreCatalog(store);
+    let losses = 3;
+    const losing: TableCatalog = { get: (name) => catalog.get(name), swap: async (...args) => (losses-- > 0 ? false : catalog.swap(...args)) };
+    const waits: number[] = [];
+    const contended = new IcebergTable({ store, catalog: losing, lakeUri: 'file:///lake/', clock: { now: () => now }, backoff: async (attempt) => void waits.push(attempt) }, { ...DEVICE_LOGS, format: 'iceberg' });
+    await contended.commitRun(run(1), [file('curated/device_logs/data/a.parquet', 1)], at(1));
+    expect(waits).toEqual([0, 1, 2]);
+    expect(sequenceOf(currentSnapshot((await table.load())!.metadata))).toBe(1);
+
+    losses = Infinity;
+    waits.length = 0;
+    await expect(contended.commitRun(run(2), [file('curated/device_logs/data/b.parquet', 1)], at(2))).rejects.toThrow(IcebergCommitConflictError);
+    // No wait after the last attempt: it gives up at once.
+    expect(waits).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('draws each wait from a window that doubles from 50 ms up to 2 s', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 9].map((attempt) => backoffMs(attempt, () => 0.9999))).toEqual([49, 99, 199, 399, 799, 1599, 1999, 1999]);
+    expect(backoffMs(4, () => 0)).toBe(0);
+    expect(backoffMs(2, () => 0.5)).toBe(100);
   });
 
   it("knows a run is committed when another writer's snapshot (no streamlake summary) came after it", async () => {
