@@ -9,7 +9,7 @@ import { openKafkaReader } from '../adapters/kafka-reader.ts';
 import { parquetEncoder } from '../adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../adapters/s3-store.ts';
 import { loadTables, tableNamed } from '../adapters/table-directory.ts';
-import { compactToBudget, type BudgetedCompaction } from '../core/compaction-loop.ts';
+import { compactToBudgetSettled, type BudgetedCompaction } from '../core/compaction-loop.ts';
 import { type CompactorDeps, type CompactorOptions } from '../core/compactor.ts';
 import { validationLimits } from '../core/decode.ts';
 import { shardOf, ShardError, type Shard } from '../core/shards.ts';
@@ -95,7 +95,8 @@ export type CompactorSummary = Omit<BudgetedCompaction, 'files' | 'quarantineFil
 
 /**
  * A compactor handler: setup once per container (again after a failed setup), then, per
- * invocation, runs of the event's shard until it caught up or the Lambda's time is spent.
+ * invocation, runs of the event's shard until it caught up or the Lambda's time is spent, then
+ * their metrics: also when a run fails after others committed, before it throws that run's error.
  * Without a context (a direct call) it performs one run.
  */
 export function createCompactorHandler(factories: CompactorFactories = AWS_FACTORIES): (event?: CompactorEvent, context?: CompactorContext) => Promise<CompactorSummary> {
@@ -108,16 +109,24 @@ export function createCompactorHandler(factories: CompactorFactories = AWS_FACTO
     const { deps, options, shards } = await setup;
     const shard = eventShard(event, shards);
     const started = Date.now();
-    const budgeted = await compactToBudget(deps, { ...options, shard }, { remainingMs: () => context?.getRemainingTimeInMillis() ?? 0 });
-    const report = { ...budgeted, durationMs: Date.now() - started };
-    publishMetrics(options.table.name, shard, report);
-    if (report.gaps.length > 0) logger.error('records were deleted by retention before they were compacted', { gaps: report.gaps });
-    if (report.unknownFields.length > 0) logger.warn('records carry fields the declaration does not name; they are kept in _extra', { unknownFields: report.unknownFields });
-    if (report.stoppedBy === 'handed-over') logger.warn('a deployment with another shard count took the partitions over; this invocation stopped after its committed runs', { shard: shard.index, shards });
-    const summary = { ...report, shard: shard.index, shards, files: report.files.length, quarantineFiles: report.quarantineFiles.length };
-    logger.info(report.runs === 0 ? 'nothing to compact' : 'compacted', summary);
-    return summary;
+    const outcome = await compactToBudgetSettled(deps, { ...options, shard }, { remainingMs: () => context?.getRemainingTimeInMillis() ?? 0 });
+    const account = (compaction: BudgetedCompaction) => accountFor(options.table.name, shard, shards, { ...compaction, durationMs: Date.now() - started });
+    if (outcome.ok) return account(outcome.compaction);
+    // The runs before the failed one committed records the dashboards must count; the failure still fails the invocation (its Error alarm).
+    if (outcome.committed !== undefined) account(outcome.committed);
+    throw outcome.error;
   };
+}
+
+/** Publishes the metrics of an invocation's committed runs, logs what needs attention, and sums them up. */
+function accountFor(table: string, shard: Shard, shards: number, report: BudgetedCompaction): CompactorSummary {
+  publishMetrics(table, shard, report);
+  if (report.gaps.length > 0) logger.error('records were deleted by retention before they were compacted', { gaps: report.gaps });
+  if (report.unknownFields.length > 0) logger.warn('records carry fields the declaration does not name; they are kept in _extra', { unknownFields: report.unknownFields });
+  if (report.stoppedBy === 'handed-over') logger.warn('a deployment with another shard count took the partitions over; this invocation stopped after its committed runs', { shard: shard.index, shards });
+  const summary = { ...report, shard: shard.index, shards, files: report.files.length, quarantineFiles: report.quarantineFiles.length };
+  logger.info(report.runs === 0 ? 'nothing to compact' : 'compacted', summary);
+  return summary;
 }
 
 /** Scheduled every few minutes per shard: exactly-once compaction runs to the time budget, then their figures as metrics. */

@@ -3,15 +3,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryStore } from '../../../lambdas/adapters/local-directory-store.ts';
 import { LocalLog } from '../../../lambdas/adapters/local-log.ts';
 import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
-import { compactToBudget, type CompactionBudget } from '../../../lambdas/core/compaction-loop.ts';
+import { compactToBudget, compactToBudgetSettled, type CompactionBudget } from '../../../lambdas/core/compaction-loop.ts';
 import { compact } from '../../../lambdas/core/compactor.ts';
 import { shardOf } from '../../../lambdas/core/shards.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
 import type { TopicReader } from '../../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { compactorOptions } from '../../../src/local/runner.ts';
+import { pausingAfterBatches } from '../../helpers/compactor.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
 import { DEVICE_LOGS } from '../../helpers/tables.ts';
+import { BROKERS_GONE, failingFromRead } from '../failing-topic.ts';
 
 const START = Date.UTC(2026, 0, 15, 9, 30);
 const MINUTE = 60_000;
@@ -23,6 +25,12 @@ function simulatedBudget(totalMs: number, perRunMs: number, topic: TopicReader):
     budget: { remainingMs: () => left, floorMs: 1_000 },
     topic: { offsets: async () => ((left -= perRunMs), topic.offsets()), read: (p, f, t) => topic.read(p, f, t), commitOffsets: (g, o) => topic.commitOffsets(g, o), close: () => topic.close() },
   };
+}
+
+/** A Lambda's remaining time that each record read spends `perRecordMs` of: a run's time grows with its records. */
+function perRecordBudget(totalMs: number, perRecordMs: number, topic: TopicReader): { budget: CompactionBudget; topic: TopicReader } {
+  let left = totalMs;
+  return { budget: { remainingMs: () => left, floorMs: 1_000 }, topic: pausingAfterBatches(topic, async (records) => void (left -= records.length * perRecordMs)) };
 }
 
 describe('compaction to a time budget', () => {
@@ -64,9 +72,9 @@ describe('compaction to a time budget', () => {
     expect(audit.lakeRows + audit.quarantined).toBe(600);
   });
 
-  it('starts no run once the time left is below 1.5 × the longest run plus the floor, and says it did not catch up', async () => {
+  it('starts no run once the time left is below 1.5 × a full run\'s expected time plus the floor, and says it did not catch up', async () => {
     await produceMinutes(20);
-    // 12 s left after the start, runs of 2 s: after the fourth, 4 s are left, not more than 1.5 × 2 s + 1 s.
+    // 12 s left after the start, full runs of 2 s: after the fourth, 4 s are left, not more than 1.5 × 2 s + 1 s.
     const { budget, topic } = simulatedBudget(14_000, 2_000, log);
     const report = await loop(topic, budget, 100);
     expect(report).toMatchObject({ runs: 4, caughtUp: false, stoppedBy: 'budget' });
@@ -113,6 +121,31 @@ describe('compaction to a time budget', () => {
     expect(audit.duplicates).toBe(0);
     expect(audit.incompletePartitions).toEqual([]);
     expect(audit.lakeRows + audit.quarantined).toBe(600);
+  });
+
+  it('expects the next run to take as long as a full one: after a short resumed claim, starts no full run that would outlast the time left', async () => {
+    await produceMinutes(1);
+    // A run that failed after its claim of 2 records a partition: the next invocation's first run resumes that claim.
+    const deps = { store: lake, encoder: parquetEncoder(), clock: { now: () => START + minute * MINUTE } };
+    await expect(compact({ ...deps, topic: failingFromRead(log, 1) }, { ...compactorOptions(DEFAULTS, DEVICE_LOGS), maxRecordsPerRun: 8 })).rejects.toThrow(BROKERS_GONE);
+    await produceMinutes(19);
+    // 100 ms a record: the resumed run takes 0.8 s, a full run of 100 records 10 s, and 9 s are left.
+    const { budget, topic } = perRecordBudget(9_000, 100, log);
+    const report = await loop(topic, budget, 100);
+    expect(report).toMatchObject({ runs: 1, resumed: true, recordsRead: 8, stoppedBy: 'budget' });
+    expect(budget.remainingMs()).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('tells what the runs before a failed run committed, besides its error; nothing when the first run fails', async () => {
+    await produceMinutes(20);
+    const settle = (topic: TopicReader) =>
+      compactToBudgetSettled({ topic, store: lake, encoder: parquetEncoder(), clock: { now: () => START } }, { ...compactorOptions(DEFAULTS, DEVICE_LOGS), maxRecordsPerRun: 100 }, { remainingMs: () => 600_000 });
+    // A run reads each of the 4 partitions once: the ninth read is the third run's.
+    const failed = await settle(failingFromRead(log, 9));
+    expect(failed).toMatchObject({ ok: false, error: { message: BROKERS_GONE }, committed: { runs: 2, sequence: 2, recordsRead: 200, caughtUp: false, stoppedBy: 'failed' } });
+    // The next invocation resumes the third run's claim, and fails at its first read.
+    expect(await settle(failingFromRead(log, 1))).toEqual({ ok: false, error: new Error(BROKERS_GONE) });
+    await expect(loop(failingFromRead(log, 1), { remainingMs: () => 600_000 }, 100)).rejects.toThrow(BROKERS_GONE);
   });
 
   it('reports nothing to do as caught up without a run', async () => {

@@ -12,6 +12,7 @@ import { FakeS3 } from '../../helpers/fake-s3.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { captureMetrics, type CapturedMetrics } from '../../helpers/metrics.ts';
 import { DEVICE_LOGS, TABLES_DIR } from '../../helpers/tables.ts';
+import { BROKERS_GONE, failingFromRead } from '../failing-topic.ts';
 
 const BUCKET = 'streamlake-lake-test';
 const START = Date.UTC(2026, 6, 1, 8, 0);
@@ -93,6 +94,26 @@ describe('compactor handler with shards, working to its time budget', () => {
     expect(metrics.documents('Runs').at(-1)).toMatchObject({ Shard: '0', Table: 'device_logs' });
     // One shard is today's compactor: its checkpoint under the group itself.
     expect(s3.objects.has(checkpointKey(DEVICE_LOGS.name, DEFAULTS.consumerGroup))).toBe(true);
+  });
+
+  it('publishes the figures of the runs committed before a run failed, and fails with that run\'s error', async () => {
+    const s3 = new FakeS3(BUCKET);
+    process.env = environment({ ...compactorSettings(DEFAULTS), [ENV.maxRecordsPerRun]: '60' });
+    // A run reads each of the 6 partitions once: the thirteenth read is the third run's, and every read after it fails too.
+    const handler = createCompactorHandler({ s3Client: () => s3.client, openReader: async () => failingFromRead(log, 13) });
+    const published = metrics.values('Runs').length;
+
+    await expect(handler({}, lambdaContext(200_000))).rejects.toThrow(BROKERS_GONE);
+    const key = checkpointKey(DEVICE_LOGS.name, DEFAULTS.consumerGroup);
+    expect(parseCheckpoint(s3.objects.get(key)!.body, key)).toMatchObject({ sequence: 2, pending: { sequence: 3 } });
+    expect(metrics.values('Runs').slice(published)).toEqual([2]);
+    expect(metrics.values('RecordsRead').at(-1)).toBe(120);
+    expect(metrics.values('CaughtUp').at(-1)).toBe(0);
+    expect(metrics.values('ConsumerLag').at(-1)).toBe(600 - 120);
+
+    // An invocation whose first run fails committed nothing, and publishes nothing (a lag of 0 would be a lie).
+    await expect(handler({}, lambdaContext(200_000))).rejects.toThrow(BROKERS_GONE);
+    expect(metrics.values('Runs').slice(published)).toEqual([2]);
   });
 
   it('refuses an event naming a shard the function does not have, and a shard count that is not a positive integer', async () => {
