@@ -9,7 +9,7 @@ export const MIB_PER_VCPU = 1_769;
 
 /**
  * Seconds an invocation keeps back from its timeout besides its last run. The handler starts a
- * run only while more than 1.5 × its longest run + 10 s is left (`BUDGET_DEFAULTS` in
+ * run only while more than 1.5 × a full run's expected time + 10 s is left (`BUDGET_DEFAULTS` in
  * lambdas/core/compaction-loop.ts), so its last run ends with between 0.5 and 1.5 runs + 10 s
  * left: one run + 10 s unused, on average.
  */
