@@ -86,7 +86,7 @@ export function shardLayoutKey(table: string, group: string): string {
   return `${checkpointPrefix(table)}${group}.shard-layout`;
 }
 
-export async function loadShardLayout(store: ObjectStore, table: string, group: string): Promise<{ layout: ShardLayout; etag: string | null }> {
+export async function loadShardLayout(store: Pick<ObjectStore, 'get'>, table: string, group: string): Promise<{ layout: ShardLayout; etag: string | null }> {
   const key = shardLayoutKey(table, group);
   const object = await store.get(key);
   return object ? { layout: parseShardLayout(object.body, key), etag: object.etag } : { layout: NO_LAYOUT, etag: null };
@@ -108,6 +108,22 @@ export function parseShardLayout(body: Uint8Array, key: string): ShardLayout {
 /** This compactor's shard count is not the table's: another deployment took the partitions over. */
 export class ShardLayoutChangedError extends Error {
   override name = 'ShardLayoutChangedError';
+}
+
+/** A checkpoint of another generation that a takeover has not retired yet (its pending claim is finished first). */
+export function awaitsRetirement(state: CheckpointState, layout: ShardLayout): boolean {
+  return state.retired === undefined && (state.generation ?? 0) !== layout.generation;
+}
+
+/** Per partition (those `owns` accepts), the furthest offset any of the checkpoints committed: where a takeover starts it. */
+export function furthestOffsets(states: Iterable<CheckpointState>, owns: (partition: number) => boolean = () => true): Record<string, number> {
+  const offsets: Record<string, number> = {};
+  for (const state of states) {
+    for (const [partition, offset] of Object.entries(state.offsets)) {
+      if (owns(Number(partition)) && offset > (offsets[partition] ?? -1)) offsets[partition] = offset;
+    }
+  }
+  return offsets;
 }
 
 /** Whether a checkpoint may be claimed from: live, and written in the layout's generation by a compactor of its count. */
@@ -161,12 +177,7 @@ export async function takeOver(deps: TakeoverDeps, table: string, group: string,
     const own = siblings.find((c) => c.key === key);
     if (own && claimable(own.state, layout, shard)) return; // a copy of this shard took over already (and may be running a claim)
     if (!(await retireOthers(deps, siblings, layout))) continue;
-    const offsets: Record<string, number> = {};
-    for (const { state } of siblings) {
-      for (const [partition, offset] of Object.entries(state.offsets)) {
-        if (ownsPartition(shard, Number(partition)) && offset > (offsets[partition] ?? -1)) offsets[partition] = offset;
-      }
-    }
+    const offsets = furthestOffsets(siblings.map((c) => c.state), (partition) => ownsPartition(shard, partition));
     const state: CheckpointState = { format: 1, sequence: own?.state.sequence ?? 0, offsets, pending: null, generation: layout.generation };
     const written = await deps.store.compareAndSwap(key, serializeCheckpoint(state), own?.etag ?? null);
     if (!written.ok) continue;
@@ -181,7 +192,7 @@ export async function takeOver(deps: TakeoverDeps, table: string, group: string,
   throw new ShardLayoutChangedError(`the checkpoints of ${table} kept changing during ${MAX_TAKEOVER_ATTEMPTS} attempts to hand them over to ${shard.count} shards; deployments with different shard counts are running at once: keep one`);
 }
 
-interface GroupCheckpoint {
+export interface GroupCheckpoint {
   readonly key: string;
   readonly shard: Shard;
   readonly state: CheckpointState;
@@ -189,7 +200,7 @@ interface GroupCheckpoint {
 }
 
 /** The checkpoints of `group` and of its shard groups (not the redrive ledger, not other groups). */
-export async function groupCheckpoints(store: ObjectStore, table: string, group: string): Promise<GroupCheckpoint[]> {
+export async function groupCheckpoints(store: Pick<ObjectStore, 'get' | 'list'>, table: string, group: string): Promise<GroupCheckpoint[]> {
   const prefix = checkpointPrefix(table);
   const found: GroupCheckpoint[] = [];
   for (const { key } of await store.list(prefix)) {
@@ -206,7 +217,7 @@ export async function groupCheckpoints(store: ObjectStore, table: string, group:
 // Finishes what another generation's checkpoints claimed, then retires them; false when one changed meanwhile.
 async function retireOthers(deps: TakeoverDeps, siblings: readonly GroupCheckpoint[], layout: ShardLayout): Promise<boolean> {
   for (const sibling of siblings) {
-    if (sibling.state.retired !== undefined || (sibling.state.generation ?? 0) === layout.generation) continue;
+    if (!awaitsRetirement(sibling.state, layout)) continue;
     if (sibling.state.pending !== null) {
       await deps.finish(sibling.shard);
       return false;

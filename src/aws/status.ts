@@ -1,10 +1,12 @@
 import { CloudFormationClient, ListStackResourcesCommand, type StackResourceSummary } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { DescribeClusterV2Command, GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { S3ObjectStore } from '../../lambdas/adapters/s3-store.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
-import { readShardCheckpoints, statusFromShards, type TableStatus } from '../local/status.ts';
+import { readTableCheckpoints } from '../local/shard-status.ts';
+import { statusFromShards, type TableStatus } from '../local/status.ts';
 import { requireOutput, stackOutputs } from './stack.ts';
 
 /** The MSK cluster as `streamlake status --aws` reports it. */
@@ -57,8 +59,9 @@ export function defaultClients(): AwsStatusClients {
 
 /**
  * The deployed pipeline's health: the stack's outputs name the lake bucket and the MSK cluster;
- * its resources name the alarms and the dead-letter queue; each table's checkpoint in the bucket
- * gives its last run, a pending claim and the lag as of that run.
+ * its resources name the alarms and the dead-letter queue; each table's checkpoints in the bucket
+ * (of every shard generation, listed) give its last run, a pending claim, a handover under way and
+ * the lag as of the last runs.
  */
 export async function awsStatus(options: { stack: string; tables: readonly TableSpec[]; now: number }, clients: AwsStatusClients = defaultClients()): Promise<AwsStatus> {
   const outputs = await stackOutputs(clients.cloudFormation, options.stack);
@@ -71,7 +74,7 @@ export async function awsStatus(options: { stack: string; tables: readonly Table
     clusterStatus(clients.kafka, clusterArn),
     alarmStates(clients.cloudWatch, alarmNames),
     queue === null ? Promise.resolve(null) : queueDepth(clients.sqs, queue),
-    Promise.all(options.tables.map((table) => tableStatus(clients.s3, lakeBucket, table))),
+    Promise.all(options.tables.map((table) => tableStatus(new S3ObjectStore(clients.s3, lakeBucket), table))),
   ]);
   return { stack: options.stack, lakeBucket, cluster, alarms, deadLetterQueue: queue, deadLetters, tables };
 }
@@ -127,18 +130,9 @@ async function queueDepth(client: SQSClient, url: string): Promise<number> {
   return Number(response.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
 }
 
-async function tableStatus(client: S3Client, bucket: string, table: TableSpec): Promise<TableStatus> {
-  const get = async (key: string): Promise<Uint8Array | undefined> => {
-    try {
-      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return response?.Body ? await response.Body.transformToByteArray() : undefined;
-    } catch (error) {
-      if ((error as Error).name !== 'NoSuchKey') throw error;
-      return undefined;
-    }
-  };
-  // The shard layout (absent: one shard), then each shard's checkpoint.
-  const checkpoints = await readShardCheckpoints(get, table.name);
+// The shard layout (absent: one shard) and every checkpoint of the table's compactor group, of any generation.
+async function tableStatus(store: S3ObjectStore, table: TableSpec): Promise<TableStatus> {
+  const checkpoints = await readTableCheckpoints(store, table.name);
   // The newest event time and the quarantine by reason need a query of the lake (Athena): not read here.
   return { ...statusFromShards(table.name, checkpoints, undefined), newestEventTime: null, quarantined24h: null };
 }

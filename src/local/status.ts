@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
-import { EMPTY_CHECKPOINT, parseCheckpoint, type CheckpointState } from '../../lambdas/core/checkpoint.ts';
-import { checkpointKey } from '../../lambdas/core/lake-layout.ts';
-import { ownsPartition, parseShardLayout, shardGroup, shardLayoutKey, shardOf, type Shard } from '../../lambdas/core/shards.ts';
+import type { CheckpointState } from '../../lambdas/core/checkpoint.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
 import { LocalLake } from './local-lake.ts';
+import { handoverOf, layoutShards, readTableCheckpoints, shardLag, sum, type HandoverStatus, type TableCheckpoints } from './shard-status.ts';
 import { openTopicReader } from './topics.ts';
 
 const MINUTE_MS = 60_000;
@@ -48,30 +47,23 @@ export interface TableStatus {
    * its run the highest sequence.
    */
   readonly shards?: readonly ShardStatus[];
+  /** Set while the compactors of a new shard count take the partitions over; the lag then counts from where the takeover starts each partition. */
+  readonly handover?: HandoverStatus;
 }
 
 /** One shard of a table's compactor, as `streamlake status` shows it. */
 export type ShardStatus = { readonly shard: number; readonly of: number } & Pick<TableStatus, 'sequence' | 'lastRunAt' | 'lastRun' | 'pendingSince' | 'pendingSequence' | 'lag' | 'lagAfterLastRun'>;
 
-/** A table's compactor checkpoints: one per shard of the table's shard layout (one, the group's own, for a table never sharded). */
-export async function readShardCheckpoints(get: (key: string) => Promise<Uint8Array | undefined>, table: string): Promise<{ shard: Shard; state: CheckpointState }[]> {
-  const group = DEFAULTS.consumerGroup;
-  const layoutBody = await get(shardLayoutKey(table, group));
-  const count = layoutBody === undefined ? 1 : parseShardLayout(layoutBody, shardLayoutKey(table, group)).count;
-  return Promise.all(
-    Array.from({ length: count }, async (_, index) => {
-      const shard = shardOf(index, count);
-      const key = checkpointKey(table, shardGroup(group, shard));
-      const body = await get(key);
-      return { shard, state: body === undefined ? EMPTY_CHECKPOINT : parseCheckpoint(body, key) };
-    }),
-  );
-}
-
-/** The table's status from its shards' checkpoints: {@link statusFromCheckpoint} for one shard, the sum of theirs for several. */
-export function statusFromShards(table: string, checkpoints: readonly { shard: Shard; state: CheckpointState }[], live: readonly PartitionOffsets[] | undefined): Omit<TableStatus, 'newestEventTime' | 'quarantined24h'> {
-  if (checkpoints.length === 1 && checkpoints[0]!.shard.count === 1) return statusFromCheckpoint(table, checkpoints[0]!.state, live);
-  const shards = checkpoints.map(({ shard, state }) => ({ shard, ...statusFromCheckpoint(table, state, live?.filter((p) => ownsPartition(shard, p.partition))) }));
+/**
+ * The table's status from its checkpoints: {@link statusFromCheckpoint} for one shard; for several,
+ * or while a handover is under way, the sum of the layout's shards, each lagging from the furthest
+ * offset any generation committed.
+ */
+export function statusFromShards(table: string, found: TableCheckpoints, live: readonly PartitionOffsets[] | undefined): Omit<TableStatus, 'newestEventTime' | 'quarantined24h'> {
+  const handover = handoverOf(found);
+  const layout = layoutShards(found);
+  if (layout.length === 1 && handover === undefined) return statusFromCheckpoint(table, layout[0]!.state, live);
+  const shards = layout.map((s) => ({ shard: s.shard, ...statusFromCheckpoint(table, s.state, undefined), ...shardLag(found, s, live) }));
   const known = <T>(values: readonly (T | null)[]): T[] => values.filter((v): v is T => v !== null);
   const pending = shards.filter((s) => s.pendingSince !== null).sort((a, b) => a.pendingSince!.localeCompare(b.pendingSince!))[0];
   const lastRuns = known(shards.map((s) => s.lastRun));
@@ -95,6 +87,7 @@ export function statusFromShards(table: string, checkpoints: readonly { shard: S
     shards: shards.map(({ shard, sequence, lastRunAt, lastRun, pendingSince, pendingSequence, lag, lagAfterLastRun }) => ({
       shard: shard.index, of: shard.count, sequence, lastRunAt, lastRun, pendingSince, pendingSequence, lag, lagAfterLastRun,
     })),
+    ...(handover && { handover }),
   };
 }
 
@@ -145,15 +138,20 @@ export function attentionReasons(tables: readonly TableStatus[], thresholds: Sta
   for (const t of tables) {
     // A stuck claim in any shard is the table's: each is named.
     for (const claim of t.shards ?? [{ ...t, shard: undefined }]) {
-      if (claim.pendingSince === null) continue;
-      const minutes = (now - Date.parse(claim.pendingSince)) / MINUTE_MS;
-      if (minutes > thresholds.stuckAfterMinutes) {
-        const which = claim.shard === undefined ? '' : ` of shard ${claim.shard}`;
-        reasons.push(
-          `${t.table}: run ${claim.pendingSequence}${which} was claimed ${formatAge(now - Date.parse(claim.pendingSince))} ago and has not committed (more than ${thresholds.stuckAfterMinutes} min): ` +
-            `the compactor${which} crashed or is stuck; its next run finishes the claim, so look at its logs`,
-        );
-      }
+      if (claim.pendingSince === null || !isStuck(claim.pendingSince, thresholds, now)) continue;
+      const which = claim.shard === undefined ? '' : ` of shard ${claim.shard}`;
+      reasons.push(
+        `${t.table}: run ${claim.pendingSequence}${which} was claimed ${formatAge(now - Date.parse(claim.pendingSince))} ago and has not committed (more than ${thresholds.stuckAfterMinutes} min): ` +
+          `the compactor${which} crashed or is stuck; its next run finishes the claim, so look at its logs`,
+      );
+    }
+    for (const claim of t.handover?.claims ?? []) {
+      if (!isStuck(claim.pendingSince, thresholds, now)) continue;
+      reasons.push(
+        `${t.table}: run ${claim.pendingSequence} of shard ${claim.shard} of ${claim.of} was claimed ${formatAge(now - Date.parse(claim.pendingSince))} ago and has not committed (more than ${thresholds.stuckAfterMinutes} min): ` +
+          `the handover to ${t.handover!.to} shards waits for it, and each invocation of the new compactors tries to finish it first; look at their logs ` +
+          '(a claim made under a declaration that changed since cannot finish: deploy the declaration it was claimed under until it commits)',
+      );
     }
     if (t.lag.total !== null && t.lag.total > thresholds.maxLag) {
       reasons.push(`${t.table}: ${t.lag.total} records not compacted (${t.lag.source} lag), more than ${thresholds.maxLag}: the compactor falls behind`);
@@ -171,6 +169,11 @@ export function attentionReasons(tables: readonly TableStatus[], thresholds: Sta
     }
   }
   return reasons;
+}
+
+/** Whether a claim made at `pendingSince` (ISO) is older than a run may take: its compactor crashed or is stuck. */
+export function isStuck(pendingSince: string, thresholds: StatusThresholds, now: number): boolean {
+  return (now - Date.parse(pendingSince)) / MINUTE_MS > thresholds.stuckAfterMinutes;
 }
 
 /** 90_000 → "1m 30s"; 7_200_000 → "2h 0m"; 2 days → "2d 0h". */
@@ -201,9 +204,8 @@ export async function localStatus(tables: readonly TableSpec[], source: LocalSta
   try {
     const out: TableStatus[] = [];
     for (const table of resolved) {
-      const checkpoints = await readShardCheckpoints(async (key) => (await lake.store.get(key))?.body, table.name);
       const live = await liveOffsets(table, source);
-      out.push({ ...statusFromShards(table.name, checkpoints, live), ...(await lakeFacts(duck, table, now)) });
+      out.push({ ...statusFromShards(table.name, await readTableCheckpoints(lake.store, table.name), live), ...(await lakeFacts(duck, table, now)) });
     }
     return out;
   } finally {
@@ -232,8 +234,4 @@ async function lakeFacts(duck: DuckDbLake, table: TableSpec, now: number): Promi
     newestEventTime: typeof newestMs === 'number' ? new Date(newestMs).toISOString() : null,
     quarantined24h: Object.fromEntries(quarantine.rows.map((row) => [String(row['reason']), Number(row['n'])])),
   };
-}
-
-function sum(values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0);
 }

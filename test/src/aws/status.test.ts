@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { DescribeClusterV2Command, GetBootstrapBrokersCommand, KafkaClient, type Cluster } from '@aws-sdk/client-kafka';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client, type GetObjectCommandInput, type ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,6 +11,7 @@ import { UsageError } from '../../../src/cli/errors.ts';
 import { NeedsAttentionError, statusCommand, type StatusFlags } from '../../../src/cli/status-command.ts';
 import { STATUS_DEFAULTS } from '../../../src/local/status.ts';
 import { DEFAULT_TABLES_DIR } from '../../../src/local/tables-dir.ts';
+import { noSuchKey, objectBody } from '../../helpers/fake-s3.ts';
 
 const cfn = mockClient(CloudFormationClient);
 const kafka = mockClient(KafkaClient);
@@ -39,9 +40,25 @@ function alarm(AlarmName: string, StateValue: MetricAlarm['StateValue'], StateRe
   return { AlarmName, StateValue, StateReason, StateUpdatedTimestamp: new Date(NOW - 3_600_000) };
 }
 
-// The part of GetObject's streaming body that the status reads.
-function body(state: CheckpointState): never {
-  return { transformToByteArray: async () => serializeCheckpoint(state) } as never;
+// The lake bucket's objects, by key: what GetObject and ListObjectsV2 answer from.
+const bucket = new Map<string, Uint8Array>();
+
+function putCheckpoint(group: string, state: CheckpointState): void {
+  bucket.set(`checkpoints/device_logs/${group}.json`, serializeCheckpoint(state));
+}
+
+function putShardLayout(layout: string): void {
+  bucket.set('checkpoints/device_logs/streamlake-compactor.shard-layout', new TextEncoder().encode(layout));
+}
+
+function getObject(input: GetObjectCommandInput) {
+  const object = input.Bucket === BUCKET ? bucket.get(input.Key!) : undefined;
+  if (object === undefined) throw noSuchKey();
+  return { Body: objectBody(object), ETag: `"${object.byteLength}"` };
+}
+
+function listObjects(input: ListObjectsV2CommandInput) {
+  return { Contents: [...bucket.keys()].filter((key) => input.Bucket === BUCKET && key.startsWith(input.Prefix ?? '')).sort().map((Key) => ({ Key })), IsTruncated: false };
 }
 
 const committed: CheckpointState = {
@@ -78,10 +95,12 @@ describe('streamlake status --aws', () => {
     kafka.on(GetBootstrapBrokersCommand, { ClusterArn: CLUSTER_ARN }).resolves({ BootstrapBrokerStringSaslIam: BROKERS });
     cloudWatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: ALARMS.map((name) => alarm(name, 'OK', 'Threshold Crossed: 1 datapoint was not greater than the threshold')) });
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
-    s3.on(GetObjectCommand, { Bucket: BUCKET, Key: 'checkpoints/device_logs/streamlake-compactor.json' }).resolves({ Body: body(committed) });
+    s3.on(GetObjectCommand).callsFake(getObject).on(ListObjectsV2Command).callsFake(listObjects);
+    putCheckpoint('streamlake-compactor', committed);
   });
   afterEach(() => {
     for (const mock of [cfn, kafka, cloudWatch, sqs, s3]) mock.reset();
+    bucket.clear();
   });
 
   it('is healthy with an ACTIVE cluster, every alarm OK and an empty dead-letter queue; reads the names it needs from the stack', async () => {
@@ -129,7 +148,7 @@ describe('streamlake status --aws', () => {
 
   it('reports a stuck claim in the S3 checkpoint', async () => {
     const startedAt = NOW - 40 * 60_000;
-    s3.on(GetObjectCommand, { Key: 'checkpoints/device_logs/streamlake-compactor.json' }).resolves({ Body: body({ ...committed, pending: { sequence: 43, runId: 'abc', ranges: [{ partition: 0, from: 1000, to: 1010 }], startedAt } }) });
+    putCheckpoint('streamlake-compactor', { ...committed, pending: { sequence: 43, runId: 'abc', ranges: [{ partition: 0, from: 1000, to: 1010 }], startedAt } });
     const { out, error } = await run();
     expect(error).toBeInstanceOf(NeedsAttentionError);
     expect(out).toMatchObject({ tables: [{ pendingSince: new Date(startedAt).toISOString(), pendingSequence: 43 }], reasons: [expect.stringMatching(/^device_logs: run 43 was claimed 40m \d+s ago and has not committed/)] });
@@ -141,11 +160,9 @@ describe('streamlake status --aws', () => {
       format: 1, sequence: 10 + i, offsets: { [i]: 100 }, pending: pending ? { sequence: 11 + i, runId: 'abc', ranges: [{ partition: i, from: 100, to: 110 }], startedAt } : null, generation: 1,
       lastRun: { sequence: 10 + i, committedAt: NOW - 60_000 * (i + 1), records: 100, rows: 99, quarantined: 1, lag: { [i]: lag }, unknownFields: [] },
     });
-    s3.on(GetObjectCommand).rejects(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' }));
-    s3.on(GetObjectCommand, { Key: 'checkpoints/device_logs/streamlake-compactor.shard-layout' }).resolves({ Body: { transformToByteArray: async () => new TextEncoder().encode('{"count":3,"generation":1}') } as never });
-    for (const i of [0, 1, 2]) {
-      s3.on(GetObjectCommand, { Key: `checkpoints/device_logs/streamlake-compactor.shard-${i}-of-3.json` }).resolves({ Body: body(shardState(i, i * 5, i === 1)) });
-    }
+    bucket.clear();
+    putShardLayout('{"count":3,"generation":1}');
+    for (const i of [0, 1, 2]) putCheckpoint(`streamlake-compactor.shard-${i}-of-3`, shardState(i, i * 5, i === 1));
     const { out, error } = await run();
     expect(error).toBeInstanceOf(NeedsAttentionError);
     expect(out).toMatchObject({
@@ -154,8 +171,27 @@ describe('streamlake status --aws', () => {
     });
   });
 
+  it('shows a handover from one shard to 3 that waits for the single compactor\'s claim, stuck after --stuck-after-minutes, and the lag its last run left', async () => {
+    const claim = (minutesAgo: number): CheckpointState => ({ ...committed, lastRun: { ...committed.lastRun!, lag: { 0: 3, 1: 0, 2: 7 } }, pending: { sequence: 43, runId: 'abc', ranges: [{ partition: 0, from: 1000, to: 1010 }], startedAt: NOW - minutesAgo * 60_000 } });
+    putShardLayout('{"count":3,"generation":1}');
+    putCheckpoint('streamlake-compactor', claim(40));
+    const { out, error } = await run();
+    expect(error).toBeInstanceOf(NeedsAttentionError);
+    expect(out).toMatchObject({
+      tables: [{
+        pendingSince: null, lag: { source: 'last-run', partitions: { 0: 3, 1: 0, 2: 7 }, total: 10 },
+        handover: { from: 1, to: 3, waiting: [0, 1, 2], claims: [{ shard: 0, of: 1, pendingSequence: 43, pendingSince: new Date(NOW - 40 * 60_000).toISOString() }] },
+      }],
+      reasons: [expect.stringMatching(/^device_logs: run 43 of shard 0 of 1 was claimed 40m \d+s ago and has not committed \(more than 10 min\): the handover to 3 shards waits for it/)],
+    });
+    putCheckpoint('streamlake-compactor', claim(5));
+    const running = await run();
+    expect(running.error).toBeUndefined();
+    expect(running.out).toMatchObject({ healthy: true, tables: [{ handover: { from: 1, to: 3, claims: [{ pendingSequence: 43 }] } }] });
+  });
+
   it('treats a table without a checkpoint object as not compacted yet', async () => {
-    s3.on(GetObjectCommand).rejects(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' }));
+    bucket.clear();
     const { out, error } = await run();
     expect(error).toBeUndefined();
     expect(out).toMatchObject({ tables: [{ sequence: 0, lastRunAt: null, pendingSince: null, lag: { source: 'unknown', total: null } }] });

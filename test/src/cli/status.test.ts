@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCheckpoint, runIdOf, serializeCheckpoint } from '../../../lambdas/core/checkpoint.ts';
 import { checkpointKey } from '../../../lambdas/core/lake-layout.ts';
+import { shardLayoutKey } from '../../../lambdas/core/shards.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { dataDirLayout } from '../../../src/local/data-dir.ts';
 import { LocalLake } from '../../../src/local/local-lake.ts';
@@ -29,6 +30,7 @@ interface StatusJson {
     newestEventTime: string | null;
     quarantined24h: Record<string, number> | null;
     unknownFields: string[];
+    handover?: { from: number; to: number; waiting: number[]; claims: { shard: number; of: number; pendingSequence: number }[] };
   }[];
 }
 
@@ -116,6 +118,30 @@ describe('streamlake status on a lake of streamlake local', () => {
     expect(finished.json.tables[0]!.sequence).toBe(sequence);
     expect(finished.json.tables[0]!.lastRun!.records).toBe(12);
     expect(finished.code).toBe(0);
+  }, 60_000);
+
+  it('shows a handover to 3 shards held up by the single compactor\'s stuck claim, lag from its offsets, until the shards take over', async () => {
+    expect((await streamlake(['local', '--data-dir', dir.path, '--minutes', '10', '--devices', '5', '--json'])).code).toBe(0);
+    const now = new Date().toISOString();
+    const records = Array.from({ length: 12 }, (_, i) => JSON.stringify({ device_id: `late-${i}`, device_name: 'n', site: 's', firmware: '1', event_time: now, seq: i, status: 'ok' }));
+    expect((await streamlake(['produce', '--data-dir', dir.path], { input: `${records.join('\n')}\n` })).code).toBe(0);
+    const sequence = await leaveClaimed(dir.path, Date.now() - 30 * MINUTE_MS);
+    // What the first invocation of a 3-shard deployment writes before it finishes the claim.
+    const layout = new TextEncoder().encode('{"count":3,"generation":1}\n');
+    expect((await new LocalLake(dataDirLayout(dir.path).lakeDir).store.compareAndSwap(shardLayoutKey('device_logs', DEFAULTS.consumerGroup), layout, null)).ok).toBe(true);
+    const handing = await status(dir.path);
+    expect(handing.json.tables[0]!.handover).toEqual({ from: 1, to: 3, waiting: [0, 1, 2], claims: [{ shard: 0, of: 1, pendingSequence: sequence, pendingSince: expect.any(String) }] });
+    expect(handing.json.tables[0]!.lag.total).toBe(12);
+    expect(handing.json.reasons).toEqual([expect.stringMatching(new RegExp(`^device_logs: run ${sequence} of shard 0 of 1 was claimed 30m \\d+s ago and has not committed \\(more than 10 min\\): the handover to 3 shards waits for it`))]);
+    expect(handing.code).toBe(1);
+    const human = await streamlake(['status', '--data-dir', dir.path]);
+    expect(human.stdout).toMatch(new RegExp(`^device_logs\\s+1 → 3 shards\\s+shard 0, 1, 2\\s+shard 0 of 1: .* \\(run ${sequence}\\) stuck$`, 'm'));
+
+    expect((await streamlake(['compact', '--data-dir', dir.path, '--shards', '3', '--json'])).code).toBe(0);
+    const done = await status(dir.path);
+    expect(done.json.tables[0]!.handover).toBeUndefined();
+    expect(done.json.tables[0]!.lag.total).toBe(0);
+    expect(done.code).toBe(0);
   }, 60_000);
 
   it('counts the last day\'s quarantine by reason and the unknown fields, and exits 1 on lag above --max-lag', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCheckpoint, type CheckpointState } from '../../../lambdas/core/checkpoint.ts';
 import { shardOf } from '../../../lambdas/core/shards.ts';
 import { describeStatus } from '../../../src/cli/status-command.ts';
+import type { TableCheckpoints } from '../../../src/local/shard-status.ts';
 import { attentionReasons, formatAge, statusFromCheckpoint, statusFromShards, STATUS_DEFAULTS, type TableStatus } from '../../../src/local/status.ts';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
@@ -52,14 +53,14 @@ describe('statusFromShards', () => {
 
   it('is the checkpoint\'s status for one shard, unchanged', () => {
     const state = shard({ 0: 10 });
-    expect(statusFromShards('t', [{ shard: shardOf(0, 1), state }], live)).toEqual(statusFromCheckpoint('t', state, live));
+    expect(statusFromShards('t', { layout: { count: 1, generation: 1 }, checkpoints: [{ shard: shardOf(0, 1), state }] }, live)).toEqual(statusFromCheckpoint('t', state, live));
   });
 
   it('sums the live lag of each shard over its own partitions, takes the oldest claim of any shard, and lists each shard', () => {
-    const status = statusFromShards('t', [
+    const status = statusFromShards('t', { layout: { count: 2, generation: 1 }, checkpoints: [
       { shard: shardOf(0, 2), state: shard({ 0: 90, 2: 100, 4: 100 }) },
       { shard: shardOf(1, 2), state: shard({ 1: 50, 3: 100 }, NOW - 30 * MINUTE_MS) },
-    ], live);
+    ] }, live);
     expect(status.lag).toEqual({ source: 'live', partitions: { 0: 10, 1: 50, 2: 0, 3: 0, 4: 0 }, total: 60 });
     expect(status).toMatchObject({ pendingSequence: 5, pendingSince: new Date(NOW - 30 * MINUTE_MS).toISOString() });
     expect(status.shards!.map((s) => [s.shard, s.of, s.lag.total, s.pendingSequence])).toEqual([[0, 2, 10, null], [1, 2, 50, 5]]);
@@ -69,6 +70,61 @@ describe('statusFromShards', () => {
     expect(text).toMatch(/^table\s+shard\s+run\s+committed\s+pending since\s+lag$/m);
     expect(text).toMatch(/^t\s+0 of 2\s+4\s+NULL\s+-\s+10 \(live\)$/m);
     expect(text).toMatch(/^t\s+1 of 2\s+4\s+NULL\s+2026-11-27 11:30:00 \(run 5\)\s+50 \(live\)$/m);
+  });
+});
+
+describe('statusFromShards during a handover', () => {
+  const live = [0, 1, 2, 3, 4].map((partition) => ({ partition, earliest: 0, highWatermark: 100 }));
+  const run = (committedAt: number, lag: Record<number, number>): CheckpointState['lastRun'] => ({ sequence: 1, committedAt, records: 1, rows: 1, quarantined: 0, lag, unknownFields: [] });
+  // 3 shards, then 2, then 3 again: shard 0 of 3 took over, shard 1 of 3 still has its checkpoint of the first generation, shard 2 of 3 none.
+  const threeTwoThree: TableCheckpoints = {
+    layout: { count: 3, generation: 2 },
+    checkpoints: [
+      { shard: shardOf(0, 3), state: { format: 1, sequence: 9, offsets: { 0: 100, 3: 100 }, pending: null, generation: 2, lastRun: run(NOW - MINUTE_MS, { 0: 0, 3: 0 }) } },
+      { shard: shardOf(1, 3), state: { format: 1, sequence: 7, offsets: { 1: 10, 4: 10 }, pending: null, generation: 0, retired: { at: NOW - 60 * MINUTE_MS, generation: 1 }, lastRun: run(NOW - 61 * MINUTE_MS, { 1: 90, 4: 90 }) } },
+      { shard: shardOf(0, 2), state: { format: 1, sequence: 5, offsets: { 0: 95, 2: 95, 4: 95 }, pending: null, generation: 1, retired: { at: NOW - 2 * MINUTE_MS, generation: 2 }, lastRun: run(NOW - 3 * MINUTE_MS, { 0: 5, 2: 5, 4: 5 }) } },
+      { shard: shardOf(1, 2), state: { format: 1, sequence: 5, offsets: { 1: 95, 3: 95 }, pending: null, generation: 1, retired: { at: NOW - 2 * MINUTE_MS, generation: 2 }, lastRun: run(NOW - 3 * MINUTE_MS, { 1: 5, 3: 5 }) } },
+    ],
+  };
+
+  it('lags each partition from the furthest offset any generation committed, where the takeover starts it', () => {
+    const status = statusFromShards('t', threeTwoThree, live);
+    expect(status.handover).toEqual({ from: 2, to: 3, waiting: [1, 2], claims: [] });
+    expect(status.lag).toEqual({ source: 'live', partitions: { 0: 0, 1: 5, 2: 5, 3: 0, 4: 5 }, total: 15 });
+    // A shard that has not taken over shows as its takeover leaves it: its sequence, no run of an earlier generation.
+    expect(status.shards!.map((s) => [s.shard, s.sequence, s.lastRunAt, s.lag.total])).toEqual([[0, 9, new Date(NOW - MINUTE_MS).toISOString(), 0], [1, 7, null, 10], [2, 0, null, 5]]);
+  });
+
+  it('takes each partition\'s last-run lag from the latest run of any generation that read it', () => {
+    const status = statusFromShards('t', threeTwoThree, undefined);
+    expect(status.lag).toEqual({ source: 'last-run', partitions: { 0: 0, 1: 5, 2: 5, 3: 0, 4: 5 }, total: 15 });
+    expect(status.lagAfterLastRun).toBe(15);
+  });
+
+  it('is over once every shard took over and no earlier checkpoint awaits retirement', () => {
+    const done: TableCheckpoints = {
+      ...threeTwoThree,
+      checkpoints: [...threeTwoThree.checkpoints.slice(0, 1), ...threeTwoThree.checkpoints.slice(2), ...[1, 2].map((i) => ({ shard: shardOf(i, 3), state: { format: 1 as const, sequence: 1, offsets: {}, pending: null, generation: 2 } }))],
+    };
+    expect(statusFromShards('t', done, live).handover).toBeUndefined();
+  });
+
+  it('names an earlier generation\'s claim the handover waits for, as stuck by the same rule as any claim, in the reasons and the human output', () => {
+    const claimed = (minutesAgo: number): TableCheckpoints => ({
+      layout: { count: 3, generation: 1 },
+      checkpoints: [{ shard: shardOf(0, 1), state: { format: 1, sequence: 4, offsets: { 0: 90, 1: 80, 2: 70 }, pending: { sequence: 5, runId: 'r', ranges: [], startedAt: NOW - minutesAgo * MINUTE_MS }, generation: 0 } }],
+    });
+    const stuck = { ...statusFromShards('t', claimed(30), live.slice(0, 3)), newestEventTime: null, quarantined24h: {} };
+    expect(stuck.handover).toEqual({ from: 1, to: 3, waiting: [0, 1, 2], claims: [{ shard: 0, of: 1, pendingSince: '2026-11-27T11:30:00.000Z', pendingSequence: 5 }] });
+    expect(stuck.lag).toEqual({ source: 'live', partitions: { 0: 10, 1: 20, 2: 30 }, total: 60 });
+    expect(attentionReasons([stuck], STATUS_DEFAULTS, NOW)).toEqual([
+      't: run 5 of shard 0 of 1 was claimed 30m 0s ago and has not committed (more than 10 min): the handover to 3 shards waits for it, and each invocation of the new compactors tries to finish it first; ' +
+        'look at their logs (a claim made under a declaration that changed since cannot finish: deploy the declaration it was claimed under until it commits)',
+    ]);
+    expect(describeStatus([stuck], NOW)).toMatch(/^t\s+1 → 3 shards\s+shard 0, 1, 2\s+shard 0 of 1: 2026-11-27 11:30:00 \(run 5\) stuck$/m);
+    const running = { ...statusFromShards('t', claimed(5), live.slice(0, 3)), newestEventTime: null, quarantined24h: {} };
+    expect(attentionReasons([running], STATUS_DEFAULTS, NOW)).toEqual([]);
+    expect(describeStatus([running], NOW)).toMatch(/^t\s+1 → 3 shards\s+shard 0, 1, 2\s+shard 0 of 1: 2026-11-27 11:55:00 \(run 5\)$/m);
   });
 });
 
