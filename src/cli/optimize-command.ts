@@ -1,22 +1,17 @@
-import { Command, Option } from 'commander';
-import { optimizeTable, OPTIMIZE_DEFAULTS, type OptimizeProgress, type OptimizeReport } from '../../lambdas/adapters/iceberg-maintenance.ts';
+import { optimizeTable, type OptimizeProgress, type OptimizeReport } from '../../lambdas/adapters/iceberg-maintenance.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { tableNamed } from '../../lambdas/adapters/table-directory.ts';
 import type { ObjectStore } from '../../lambdas/ports/object-store.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
-import { DEFAULTS } from '../../lib/config.ts';
 import { deployableTables } from '../../lib/tables.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
 import { LocalLake } from '../local/local-lake.ts';
-import { nonNegativeNumber, positiveNumber } from './arguments.ts';
 import { UsageError } from './errors.ts';
 import { endProgress, note, print, printJson, progressLine } from './output.ts';
 import { formatBytes, formatTable } from './table.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
-// Unreferenced files younger than this may belong to a commit in flight (a compactor's, another optimize's).
-const MIN_RETENTION_DAYS = 1;
 
 /** The flags of `streamlake optimize`. */
 export interface OptimizeFlags {
@@ -30,33 +25,12 @@ export interface OptimizeFlags {
   codec: Codec;
 }
 
-/** Adds `streamlake optimize` to `program`, with the options the other commands share. */
-export function registerOptimize(program: Command, shared: { dataDir: Option; tables: Option; codec: Option }): void {
-  program
-    .command('optimize')
-    .description('maintain the Iceberg tables of the local lake: merge the small files of closed partitions in one atomic commit, expire old snapshots, remove files nothing references')
-    .option('--table <name>', 'optimize only this table (default: every Iceberg table)')
-    .addOption(shared.dataDir)
-    .addOption(shared.tables)
-    .addOption(shared.codec)
-    .addOption(new Option('--target-file-mb <n>', 'size the merged files aim at, in MB').argParser(positiveNumber).default(OPTIMIZE_DEFAULTS.targetFileMb))
-    .addOption(new Option('--retention-days <n>', `keep snapshots (time travel) and unreferenced files this long, at least ${MIN_RETENTION_DAYS}`).argParser(positiveNumber).default(OPTIMIZE_DEFAULTS.retentionDays))
-    .addOption(
-      new Option('--closed-after-hours <n>', 'merge a partition once it ended this long ago; by default maxEventAgeHours, after which no record can land in it').argParser(nonNegativeNumber).default(DEFAULTS.maxEventAgeHours),
-    )
-    .option('--json', 'print the reports as JSON, by table')
-    .action(optimizeCommand);
-}
-
 /**
  * `streamlake optimize`: {@link optimizeTable} on every Iceberg table of the local lake (or the
  * one `--table` names). `--json` prints `{ "<table>": <OptimizeReport>, … }`.
  */
 export async function optimizeCommand(flags: OptimizeFlags): Promise<void> {
   requireDataDir(flags.dataDir);
-  if (flags.retentionDays < MIN_RETENTION_DAYS) {
-    throw new UsageError(`--retention-days ${flags.retentionDays} is too short: a file younger than ${MIN_RETENTION_DAYS} day may belong to a commit still in flight; pass ${MIN_RETENTION_DAYS} or more`);
-  }
   const declared = deployableTables(flags.tables);
   const { lakeDir } = dataDirLayout(flags.dataDir);
   const lake = new LocalLake(lakeDir);

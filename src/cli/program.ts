@@ -1,5 +1,6 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { QUARANTINE_REASONS, type QuarantineReason } from '../../lambdas/core/decode.ts';
 import { PARTITION_BY, TABLE_FORMATS } from '../../lambdas/core/table-declaration.ts';
 import { CODECS } from '../../lambdas/ports/parquet.ts';
 import { DEFAULTS } from '../../lib/config.ts';
@@ -7,14 +8,8 @@ import { DEMO_TABLE } from '../../lib/tables.ts';
 import { DEFAULT_DATA_DIR } from '../local/data-dir.ts';
 import type { AsOf } from '../local/duckdb-lake.ts';
 import { DEFAULT_TABLES_DIR } from '../local/tables-dir.ts';
-import { integer, positiveInt, zonedInstant } from './arguments.ts';
-import { localCommand } from './local-command.ts';
-import { registerOptimize } from './optimize-command.ts';
-import { queriesCommand, queryCommand } from './query-commands.ts';
-import { registerRedrive } from './redrive-command.ts';
-import { registerStatus } from './status-command.ts';
-import { schemaCheckCommand, schemaInferCommand, schemaLockCommand, tablesCommand } from './table-commands.ts';
-import { compactCommand, produceCommand } from './topic-commands.ts';
+import { integer, nonNegativeNumber, positiveInt, positiveNumber, zonedInstant } from './arguments.ts';
+import { DEFAULT_STACK, registerStatus } from './status-command.ts';
 
 function brokers(value: string): string[] {
   const list = value.split(',').map((broker) => broker.trim());
@@ -33,6 +28,27 @@ function asOf(value: string): AsOf {
   const timestampMs = zonedInstant(value);
   if (timestampMs === undefined) throw new InvalidArgumentError('must be a snapshot id (digits) or an ISO-8601 instant with its zone, e.g. 2026-01-31T12:00:00Z.');
   return { timestampMs };
+}
+
+function reason(value: string): QuarantineReason {
+  if (!(QUARANTINE_REASONS as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${QUARANTINE_REASONS.join(', ')}.`);
+  return value as QuarantineReason;
+}
+
+/** `2026-11-27` (from the start of that UTC day) or an instant with its zone. */
+function since(value: string): number {
+  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(value) ? zonedInstant(`${value}T00:00:00Z`) : zonedInstant(value);
+  if (parsed === undefined) throw new InvalidArgumentError('must be a UTC date (2026-11-27) or an ISO-8601 instant with its zone (2026-11-27T10:00:00Z).');
+  return parsed;
+}
+
+// Unreferenced files younger than this may belong to a commit in flight (a compactor's, another optimize's).
+const MIN_RETENTION_DAYS = 1;
+
+function retentionDays(value: string): number {
+  const days = positiveNumber(value);
+  if (days < MIN_RETENTION_DAYS) throw new InvalidArgumentError(`must be ${MIN_RETENTION_DAYS} or more: an unreferenced file younger than ${MIN_RETENTION_DAYS} day may belong to a commit still in flight.`);
+  return days;
 }
 
 const dataDirOption = () => new Option('--data-dir <dir>', 'data directory of the local pipeline').default(DEFAULT_DATA_DIR);
@@ -67,7 +83,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--table-format <format>', `format of the fleet's table ${DEMO_TABLE} when this run creates it (an existing table keeps its own)`).choices(TABLE_FORMATS))
     .addOption(shardsOption())
     .option('--json', 'print only a JSON summary')
-    .action(localCommand);
+    .action(async (flags) => (await import('./local-command.ts')).localCommand(flags));
 
   program
     .command('produce')
@@ -79,7 +95,7 @@ export function buildProgram(): Command {
     .addOption(dataDirOption())
     .addOption(tablesOption())
     .option('--json', 'print a JSON summary')
-    .action(produceCommand);
+    .action(async (flags) => (await import('./topic-commands.ts')).produceCommand(flags));
 
   program
     .command('compact')
@@ -91,7 +107,7 @@ export function buildProgram(): Command {
     .addOption(codecOption())
     .addOption(shardsOption())
     .option('--json', 'print the run reports as JSON, by table')
-    .action(compactCommand);
+    .action(async (flags) => (await import('./topic-commands.ts')).compactCommand(flags));
 
   program
     .command('query')
@@ -106,18 +122,49 @@ export function buildProgram(): Command {
     .option('--json', 'print rows as JSON')
     .option('--unsafe-sql', 'give the SQL DuckDB\'s full file access (default: one SELECT that reads only the lake\'s files)')
     .option('--as-of <snapshot-or-time>', 'read Iceberg tables as they were: a snapshot id (see <table>_snapshots) or an ISO-8601 instant', asOf)
-    .action(queryCommand);
+    .action(async (sql, flags, command) => (await import('./query-commands.ts')).queryCommand(sql, flags, command));
 
-  registerOptimize(program, { dataDir: dataDirOption(), tables: tablesOption(), codec: codecOption() });
+  program
+    .command('optimize')
+    .description('maintain the Iceberg tables of the local lake: merge the small files of closed partitions in one atomic commit, expire old snapshots, remove files nothing references')
+    .option('--table <name>', 'optimize only this table (default: every Iceberg table)')
+    .addOption(dataDirOption())
+    .addOption(tablesOption())
+    .addOption(codecOption())
+    .addOption(new Option('--target-file-mb <n>', 'size the merged files aim at, in MB').argParser(positiveNumber).default(DEFAULTS.optimizeTargetFileMb))
+    .addOption(new Option('--retention-days <n>', `keep snapshots (time travel) and unreferenced files this long, at least ${MIN_RETENTION_DAYS}`).argParser(retentionDays).default(DEFAULTS.optimizeRetentionDays))
+    .addOption(
+      new Option('--closed-after-hours <n>', 'merge a partition once it ended this long ago; by default maxEventAgeHours, after which no record can land in it').argParser(nonNegativeNumber).default(DEFAULTS.maxEventAgeHours),
+    )
+    .option('--json', 'print the reports as JSON, by table')
+    .action(async (flags) => (await import('./optimize-command.ts')).optimizeCommand(flags));
+
   registerStatus(program, { dataDir: dataDirOption(), tables: tablesOption(), kafka: kafkaOption() });
-  registerRedrive(program, { dataDir: dataDirOption(), tables: tablesOption(), codec: codecOption() });
 
-  program.command('queries').description("list every table's named queries").addOption(tablesOption()).option('--json', 'print as JSON').action(queriesCommand);
-  program.command('tables').description('list the declared tables with their topic, key, event time, partitioning and columns').addOption(tablesOption()).option('--json', 'print as JSON').action(tablesCommand);
+  program
+    .command('redrive')
+    .description("judge a table's quarantined records again by its current declaration and limits: those that pass land in the table with their Kafka lineage, exactly once")
+    .requiredOption('--table <name>', 'the table whose quarantine to redrive')
+    .addOption(new Option('--reason <reason>', 'only records quarantined for this reason').argParser(reason))
+    .addOption(new Option('--since <date>', 'only records with a Kafka timestamp from this UTC date (2026-11-27) or instant on').argParser(since))
+    .option('--dry-run', 'count what would pass, by reason, and show a sample; write nothing')
+    .option('--json', 'print the report as JSON')
+    .addOption(dataDirOption())
+    .addOption(tablesOption())
+    .addOption(codecOption())
+    .option('--aws', "redrive the deployed lake: the stack's bucket (and Glue catalog for Iceberg tables), with AWS credentials and region from the environment; no Kafka access needed")
+    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK})`)
+    .addOption(new Option('--max-record-bytes <n>', 'the limit the deployment validates with (maxRecordBytes)').argParser(positiveNumber).default(DEFAULTS.maxRecordBytes))
+    .addOption(new Option('--max-event-age-hours <n>', 'the limit the deployment validates with (maxEventAgeHours)').argParser(positiveNumber).default(DEFAULTS.maxEventAgeHours))
+    .addOption(new Option('--max-event-future-minutes <n>', 'the limit the deployment validates with (maxEventFutureMinutes)').argParser(positiveNumber).default(DEFAULTS.maxEventFutureMinutes))
+    .action(async (flags, command) => (await import('./redrive-command.ts')).redriveCommand(flags, command));
+
+  program.command('queries').description("list every table's named queries").addOption(tablesOption()).option('--json', 'print as JSON').action(async (flags) => (await import('./query-commands.ts')).queriesCommand(flags));
+  program.command('tables').description('list the declared tables with their topic, key, event time, partitioning and columns').addOption(tablesOption()).option('--json', 'print as JSON').action(async (flags) => (await import('./table-commands.ts')).tablesCommand(flags));
 
   const schema = program.command('schema').description('check, lock or infer table declarations');
-  schema.command('check').description('check the declarations against tables.lock.json: exit 0 when compatible, 1 with the reasons when not').addOption(tablesOption()).action(schemaCheckCommand);
-  schema.command('lock').description('record the declared shape of every table in tables.lock.json, after the same check; run it before deploying a changed declaration').addOption(tablesOption()).action(schemaLockCommand);
+  schema.command('check').description('check the declarations against tables.lock.json: exit 0 when compatible, 1 with the reasons when not').addOption(tablesOption()).action(async (flags) => (await import('./table-commands.ts')).schemaCheckCommand(flags));
+  schema.command('lock').description('record the declared shape of every table in tables.lock.json, after the same check; run it before deploying a changed declaration').addOption(tablesOption()).action(async (flags) => (await import('./table-commands.ts')).schemaLockCommand(flags));
   schema
     .command('infer')
     .description('print a starting declaration for sample records, with the types DuckDB detects in them')
@@ -127,6 +174,6 @@ export function buildProgram(): Command {
     .option('--event-time <field>', 'the event-time field (default: the first field that is a date-time in every record)')
     .option('--key <field>', 'the record-key field')
     .addOption(new Option('--partition-by <unit>', 'partition the table by hour or day').choices(PARTITION_BY).default('hour'))
-    .action(schemaInferCommand);
+    .action(async (flags) => (await import('./table-commands.ts')).schemaInferCommand(flags));
   return program;
 }

@@ -1,13 +1,13 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
 import { GlueCatalog } from '../../lambdas/adapters/glue-catalog.ts';
 import { parquetEncoder } from '../../lambdas/adapters/parquet-writer.ts';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-store.ts';
 import { tableNamed } from '../../lambdas/adapters/table-directory.ts';
 import { tableFormatOf } from '../../lambdas/adapters/table-formats.ts';
-import { QUARANTINE_REASONS, validationLimits, type QuarantineReason } from '../../lambdas/core/decode.ts';
+import { validationLimits, type QuarantineReason } from '../../lambdas/core/decode.ts';
 import { redrive, type RedriveDeps, type RedriveReport } from '../../lambdas/core/redrive.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
@@ -16,7 +16,6 @@ import { deployableTables } from '../../lib/tables.ts';
 import { requireOutput, stackOutputs } from '../aws/stack.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
 import { LocalLake } from '../local/local-lake.ts';
-import { positiveNumber, zonedInstant } from './arguments.ts';
 import { UsageError } from './errors.ts';
 import { endProgress, print, printJson, progressLine } from './output.ts';
 import { DEFAULT_STACK } from './status-command.ts';
@@ -37,39 +36,6 @@ export interface RedriveFlags {
   maxRecordBytes: number;
   maxEventAgeHours: number;
   maxEventFutureMinutes: number;
-}
-
-function reason(value: string): QuarantineReason {
-  if (!(QUARANTINE_REASONS as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${QUARANTINE_REASONS.join(', ')}.`);
-  return value as QuarantineReason;
-}
-
-/** `2026-11-27` (from the start of that UTC day) or an instant with its zone. */
-function since(value: string): number {
-  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(value) ? zonedInstant(`${value}T00:00:00Z`) : zonedInstant(value);
-  if (parsed === undefined) throw new InvalidArgumentError('must be a UTC date (2026-11-27) or an ISO-8601 instant with its zone (2026-11-27T10:00:00Z).');
-  return parsed;
-}
-
-/** Adds `streamlake redrive` to `program`, with the options the other commands share. */
-export function registerRedrive(program: Command, shared: { dataDir: Option; tables: Option; codec: Option }): void {
-  program
-    .command('redrive')
-    .description("judge a table's quarantined records again by its current declaration and limits: those that pass land in the table with their Kafka lineage, exactly once")
-    .requiredOption('--table <name>', 'the table whose quarantine to redrive')
-    .addOption(new Option('--reason <reason>', 'only records quarantined for this reason').argParser(reason))
-    .addOption(new Option('--since <date>', 'only records with a Kafka timestamp from this UTC date (2026-11-27) or instant on').argParser(since))
-    .option('--dry-run', 'count what would pass, by reason, and show a sample; write nothing')
-    .option('--json', 'print the report as JSON')
-    .addOption(shared.dataDir)
-    .addOption(shared.tables)
-    .addOption(shared.codec)
-    .option('--aws', "redrive the deployed lake: the stack's bucket (and Glue catalog for Iceberg tables), with AWS credentials and region from the environment; no Kafka access needed")
-    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK})`)
-    .addOption(new Option('--max-record-bytes <n>', 'the limit the deployment validates with (maxRecordBytes)').argParser(positiveNumber).default(DEFAULTS.maxRecordBytes))
-    .addOption(new Option('--max-event-age-hours <n>', 'the limit the deployment validates with (maxEventAgeHours)').argParser(positiveNumber).default(DEFAULTS.maxEventAgeHours))
-    .addOption(new Option('--max-event-future-minutes <n>', 'the limit the deployment validates with (maxEventFutureMinutes)').argParser(positiveNumber).default(DEFAULTS.maxEventFutureMinutes))
-    .action(redriveCommand);
 }
 
 /** The AWS clients `redrive --aws` works with; built from the environment's region and credentials unless given. */

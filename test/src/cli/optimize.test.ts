@@ -75,7 +75,7 @@ describe('streamlake optimize', () => {
   it('exits 2 on a retention too short to be safe, a bad number, or a data directory that does not exist', async () => {
     const short = await streamlake(['optimize', '--data-dir', iceberg.path, '--retention-days', '0.5']);
     expect(short.code).toBe(2);
-    expect(short.stderr).toContain('--retention-days 0.5 is too short');
+    expect(short.stderr).toContain("option '--retention-days <n>' argument '0.5' is invalid. must be 1 or more: an unreferenced file younger than 1 day may belong to a commit still in flight");
     const bad = await streamlake(['optimize', '--data-dir', iceberg.path, '--target-file-mb', 'lots']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('must be a positive number');
