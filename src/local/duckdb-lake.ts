@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { curatedPrefix, partitionKeys, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
 import { duckdbType, QUARANTINE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
-import { currentSnapshot, snapshotAt, snapshotById, SUMMARY, type Snapshot, type TableMetadata } from '../../lambdas/core/iceberg-metadata.ts';
+import { currentSnapshot, sequencesOf, snapshotAt, snapshotById, SUMMARY, type Snapshot, type TableMetadata } from '../../lambdas/core/iceberg-metadata.ts';
 import { tableColumns, type TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { LocalLake } from './local-lake.ts';
 
@@ -187,17 +187,41 @@ async function icebergView(lake: LocalLake, table: TableSpec, at: { metadata: Ta
   return `SELECT ${selectList(columns)} FROM (${read} UNION ALL BY NAME ${emptyView(columns, [])})`;
 }
 
-/** An Iceberg table's snapshots, oldest first, as Trino's `"<table>$snapshots"` shows them, with the compactor run and the Kafka offsets each holds. */
+const SNAPSHOT_COLUMNS = [
+  ['snapshot_id', 'VARCHAR'], ['committed_at', 'TIMESTAMP'], ['operation', 'VARCHAR'], ['parent_id', 'VARCHAR'], ['compactor_run', 'BIGINT'], ['compactor_shard', 'VARCHAR'],
+  ['kafka_offsets', 'VARCHAR'], ['redrive_run', 'BIGINT'], ['added_records', 'BIGINT'], ['total_records', 'BIGINT'],
+] as const;
+
+/**
+ * An Iceberg table's snapshots, oldest first, as Trino's `"<table>$snapshots"` shows them, with the
+ * compactor run and the Kafka offsets each holds; a compactor shard's run is named with its shard.
+ */
 function snapshotsView(metadata: TableMetadata): string {
-  const columns = 'snapshot_id, committed_at, operation, parent_id, compactor_run, kafka_offsets, redrive_run, added_records, total_records';
+  if (metadata.snapshots.length === 0) return `SELECT ${SNAPSHOT_COLUMNS.map(([name, type]) => `NULL::${type} AS ${name}`).join(', ')} WHERE false`;
   const rows = metadata.snapshots.map((s) => {
     const summary = s.summary;
     const text = (value: string | undefined) => (value === undefined ? 'NULL' : literal(value));
+    const run = compactorRun(metadata, s);
     return `(${literal(String(s['snapshot-id']))}, make_timestamp(${s['timestamp-ms']}::BIGINT * 1000), ${literal(summary.operation)}, ${text(s['parent-snapshot-id']?.toString())}, ` +
-      `${summary[SUMMARY.sequence] ?? 'NULL'}::BIGINT, ${text(summary[SUMMARY.offsets])}, ${summary[SUMMARY.redriveSequence] ?? 'NULL'}::BIGINT, ${summary['added-records'] ?? 'NULL'}::BIGINT, ${summary['total-records'] ?? 'NULL'}::BIGINT)`;
+      `${run.sequence ?? 'NULL'}, ${text(run.shard)}, ${text(summary[SUMMARY.offsets])}, ${summary[SUMMARY.redriveSequence] ?? 'NULL'}, ${summary['added-records'] ?? 'NULL'}, ${summary['total-records'] ?? 'NULL'})`;
   });
-  if (rows.length === 0) return `SELECT NULL::VARCHAR AS snapshot_id, NULL::TIMESTAMP AS committed_at, NULL::VARCHAR AS operation, NULL::VARCHAR AS parent_id, NULL::BIGINT AS compactor_run, NULL::VARCHAR AS kafka_offsets, NULL::BIGINT AS redrive_run, NULL::BIGINT AS added_records, NULL::BIGINT AS total_records WHERE false`;
-  return `SELECT * FROM (VALUES ${rows.join(', ')}) AS snapshots(${columns})`;
+  const columns = SNAPSHOT_COLUMNS.map(([name, type]) => `CAST(${name} AS ${type}) AS ${name}`).join(', ');
+  return `SELECT ${columns} FROM (VALUES ${rows.join(', ')}) AS snapshots(${SNAPSHOT_COLUMNS.map(([name]) => name).join(', ')})`;
+}
+
+/**
+ * The compactor run a snapshot shows. A shard's commit changes only its own sequence key (the
+ * others are carried forward), so the one key that differs from the parent's names the shard and
+ * its run (every key counts when the parent was expired, so one left names it). Otherwise (the
+ * single compactor, or a snapshot no compactor committed) the single compactor's run it holds.
+ */
+function compactorRun(metadata: TableMetadata, snapshot: Snapshot): { sequence?: string; shard?: string } {
+  const parentId = snapshot['parent-snapshot-id'];
+  const before = sequencesOf(parentId === undefined ? undefined : snapshotById(metadata, parentId));
+  const changed = Object.entries(sequencesOf(snapshot)).filter(([key, sequence]) => before[key] !== sequence);
+  const shardPrefix = `${SUMMARY.sequence}.`;
+  if (changed.length === 1 && changed[0]![0].startsWith(shardPrefix)) return { sequence: String(changed[0]![1]), shard: changed[0]![0].slice(shardPrefix.length) };
+  return { sequence: snapshot.summary[SUMMARY.sequence] };
 }
 
 // The current version of each quarantine file: a redrive rewrites a file's lines with their new verdicts.
