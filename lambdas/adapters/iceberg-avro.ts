@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import avro from 'avsc';
 import type { IcebergSchema, PartitionSpec } from '../core/iceberg-schema.ts';
 import type { SnapshotId } from '../core/iceberg-metadata.ts';
+import type { DataFileMetrics } from '../core/iceberg-metrics.ts';
 import type { PartitionBy } from '../core/table-declaration.ts';
 
 /**
@@ -18,6 +19,8 @@ export interface DataFile {
   readonly fileSizeInBytes: number;
   /** The partition value: hours or days since 1970 (the spec's one field). */
   readonly partition: number;
+  /** Its column metrics; absent for files listed before streamlake wrote them. */
+  readonly metrics?: DataFileMetrics;
 }
 
 /** Whether a manifest entry's file was in the table before its snapshot, added by it, or removed by it. */
@@ -210,12 +213,47 @@ async function recordsOf<T>(bytes: Uint8Array): Promise<T[]> {
   return records;
 }
 
+type AvroMap<V> = { key: number; value: V }[] | null;
+
+interface MetricRecords {
+  column_sizes: AvroMap<number | bigint>;
+  value_counts: AvroMap<number | bigint>;
+  null_value_counts: AvroMap<number | bigint>;
+  nan_value_counts: AvroMap<number | bigint>;
+  lower_bounds: AvroMap<Buffer>;
+  upper_bounds: AvroMap<Buffer>;
+}
+
 interface EntryRecord {
   status: number;
   snapshot_id: SnapshotId | null;
   sequence_number: number | null;
   file_sequence_number: number | null;
-  data_file: { file_path: string; record_count: number; file_size_in_bytes: number; partition: Record<string, number | null> };
+  data_file: { file_path: string; record_count: number; file_size_in_bytes: number; partition: Record<string, number | null> } & MetricRecords;
+}
+
+// Avro has no map with int keys: Iceberg writes each as an array of key-value records.
+function metricRecords(metrics: DataFileMetrics | undefined): MetricRecords {
+  const pairs = <V, A>(map: ReadonlyMap<number, V> | undefined, avro: (value: V) => A) => (map ? [...map].map(([key, value]) => ({ key, value: avro(value) })) : null);
+  const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return {
+    column_sizes: pairs(metrics?.columnSizes, Number), value_counts: pairs(metrics?.valueCounts, Number), null_value_counts: pairs(metrics?.nullValueCounts, Number),
+    nan_value_counts: pairs(metrics?.nanValueCounts, Number), lower_bounds: pairs(metrics?.lowerBounds, bytes), upper_bounds: pairs(metrics?.upperBounds, bytes),
+  };
+}
+
+// Files listed before streamlake wrote metrics carry none; another writer may keep some and leave the others null.
+function metricsOf(record: MetricRecords): { metrics?: DataFileMetrics } {
+  const { column_sizes, value_counts, null_value_counts, nan_value_counts, lower_bounds, upper_bounds } = record;
+  if ([column_sizes, value_counts, null_value_counts, nan_value_counts, lower_bounds, upper_bounds].every((pairs) => pairs === null)) return {};
+  const map = <A, V>(pairs: AvroMap<A>, value: (avro: A) => V) => new Map((pairs ?? []).map((pair) => [pair.key, value(pair.value)]));
+  const bytes = (buffer: Buffer) => new Uint8Array(buffer);
+  return {
+    metrics: {
+      columnSizes: map(column_sizes, Number), valueCounts: map(value_counts, Number), nullValueCounts: map(null_value_counts, Number),
+      nanValueCounts: map(nan_value_counts, Number), lowerBounds: map(lower_bounds, bytes), upperBounds: map(upper_bounds, bytes),
+    },
+  };
 }
 
 /** The bytes of a manifest of `entries`, for tables of `schema` partitioned by `spec`. */
@@ -225,8 +263,7 @@ export function encodeManifest(entries: readonly ManifestEntry[], schema: Iceber
     status: entry.status, snapshot_id: entry.snapshotId, sequence_number: entry.sequenceNumber, file_sequence_number: entry.fileSequenceNumber,
     data_file: {
       content: 0, file_path: entry.file.path, file_format: 'PARQUET', partition: { [partitionName]: entry.file.partition },
-      record_count: entry.file.recordCount, file_size_in_bytes: entry.file.fileSizeInBytes,
-      column_sizes: null, value_counts: null, null_value_counts: null, nan_value_counts: null, lower_bounds: null, upper_bounds: null,
+      record_count: entry.file.recordCount, file_size_in_bytes: entry.file.fileSizeInBytes, ...metricRecords(entry.file.metrics),
       key_metadata: null, split_offsets: null, equality_ids: null, sort_order_id: null,
     },
   }));
@@ -244,6 +281,7 @@ export async function decodeManifest(bytes: Uint8Array): Promise<ManifestEntry[]
     file: {
       path: record.data_file.file_path, recordCount: Number(record.data_file.record_count), fileSizeInBytes: Number(record.data_file.file_size_in_bytes),
       partition: Object.values(record.data_file.partition)[0] ?? Number.NaN,
+      ...metricsOf(record.data_file),
     },
   }));
 }

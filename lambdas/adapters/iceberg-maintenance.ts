@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  currentSchema,
   currentSnapshot,
   newSnapshotId,
   progressSummary,
@@ -294,11 +295,11 @@ async function mergeBin(table: IcebergTable, deps: MaintenanceDeps, bin: readonl
   const batch = await readColumnBatch(files, tableColumns(table.table));
   const expected = bin.reduce((sum, file) => sum + file.entry.file.recordCount, 0);
   if (batch.rowCount !== expected) throw new OptimizeError(`table ${table.table.name}: the files of partition ${bin[0]!.entry.file.partition} hold ${batch.rowCount} rows, their manifests say ${expected}; nothing was merged`);
-  const body = deps.encoder.encode(batch, options.codec, table.timestampUnit);
+  const { bytes, columns } = deps.encoder.encode(batch, options.codec, table.timestampUnit);
   const bucket = bin[0]!.entry.file.partition;
   const key = `${table.dataDir(bucket)}optimized-${name}.parquet`;
-  await deps.store.putIfAbsent(key, body);
-  return [{ key, bucket, rows: batch.rowCount, bytes: body.byteLength }];
+  await deps.store.putIfAbsent(key, bytes);
+  return [{ key, bucket, rows: batch.rowCount, bytes: bytes.byteLength, columns }];
 }
 
 /**
@@ -314,7 +315,8 @@ async function replaceManifests(
   change: { snapshotId: number; sequenceNumber: number; replaced: ReadonlySet<string>; added: readonly WrittenFile[] },
 ): Promise<ManifestFile[]> {
   const kept: ManifestFile[] = [];
-  const entries: ManifestEntry[] = change.added.map((file) => ({ status: EntryStatus.Added, snapshotId: change.snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: table.dataFile(file) }));
+  const schema = currentSchema(loaded.metadata);
+  const entries: ManifestEntry[] = change.added.map((file) => ({ status: EntryStatus.Added, snapshotId: change.snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: table.dataFile(file, schema) }));
   for (const { manifest, entries: listed } of parentManifests) {
     if (!listed.some((entry) => change.replaced.has(entry.file.path))) {
       kept.push(manifest);

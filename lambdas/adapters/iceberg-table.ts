@@ -26,7 +26,8 @@ import {
   type SnapshotId,
   type TableMetadata,
 } from '../core/iceberg-metadata.ts';
-import { icebergSchema, partitionPathValue, partitionSpec } from '../core/iceberg-schema.ts';
+import { dataFileMetrics } from '../core/iceberg-metrics.ts';
+import { icebergSchema, partitionPathValue, partitionSpec, type IcebergSchema } from '../core/iceberg-schema.ts';
 import { curatedPrefix, icebergDataDir, icebergDataKey, icebergMetadataPrefix, redriveLedgerKey } from '../core/lake-layout.ts';
 import { tableColumns, type TableSpec } from '../core/table-declaration.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -209,7 +210,7 @@ export class IcebergTable implements TableFormat {
       const metadata = this.withDeclaredSchema(base);
       const sequenceNumber = metadata['last-sequence-number'] + 1;
       // The manifest names the files once; a retried commit lists it again under its new sequence number.
-      if (files.length > 0) manifest ??= await this.writeManifest(metadata, snapshotId, files.map((file) => ({ status: EntryStatus.Added, snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: this.dataFile(file) })));
+      if (files.length > 0) manifest ??= await this.writeManifest(metadata, snapshotId, files.map((file) => ({ status: EntryStatus.Added, snapshotId, sequenceNumber: null, fileSequenceNumber: null, file: this.dataFile(file, currentSchema(metadata)) })));
       const manifests = [...(await this.manifests(parent)), ...(manifest ? [{ ...manifest, sequenceNumber, minSequenceNumber: sequenceNumber }] : [])];
       const figures = { files: files.length, records: files.reduce((sum, file) => sum + file.rows, 0), bytes: files.reduce((sum, file) => sum + file.bytes, 0) };
       const summary = {
@@ -294,8 +295,9 @@ export class IcebergTable implements TableFormat {
     return this.uriOf(key);
   }
 
-  dataFile(file: WrittenFile): ManifestEntry['file'] {
-    return { path: this.uriOf(file.key), recordCount: file.rows, fileSizeInBytes: file.bytes, partition: file.bucket };
+  /** A written file as a manifest of a table of `schema` lists it: its column metrics keyed by that schema's field ids. */
+  dataFile(file: WrittenFile, schema: IcebergSchema): ManifestEntry['file'] {
+    return { path: this.uriOf(file.key), recordCount: file.rows, fileSizeInBytes: file.bytes, partition: file.bucket, metrics: dataFileMetrics(schema, file.columns) };
   }
 
   private newMetadata(): TableMetadata {

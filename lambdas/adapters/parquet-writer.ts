@@ -4,13 +4,13 @@ import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { schemaPathResolver } from 'hyparquet-writer/src/schema.js';
 import type { ColumnSpec } from '../core/schema.ts';
-import type { Codec, ColumnBatch, ColumnValues, NestedValue, ParquetEncoder, TimestampUnit } from '../ports/parquet.ts';
+import type { Codec, ColumnBatch, ColumnValues, EncodedParquet, NestedValue, ParquetEncoder, TimestampUnit } from '../ports/parquet.ts';
 import { writeDeltaBinaryPacked } from './parquet-delta.ts';
 import { numberDictionary, stringDictionary, writeDictionaryIds } from './parquet-dictionary.ts';
 import { writeNestedColumn } from './parquet-nested.ts';
 import { CODEC_NAME, page, presentNumbers, resetPage, writeDefinitionLevels, writePage, writePlainValues, type FlatValues } from './parquet-page.ts';
 import { physicalOf, schemaOf, type Physical } from './parquet-schema.ts';
-import { statisticsOf } from './parquet-statistics.ts';
+import { fileStatistics, statisticsOf } from './parquet-statistics.ts';
 
 // In the form parquet-mr parses (`<app> version <semver> (build <id>)`), so its tools trust the statistics.
 const CREATED_BY = `streamlake version ${packageJson.version} (build none)`;
@@ -30,7 +30,8 @@ export interface ParquetLayout {
  * group per million rows, v1 data pages, a dictionary wherever it at most halves the column
  * (strings and repetitive numbers alike), DELTA_BINARY_PACKED for other 64-bit integers (offsets,
  * timestamps), plain values otherwise, and min/max statistics on every column chunk so engines
- * skip what a filter excludes. `hyparquet-writer` supplies the format's machinery (Thrift page
+ * skip what a filter excludes; the file's statistics by column come back with its bytes, for a
+ * table format's metrics. `hyparquet-writer` supplies the format's machinery (Thrift page
  * headers and footer, RLE/bit-packing, Snappy); values go from the typed arrays into pages, built
  * one at a time in a reused buffer, without a per-value object. ZSTD comes from Node's zlib.
  *
@@ -41,7 +42,7 @@ export interface ParquetLayout {
 export function parquetEncoder(layout: ParquetLayout = {}): ParquetEncoder {
   const { rowGroupRows = 1_000_000, pageRows = 131_072 } = layout;
   return {
-    encode(input: ColumnBatch, codec: Codec, timestampUnit: TimestampUnit = 'millis'): Uint8Array {
+    encode(input: ColumnBatch, codec: Codec, timestampUnit: TimestampUnit = 'millis'): EncodedParquet {
       const batch = timestampUnit === 'micros' ? inMicroseconds(input) : input;
       const writer = new ByteWriter();
       writer.appendUint32(MAGIC);
@@ -73,7 +74,7 @@ export function parquetEncoder(layout: ParquetLayout = {}): ParquetEncoder {
       }
       writeMetadata(writer, { version: 1, schema, num_rows: BigInt(batch.rowCount), row_groups: rowGroups, created_by: CREATED_BY, metadata_length: 0 });
       writer.appendUint32(MAGIC);
-      return writer.getBytes();
+      return { bytes: writer.getBytes(), columns: fileStatistics(rowGroups) };
     },
   };
 }

@@ -64,10 +64,10 @@ export class LakeRows {
   async write(deps: { readonly store: ObjectStore; readonly encoder: ParquetEncoder }, codec: Codec, format: TableFormat, stem: string): Promise<WrittenFile[]> {
     const written: WrittenFile[] = [];
     for (const [bucket, positions] of this.buckets.sorted()) {
-      const body = deps.encoder.encode(this.rows.batch(positions.length === this.rows.rowCount ? undefined : Int32Array.from(positions)), codec, format.timestampUnit);
+      const { bytes, columns } = deps.encoder.encode(this.rows.batch(positions.length === this.rows.rowCount ? undefined : Int32Array.from(positions)), codec, format.timestampUnit);
       const key = format.dataFileKey(bucket, stem);
-      await deps.store.putIfAbsent(key, body);
-      written.push({ key, bucket, rows: positions.length, bytes: body.byteLength });
+      await deps.store.putIfAbsent(key, bytes);
+      written.push({ key, bucket, rows: positions.length, bytes: bytes.byteLength, columns });
     }
     return written;
   }

@@ -37,7 +37,36 @@ export interface ColumnBatch {
  */
 export type TimestampUnit = 'millis' | 'micros';
 
-/** Turns a batch into the bytes of one Parquet file. */
+/**
+ * A bound of a leaf column as its chunk statistics hold it: a number (int, double, date in days,
+ * timestamp in the file's unit, a flat boolean as 0 or 1), a bigint (an int64 inside a nested
+ * column, a decimal's unscaled value), a string, or a boolean inside a nested column.
+ */
+export type StatisticValue = number | bigint | string | boolean;
+
+/** What the column chunks of one file say of one leaf column, over all its row groups. */
+export interface ColumnStatistics {
+  /** The leaf's path in the file schema, column name first (`['address', 'city']`, `['tags', 'list', 'element']`). */
+  readonly path: readonly string[];
+  /** Bytes of its column chunks, compressed, as stored. */
+  readonly bytes: number;
+  /** Its values, nulls included. */
+  readonly values: number;
+  readonly nulls: number;
+  /** NaN values of a double leaf (never in a flat column, where NaN marks null). */
+  readonly nans: number;
+  /** The smallest and largest values, nulls and NaN aside (strings in UTF-8 byte order); absent when there are none. */
+  readonly min?: StatisticValue;
+  readonly max?: StatisticValue;
+}
+
+/** The bytes of one Parquet file, and the statistics its footer holds, by leaf column. */
+export interface EncodedParquet {
+  readonly bytes: Uint8Array;
+  readonly columns: readonly ColumnStatistics[];
+}
+
+/** Turns a batch into one Parquet file. */
 export interface ParquetEncoder {
-  encode(batch: ColumnBatch, codec: Codec, timestampUnit?: TimestampUnit): Uint8Array;
+  encode(batch: ColumnBatch, codec: Codec, timestampUnit?: TimestampUnit): EncodedParquet;
 }

@@ -1,5 +1,5 @@
 import type { PendingRun } from '../core/checkpoint.ts';
-import type { TimestampUnit } from './parquet.ts';
+import type { ColumnStatistics, TimestampUnit } from './parquet.ts';
 
 /** A data file a compactor run wrote: one per time bucket (hours or days since 1970) its rows fall in. */
 export interface WrittenFile {
@@ -7,6 +7,8 @@ export interface WrittenFile {
   readonly bucket: number;
   readonly rows: number;
   readonly bytes: number;
+  /** Its leaf columns' statistics, as the encoder wrote them in its footer: an Iceberg manifest lists them as the file's metrics. */
+  readonly columns: readonly ColumnStatistics[];
 }
 
 /** The Kafka offsets a table holds before a run (the checkpoint's) and after it commits. */

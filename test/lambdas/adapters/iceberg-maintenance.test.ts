@@ -17,6 +17,7 @@ import { DuckDbLake } from '../../../src/local/duckdb-lake.ts';
 import { LocalLake } from '../../../src/local/local-lake.ts';
 import { compactLocal } from '../../../src/local/runner.ts';
 import { auditSnapshots } from '../../helpers/iceberg-audit.ts';
+import { expectMetricsOfRows } from '../../helpers/iceberg-metrics.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { DEVICE_LOGS } from '../../helpers/tables.ts';
 
@@ -205,6 +206,19 @@ describe('optimizeTable', () => {
     // Time travel: the snapshot before the merge still reads its own files.
     expect((await lake.files(before)).every((file) => existsSync(file))).toBe(true);
     for (const audit of await auditSnapshots(lake.table(), lake.lake.store)) expect(audit, audit.snapshotId).toMatchObject({ duplicates: 0, missing: 0, beyond: 0 });
+  });
+
+  it('lists the merged files with the counts and bounds of their rows, and keeps the metrics of the files it lists again as existing', { timeout: 60_000 }, async () => {
+    const lake = await fixture();
+    const before = await lake.current();
+    expect(await expectMetricsOfRows(lake.table(), lake.lake.store), "the compactor's files").toBeGreaterThan(3);
+    await lake.optimize();
+    const entries = await lake.table().dataFiles(await lake.current());
+    expect(entries.filter((entry) => entry.status === EntryStatus.Existing).length, 'files listed again as existing').toBeGreaterThan(0);
+    expect(entries.filter((entry) => entry.file.path.includes('/optimized-')).length, 'merged files').toBeGreaterThan(0);
+    expect(await expectMetricsOfRows(lake.table(), lake.lake.store)).toBe(entries.length);
+    const had = new Map((await lake.table().dataFiles(before)).map((entry) => [entry.file.path, entry.file.metrics]));
+    for (const entry of entries.filter((e) => e.status === EntryStatus.Existing)) expect(entry.file.metrics, entry.file.path).toEqual(had.get(entry.file.path));
   });
 
   it('does nothing more when run again, and cuts a partition into files near a smaller target', { timeout: 60_000 }, async () => {

@@ -98,6 +98,8 @@ describe('Iceberg metadata and manifests', () => {
     expect(await decodeManifest(manifest)).toEqual([{ status: EntryStatus.Added, snapshotId: 2n ** 62n, sequenceNumber: null, fileSequenceNumber: null, file }]);
     expect(Buffer.from(manifest).toString('latin1')).toContain('"field-id":100');
 
+    expect((await decodeManifest(manifest))[0]!.file, 'a file listed without metrics, as before streamlake wrote them').not.toHaveProperty('metrics');
+
     const listed = {
       path: 's3://b/m.avro', length: manifest.byteLength, specId: 0, sequenceNumber: 3, minSequenceNumber: 3, addedSnapshotId: 17, addedFilesCount: 1, existingFilesCount: 0,
       deletedFilesCount: 0, addedRowsCount: 7, existingRowsCount: 0, deletedRowsCount: 0, partitionRange: [494_000, 494_002] as const,
@@ -105,6 +107,23 @@ describe('Iceberg metadata and manifests', () => {
     expect(await decodeManifestList(await encodeManifestList([listed], { id: 17, sequenceNumber: 3 }))).toEqual([listed]);
     // Another engine's row-level DELETE adds a manifest of delete files: refused, not rewritten as data.
     await expect(decodeManifestList(await encodeManifestList([{ ...listed, content: 1 }], { id: 17, sequenceNumber: 3 }))).rejects.toThrow(DeleteFilesError);
+  });
+});
+
+describe('column metrics in manifests', () => {
+  it('round-trips each metric by field id, bounds byte for byte, and keeps a file listed without them without', async () => {
+    const { schema } = icebergSchema(tableColumns(DEVICE_LOGS), 0);
+    const spec = partitionSpec(schema, 'event_time', 'hour');
+    const metrics = {
+      columnSizes: new Map([[1, 4_000], [7, 800]]), valueCounts: new Map([[1, 7], [7, 7]]), nullValueCounts: new Map([[1, 0], [7, 2]]), nanValueCounts: new Map([[7, 0]]),
+      lowerBounds: new Map([[1, Uint8Array.from(Buffer.from('dev-00001'))], [7, Uint8Array.of(0, 0, 0, 0, 0, 0, 0x34, 0xc0)]]),
+      upperBounds: new Map([[1, Uint8Array.from(Buffer.from('dev-00042'))], [7, Uint8Array.of(0, 0, 0, 0, 0, 0, 0x3e, 0x40)]]),
+    };
+    const entry = (path: string, extra: object) => ({ status: EntryStatus.Existing, snapshotId: 5, sequenceNumber: 2, fileSequenceNumber: 2, file: { path, recordCount: 7, fileSizeInBytes: 5_000, partition: 494_000, ...extra } });
+    const entries = [entry('s3://b/new.parquet', { metrics }), entry('s3://b/old.parquet', {})];
+    const decoded = await decodeManifest(await encodeManifest(entries, schema, spec, 'hour'));
+    expect(decoded).toEqual(entries);
+    expect(decoded[1]!.file).not.toHaveProperty('metrics');
   });
 });
 
@@ -123,7 +142,7 @@ describe('IcebergTable', () => {
 
   afterEach(() => dir.remove());
 
-  const file = (key: string, bucket: number) => ({ key, bucket, rows: 10, bytes: 100 });
+  const file = (key: string, bucket: number) => ({ key, bucket, rows: 10, bytes: 100, columns: [] });
   // The offsets of run n, as the checkpoint has them: partition 0 from (n - 1) × 10 to n × 10.
   const at = (n: number): RunOffsets => ({ before: n === 1 ? {} : { 0: (n - 1) * 10 }, after: { 0: n * 10 } });
 

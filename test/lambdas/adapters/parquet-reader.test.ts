@@ -64,25 +64,25 @@ describe('readColumnBatch', () => {
 
   it('reads a flat file back into the batch it was written from, byte for byte when encoded again', async () => {
     const batch = batchOf(tableColumns(DEVICE_LOGS), Array.from({ length: 50 }, (_, i) => reading(i)));
-    const body = encoder.encode(batch, 'snappy');
+    const body = encoder.encode(batch, 'snappy').bytes;
     const read = await readColumnBatch([{ name: 'a.parquet', body }], tableColumns(DEVICE_LOGS));
     expect(rowsOf(read)).toEqual(rowsOf(batch));
-    expect(Buffer.from(encoder.encode(read, 'snappy')).equals(Buffer.from(body))).toBe(true);
+    expect(Buffer.from(encoder.encode(read, 'snappy').bytes).equals(Buffer.from(body))).toBe(true);
   });
 
   it('keeps decimals of up to 38 digits exact, dates, timestamps and int64s inside nested values, nulls at every level, and map order', async () => {
     const rows = Array.from({ length: 4 }, (_, i) => purchase(i));
     const batch = batchOf(tableColumns(PURCHASES), rows);
-    const body = encoder.encode(batch, 'zstd');
+    const body = encoder.encode(batch, 'zstd').bytes;
     const read = await readColumnBatch([{ name: 'p.parquet', body }], tableColumns(PURCHASES));
     expect(rowsOf(read)).toEqual(rowsOf(batch));
-    expect(Buffer.from(encoder.encode(read, 'zstd')).equals(Buffer.from(body))).toBe(true);
+    expect(Buffer.from(encoder.encode(read, 'zstd').bytes).equals(Buffer.from(body))).toBe(true);
   });
 
   it("writes an Iceberg table's timestamps, nested ones too, as microseconds, and reads them back as the same milliseconds", async () => {
     const rows = Array.from({ length: 4 }, (_, i) => purchase(i));
     const batch = batchOf(tableColumns(PURCHASES), rows);
-    const body = encoder.encode(batch, 'snappy', 'micros');
+    const body = encoder.encode(batch, 'snappy', 'micros').bytes;
     const leaves = parquetMetadata(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer).schema;
     const timestamps = leaves.filter((element) => element.converted_type === 'TIMESTAMP_MICROS' || element.converted_type === 'TIMESTAMP_MILLIS');
     expect(timestamps.map((element) => [element.name, element.converted_type])).toEqual([
@@ -93,7 +93,7 @@ describe('readColumnBatch', () => {
     expect((stored[1]!.items as { shipped_at: bigint }[])[0]!.shipped_at).toBe(BigInt(T0 + 3_600_000) * 1000n);
     const read = await readColumnBatch([{ name: 'p.parquet', body }], tableColumns(PURCHASES));
     expect(rowsOf(read)).toEqual(rowsOf(batch));
-    expect(Buffer.from(encoder.encode(read, 'snappy', 'micros')).equals(Buffer.from(body))).toBe(true);
+    expect(Buffer.from(encoder.encode(read, 'snappy', 'micros').bytes).equals(Buffer.from(body))).toBe(true);
   });
 
   it('reads a top-level column added later as null from older files, even when it is named like a part of a nested column', async () => {
@@ -101,7 +101,7 @@ describe('readColumnBatch', () => {
     const city = { name: 'city', type: 'string' as const, nullable: true, description: '' };
     const newer = [...older.slice(0, 1), city, ...older.slice(1)];
     const rows = Array.from({ length: 2 }, (_, i) => purchase(i));
-    const read = await readColumnBatch([{ name: 'old.parquet', body: encoder.encode(batchOf(older, rows), 'snappy') }], newer);
+    const read = await readColumnBatch([{ name: 'old.parquet', body: encoder.encode(batchOf(older, rows), 'snappy').bytes }], newer);
     expect(rowsOf(read).map((row) => row.city)).toEqual([null, null]);
     expect(rowsOf(read).map((row) => (row.address as { city: string } | null)?.city)).toEqual(['Oslo', 'Oslo']);
   });
@@ -113,8 +113,8 @@ describe('readColumnBatch', () => {
     // A file written before the table had `battery_pct`.
     const older = columns.filter((c) => c.name !== 'battery_pct');
     const files = [
-      { name: 'one.parquet', body: parquetEncoder({ rowGroupRows: 7, pageRows: 3 }).encode(batchOf(columns, first), 'snappy') },
-      { name: 'two.parquet', body: encoder.encode(batchOf(older, second), 'snappy') },
+      { name: 'one.parquet', body: parquetEncoder({ rowGroupRows: 7, pageRows: 3 }).encode(batchOf(columns, first), 'snappy').bytes },
+      { name: 'two.parquet', body: encoder.encode(batchOf(older, second), 'snappy').bytes },
     ];
     const read = await readColumnBatch(files, columns);
     expect(read.rowCount).toBe(35);

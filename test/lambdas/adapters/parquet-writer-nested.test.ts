@@ -143,7 +143,7 @@ afterEach(() => {
 // A new name each time: DuckDB caches file contents by path and modification time.
 function writeFile(rows: readonly Row[], layout: ParquetLayout = {}): string {
   const path = join(dir, `nested-${(files += 1)}.parquet`);
-  fs.writeFileSync(path, parquetEncoder(layout).encode(batchOf(rows), 'zstd'));
+  fs.writeFileSync(path, parquetEncoder(layout).encode(batchOf(rows), 'zstd').bytes);
   return path;
 }
 

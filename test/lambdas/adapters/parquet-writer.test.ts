@@ -121,7 +121,7 @@ async function query(sql: string): Promise<Record<string, JS>[]> {
 
 function writeFile(codec: Codec, source: readonly Row[] = rows): string {
   const path = join(dir, `part-${codec}.parquet`);
-  fs.writeFileSync(path, parquetEncoder().encode(batchOf(source), codec));
+  fs.writeFileSync(path, parquetEncoder().encode(batchOf(source), codec).bytes);
   return path;
 }
 
@@ -208,7 +208,7 @@ describe.each<[Codec, string]>([
 
   it('splits large batches into row groups and pages without changing a value', async () => {
     const path = join(dir, 'layout.parquet');
-    fs.writeFileSync(path, parquetEncoder({ rowGroupRows: 700, pageRows: 128 }).encode(batchOf(rows), codec));
+    fs.writeFileSync(path, parquetEncoder({ rowGroupRows: 700, pageRows: 128 }).encode(batchOf(rows), codec).bytes);
     const groups = await query(`SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(${sqlString(path)}) ORDER BY row_group_id`);
     expect(groups.map((g) => g.row_group_num_rows)).toEqual([700n, 700n, 600n]);
     const [diff] = await query(
@@ -280,8 +280,8 @@ describe('parquetEncoder', () => {
 
   it('makes smaller files with ZSTD than with Snappy for the same batch', () => {
     const encoder = parquetEncoder();
-    const snappy = encoder.encode(batchOf(rows), 'snappy');
-    const zstd = encoder.encode(batchOf(rows), 'zstd');
+    const snappy = encoder.encode(batchOf(rows), 'snappy').bytes;
+    const zstd = encoder.encode(batchOf(rows), 'zstd').bytes;
     // Both are Parquet files (magic at both ends) and the codec changes the bytes.
     for (const bytes of [snappy, zstd]) {
       expect(Buffer.from(bytes.subarray(0, 4)).toString()).toBe('PAR1');
@@ -328,7 +328,7 @@ describe('parquetEncoder on arbitrary numbers', () => {
         };
         // A new name each run: DuckDB caches file contents by path and modification time.
         const path = join(dir, `numbers-${(runs += 1)}.parquet`);
-        fs.writeFileSync(path, parquetEncoder({ pageRows: 300 }).encode(batch, 'snappy'));
+        fs.writeFileSync(path, parquetEncoder({ pageRows: 300 }).encode(batch, 'snappy').bytes);
         const read = await query(`SELECT n::VARCHAR AS n, epoch_ms(t)::VARCHAR AS t, x FROM read_parquet(${sqlString(path)})`);
         expect(read.map((row) => row.n)).toEqual(n.map((value, i) => (nullEvery > 0 && i % nullEvery === 0 ? null : String(value))));
         expect(read.map((row) => row.t)).toEqual(t.map(String));
@@ -347,7 +347,7 @@ describe('parquetEncoder on arbitrary numbers', () => {
       values: [{ kind: 'numbers', values: Float64Array.from([...steady, ...jumpy]) }],
     };
     const path = join(dir, 'steady.parquet');
-    fs.writeFileSync(path, parquetEncoder({ pageRows: 1_000 }).encode(batch, 'snappy'));
+    fs.writeFileSync(path, parquetEncoder({ pageRows: 1_000 }).encode(batch, 'snappy').bytes);
     const [chunk] = await query(`SELECT encodings, total_uncompressed_size AS bytes FROM parquet_metadata(${sqlString(path)})`);
     expect(String(chunk!.encodings).split(', ').sort()).toEqual(['DELTA_BINARY_PACKED', 'PLAIN', 'RLE']);
     // The steady page takes a few bits per value; the plain one 8 bytes.
