@@ -278,6 +278,23 @@ describe('parquetEncoder', () => {
     expect(summary).toEqual({ n: 50n, humidity: 0n, first: BigInt(FIRST_OFFSET) });
   });
 
+  it("returns each column's statistics over all its row groups: values, nulls, and min and max (strings in UTF-8 byte order)", () => {
+    const { columns } = parquetEncoder({ rowGroupRows: 700, pageRows: 128 }).encode(batchOf(rows), 'snappy');
+    const utf8Order = (a: Value, b: Value) => (typeof a === 'string' ? Buffer.compare(Buffer.from(a), Buffer.from(b as string)) : (a as number) - (b as number));
+    // Signed zero aside: Parquet writes a zero minimum as -0.
+    const unsigned = (value: unknown) => (typeof value === 'number' ? value + 0 : value);
+    expect(columns.map((column) => column.path)).toEqual(TABLE_COLUMNS.map((column) => [column.name]));
+    for (const [i, column] of TABLE_COLUMNS.entries()) {
+      const present = rows.map((row) => row[column.name]!).filter((value) => value !== null).sort(utf8Order);
+      const { path, bytes, min, max, ...counts } = columns[i]!;
+      expect(counts, column.name).toEqual({ values: ROWS, nulls: ROWS - present.length, nans: 0 });
+      expect([unsigned(min), unsigned(max)], column.name).toEqual([present[0], present.at(-1)]);
+      expect(bytes, column.name).toBeGreaterThan(0);
+    }
+    // The 700-row groups each hold another part of the range: only all three together reach both ends.
+    expect(columns.find((column) => column.path[0] === 'kafka_offset')).toMatchObject({ min: FIRST_OFFSET, max: FIRST_OFFSET + ROWS - 1 });
+  });
+
   it('makes smaller files with ZSTD than with Snappy for the same batch', () => {
     const encoder = parquetEncoder();
     const snappy = encoder.encode(batchOf(rows), 'snappy').bytes;

@@ -67,6 +67,8 @@ describe('string bounds, truncate(16)', () => {
   it('raises an earlier code point when the last is U+10FFFF, skips the surrogates, and gives no upper bound when none can be raised', () => {
     expect(text(upperBound('string', `${a15}\u{10FFFF}x`))).toBe(`${'a'.repeat(14)}b`);
     expect(text(upperBound('string', `${a15}\uD7FFx`))).toBe(`${a15}\uE000`);
+    // A lone surrogate is stored as U+FFFD: the bound grows from that.
+    expect([text(lowerBound('string', `${a15}\uD800x`)), text(upperBound('string', `${a15}\uD800x`))]).toEqual([`${a15}\uFFFD`, `${a15}\uFFFE`]);
     expect(upperBound('string', '\u{10FFFF}'.repeat(17))).toBeUndefined();
     expect(text(lowerBound('string', '\u{10FFFF}'.repeat(17)))).toBe('\u{10FFFF}'.repeat(16));
   });

@@ -31,7 +31,9 @@ describe('dataFileMetrics', () => {
 
   it('keys the counts and bounds of top-level columns and struct fields by field id, NaN counts for doubles only', () => {
     const metrics = dataFileMetrics(schema, [leaf(['gift']), leaf(['address', 'location', 'lat'], { min: -1.5, max: 2.5, nans: 1 }), leaf(['address', 'city'], { min: 'Lisbon', max: 'Oslo' })]);
-    const [gift, lat, city] = ['gift', 'address.location.lat', 'address.city'].map((path) => idOf(schema, path));
+    const gift = idOf(schema, 'gift');
+    const lat = idOf(schema, 'address.location.lat');
+    const city = idOf(schema, 'address.city');
     expect([...metrics.valueCounts.keys()]).toEqual([gift, lat, city]);
     expect([...metrics.nanValueCounts]).toEqual([[lat, 1]]);
     expect(Buffer.from(metrics.lowerBounds.get(lat)!).readDoubleLE()).toBe(-1.5);
