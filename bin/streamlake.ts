@@ -3,7 +3,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
 import { IncompatibleSchemaError } from '../lambdas/adapters/table-directory.ts';
 import { TableDeclarationError } from '../lambdas/core/table-declaration.ts';
-import { ConfigError, configFromContext } from '../lib/config.ts';
+import { ConfigError, configFromContext, DEFAULT_STACK_NAME } from '../lib/config.ts';
 import { PipelineStack } from '../lib/pipeline-stack.ts';
 import { deployableTables } from '../lib/tables.ts';
 
@@ -15,7 +15,7 @@ import { deployableTables } from '../lib/tables.ts';
 const app = new App();
 try {
   const config = configFromContext((key) => app.node.tryGetContext(key));
-  const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'streamlake';
+  const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? DEFAULT_STACK_NAME;
   new PipelineStack(app, stackName, {
     config,
     tables: deployableTables(config.tablesDir),

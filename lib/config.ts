@@ -147,6 +147,9 @@ export interface PipelineConfig {
   readonly athenaBytesScannedCutoffMB: number;
 }
 
+/** The stack `cdk deploy` creates unless `-c stackName=…` names another; the CLI's `--aws` commands look for it unless `--stack` names another. */
+export const DEFAULT_STACK_NAME = 'streamlake';
+
 export const DEFAULTS: PipelineConfig = {
   topicName: 'device-logs',
   partitions: 6,

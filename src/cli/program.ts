@@ -3,13 +3,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { QUARANTINE_REASONS, type QuarantineReason } from '../../lambdas/core/decode.ts';
 import { PARTITION_BY, TABLE_FORMATS } from '../../lambdas/core/table-declaration.ts';
 import { CODECS } from '../../lambdas/ports/parquet.ts';
-import { DEFAULTS } from '../../lib/config.ts';
+import { DEFAULT_STACK_NAME, DEFAULTS } from '../../lib/config.ts';
 import { DEMO_TABLE } from '../../lib/tables.ts';
 import { DEFAULT_DATA_DIR } from '../local/data-dir.ts';
 import type { AsOf } from '../local/duckdb-lake.ts';
+import { STATUS_DEFAULTS } from '../local/status-thresholds.ts';
 import { DEFAULT_TABLES_DIR } from '../local/tables-dir.ts';
-import { integer, nonNegativeNumber, positiveInt, positiveNumber, zonedInstant } from './arguments.ts';
-import { DEFAULT_STACK, registerStatus } from './status-command.ts';
+import { integer, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, zonedInstant } from './arguments.ts';
 
 function brokers(value: string): string[] {
   const list = value.split(',').map((broker) => broker.trim());
@@ -139,7 +139,19 @@ export function buildProgram(): Command {
     .option('--json', 'print the reports as JSON, by table')
     .action(async (flags) => (await import('./optimize-command.ts')).optimizeCommand(flags));
 
-  registerStatus(program, { dataDir: dataDirOption(), tables: tablesOption(), kafka: kafkaOption() });
+  program
+    .command('status')
+    .description('is the pipeline healthy? per table: last run, a stuck claim, lag, freshness, last day\'s quarantine; exit 0 when healthy, 1 with the reasons when something needs attention')
+    .addOption(dataDirOption())
+    .addOption(tablesOption())
+    .addOption(kafkaOption())
+    .option('--aws', 'the deployed pipeline: stack outputs, MSK cluster, alarms, dead-letter queue, checkpoints in S3 (AWS credentials and region from the environment)')
+    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK_NAME})`)
+    .addOption(new Option('--stuck-after-minutes <n>', 'a claimed run older than this is stuck').argParser(positiveNumber).default(STATUS_DEFAULTS.stuckAfterMinutes, `${STATUS_DEFAULTS.stuckAfterMinutes}: 2 compactor periods`))
+    .addOption(new Option('--stale-after-minutes <n>', 'the newest event older than this is stale data').argParser(positiveNumber).default(STATUS_DEFAULTS.staleAfterMinutes, `${STATUS_DEFAULTS.staleAfterMinutes}: 3 compactor periods`))
+    .addOption(new Option('--max-lag <records>', 'total lag above this needs attention').argParser(nonNegativeInt).default(STATUS_DEFAULTS.maxLag, `${STATUS_DEFAULTS.maxLag}: maxRecordsPerRun, what one run reads`))
+    .option('--json', 'print the status as JSON: { healthy, reasons, tables } (and cluster, alarms, deadLetters with --aws)')
+    .action(async (flags, command) => (await import('./status-command.ts')).statusCommand(flags, command));
 
   program
     .command('redrive')
@@ -153,7 +165,7 @@ export function buildProgram(): Command {
     .addOption(tablesOption())
     .addOption(codecOption())
     .option('--aws', "redrive the deployed lake: the stack's bucket (and Glue catalog for Iceberg tables), with AWS credentials and region from the environment; no Kafka access needed")
-    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK})`)
+    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK_NAME})`)
     .addOption(new Option('--max-record-bytes <n>', 'the limit the deployment validates with (maxRecordBytes)').argParser(positiveNumber).default(DEFAULTS.maxRecordBytes))
     .addOption(new Option('--max-event-age-hours <n>', 'the limit the deployment validates with (maxEventAgeHours)').argParser(positiveNumber).default(DEFAULTS.maxEventAgeHours))
     .addOption(new Option('--max-event-future-minutes <n>', 'the limit the deployment validates with (maxEventFutureMinutes)').argParser(positiveNumber).default(DEFAULTS.maxEventFutureMinutes))

@@ -11,14 +11,13 @@ import { validationLimits, type QuarantineReason } from '../../lambdas/core/deco
 import { redrive, type RedriveDeps, type RedriveReport } from '../../lambdas/core/redrive.ts';
 import type { TableSpec } from '../../lambdas/core/table-declaration.ts';
 import type { Codec } from '../../lambdas/ports/parquet.ts';
-import { DEFAULTS } from '../../lib/config.ts';
+import { DEFAULT_STACK_NAME, DEFAULTS } from '../../lib/config.ts';
 import { deployableTables } from '../../lib/tables.ts';
 import { requireOutput, stackOutputs } from '../aws/stack.ts';
 import { dataDirLayout, requireDataDir } from '../local/data-dir.ts';
 import { LocalLake } from '../local/local-lake.ts';
 import { UsageError } from './errors.ts';
 import { endProgress, print, printJson, progressLine } from './output.ts';
-import { DEFAULT_STACK } from './status-command.ts';
 import { formatTable } from './table.ts';
 
 /** The flags of `streamlake redrive`. */
@@ -56,7 +55,7 @@ export async function redriveCommand(flags: RedriveFlags, command?: Command, cli
   if (flags.aws) {
     if (command?.getOptionValueSource('dataDir') === 'cli') throw new UsageError("--data-dir names a local lake; with --aws the lake is the stack's bucket: drop one of them");
     table = tableNamed(declared, flags.table);
-    deps = { ...(await deployedLake(table, flags.stack ?? DEFAULT_STACK, clients ?? { cloudFormation: new CloudFormationClient({}), s3: new S3Client({}), glue: new GlueClient({}) })), encoder: parquetEncoder(), clock, onProgress: showProgress };
+    deps = { ...(await deployedLake(table, flags.stack ?? DEFAULT_STACK_NAME, clients ?? { cloudFormation: new CloudFormationClient({}), s3: new S3Client({}), glue: new GlueClient({}) })), encoder: parquetEncoder(), clock, onProgress: showProgress };
   } else {
     if (flags.stack !== undefined) throw new UsageError('--stack names the deployed stack: pass --aws with it');
     requireDataDir(flags.dataDir);

@@ -1,9 +1,10 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { DEFAULT_STACK_NAME } from '../../lib/config.ts';
 import { deployableTables } from '../../lib/tables.ts';
 import type { AwsStatus } from '../aws/status.ts';
 import { requireDataDir } from '../local/data-dir.ts';
-import { attentionReasons, formatAge, isStuck, localStatus, STATUS_DEFAULTS, type StatusThresholds, type TableStatus } from '../local/status.ts';
-import { nonNegativeInt, positiveNumber } from './arguments.ts';
+import { attentionReasons, formatAge, isStuck, localStatus, type TableStatus } from '../local/status.ts';
+import { STATUS_DEFAULTS, type StatusThresholds } from '../local/status-thresholds.ts';
 import { UsageError } from './errors.ts';
 import { print, printJson } from './output.ts';
 import { formatTable } from './table.ts';
@@ -19,26 +20,6 @@ export interface StatusFlags {
   stuckAfterMinutes: number;
   staleAfterMinutes: number;
   maxLag: number;
-}
-
-/** The stack `bin/streamlake.ts` deploys unless `-c stackName=…` names another. */
-export const DEFAULT_STACK = 'streamlake';
-
-/** Adds `streamlake status` to `program`, with the options the other commands share. */
-export function registerStatus(program: Command, shared: { dataDir: Option; tables: Option; kafka: Option }): void {
-  program
-    .command('status')
-    .description('is the pipeline healthy? per table: last run, a stuck claim, lag, freshness, last day\'s quarantine; exit 0 when healthy, 1 with the reasons when something needs attention')
-    .addOption(shared.dataDir)
-    .addOption(shared.tables)
-    .addOption(shared.kafka)
-    .option('--aws', 'the deployed pipeline: stack outputs, MSK cluster, alarms, dead-letter queue, checkpoints in S3 (AWS credentials and region from the environment)')
-    .option('--stack <name>', `CloudFormation stack, with --aws (default: ${DEFAULT_STACK})`)
-    .addOption(new Option('--stuck-after-minutes <n>', 'a claimed run older than this is stuck').argParser(positiveNumber).default(STATUS_DEFAULTS.stuckAfterMinutes, `${STATUS_DEFAULTS.stuckAfterMinutes}: 2 compactor periods`))
-    .addOption(new Option('--stale-after-minutes <n>', 'the newest event older than this is stale data').argParser(positiveNumber).default(STATUS_DEFAULTS.staleAfterMinutes, `${STATUS_DEFAULTS.staleAfterMinutes}: 3 compactor periods`))
-    .addOption(new Option('--max-lag <records>', 'total lag above this needs attention').argParser(nonNegativeInt).default(STATUS_DEFAULTS.maxLag, `${STATUS_DEFAULTS.maxLag}: maxRecordsPerRun, what one run reads`))
-    .option('--json', 'print the status as JSON: { healthy, reasons, tables } (and cluster, alarms, deadLetters with --aws)')
-    .action(statusCommand);
 }
 
 /** Exit code 1 with the reasons already printed: the pipeline needs attention. */
@@ -57,7 +38,7 @@ export async function statusCommand(flags: StatusFlags, command?: Command): Prom
     if (flags.kafka !== undefined) throw new UsageError('--kafka reads a local lake\'s topics; with --aws the cluster is the stack\'s MSK cluster: drop one of them');
     if (command?.getOptionValueSource('dataDir') === 'cli') throw new UsageError('--data-dir names a local lake; with --aws the lake is the stack\'s bucket: drop one of them');
     const { awsStatus } = await import('../aws/status.ts');
-    const status = await awsStatus({ stack: flags.stack ?? DEFAULT_STACK, tables: deployableTables(flags.tables).tables, now });
+    const status = await awsStatus({ stack: flags.stack ?? DEFAULT_STACK_NAME, tables: deployableTables(flags.tables).tables, now });
     report(status.tables, [...awsReasons(status), ...attentionReasons(status.tables, thresholds, now)], { now, thresholds, json: flags.json, aws: status });
     return;
   }

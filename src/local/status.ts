@@ -5,6 +5,7 @@ import type { PartitionOffsets } from '../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { dataDirLayout } from './data-dir.ts';
 import { DuckDbLake } from './duckdb-lake.ts';
+import type { StatusThresholds } from './status-thresholds.ts';
 import { LocalLake } from './local-lake.ts';
 import { handoverOf, layoutShards, readTableCheckpoints, shardLag, sum, type HandoverStatus, type TableCheckpoints } from './shard-status.ts';
 import { openTopicReader } from './topics.ts';
@@ -90,22 +91,6 @@ export function statusFromShards(table: string, found: TableCheckpoints, live: r
     ...(handover && { handover }),
   };
 }
-
-/** When a table needs attention; the CLI's flags, defaulted from lib/config.ts. */
-export interface StatusThresholds {
-  /** A claim older than this is a stuck compactor. @default 2 × DEFAULTS.compactorEveryMinutes */
-  readonly stuckAfterMinutes: number;
-  /** A lake whose newest event is older than this is stale. @default 3 × DEFAULTS.compactorEveryMinutes */
-  readonly staleAfterMinutes: number;
-  /** A total lag above this is more than one run may read: the compactor falls behind. @default DEFAULTS.maxRecordsPerRun */
-  readonly maxLag: number;
-}
-
-export const STATUS_DEFAULTS: StatusThresholds = {
-  stuckAfterMinutes: 2 * DEFAULTS.compactorEveryMinutes,
-  staleAfterMinutes: 3 * DEFAULTS.compactorEveryMinutes,
-  maxLag: DEFAULTS.maxRecordsPerRun,
-};
 
 /** The table's status from its checkpoint and, when known, the topic's offsets now. */
 export function statusFromCheckpoint(table: string, state: CheckpointState, live: readonly PartitionOffsets[] | undefined): Omit<TableStatus, 'newestEventTime' | 'quarantined24h'> {

@@ -9,7 +9,7 @@ import { serializeCheckpoint, type CheckpointState } from '../../../lambdas/core
 import { StackNotFoundError } from '../../../src/aws/stack.ts';
 import { UsageError } from '../../../src/cli/errors.ts';
 import { NeedsAttentionError, statusCommand, type StatusFlags } from '../../../src/cli/status-command.ts';
-import { STATUS_DEFAULTS } from '../../../src/local/status.ts';
+import { STATUS_DEFAULTS } from '../../../src/local/status-thresholds.ts';
 import { DEFAULT_TABLES_DIR } from '../../../src/local/tables-dir.ts';
 import { noSuchKey, objectBody } from '../../helpers/fake-s3.ts';
 

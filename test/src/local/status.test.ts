@@ -3,7 +3,8 @@ import { parseCheckpoint, type CheckpointState } from '../../../lambdas/core/che
 import { shardOf } from '../../../lambdas/core/shards.ts';
 import { describeStatus } from '../../../src/cli/status-command.ts';
 import type { TableCheckpoints } from '../../../src/local/shard-status.ts';
-import { attentionReasons, formatAge, statusFromCheckpoint, statusFromShards, STATUS_DEFAULTS, type TableStatus } from '../../../src/local/status.ts';
+import { attentionReasons, formatAge, statusFromCheckpoint, statusFromShards, type TableStatus } from '../../../src/local/status.ts';
+import { STATUS_DEFAULTS } from '../../../src/local/status-thresholds.ts';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 const MINUTE_MS = 60_000;
