@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it, type TestContext } from 'vitest';
-import { currentSnapshot, offsetsOf, SUMMARY, type Snapshot } from '../../lambdas/core/iceberg-metadata.ts';
+import { currentSchema, currentSnapshot, offsetsOf, SUMMARY, type Snapshot } from '../../lambdas/core/iceberg-metadata.ts';
+import type { IcebergStruct } from '../../lambdas/core/iceberg-schema.ts';
 import { tableColumns } from '../../lambdas/core/table-declaration.ts';
 import { DEFAULTS } from '../../lib/config.ts';
 import { DuckDbLake } from '../../src/local/duckdb-lake.ts';
@@ -149,6 +150,31 @@ describe('Iceberg tables on Trino’s Iceberg connector', () => {
     });
   });
 
+  describe('column metrics', () => {
+    it('lists in $files each data file’s bounds and counts of columns that are no partition: its rows’ min, max and nulls', async () => {
+      const schema = currentSchema((await lakes.table.load())!.metadata);
+      const id = (name: string) => schema.fields.find((field) => field.name === name)!.id;
+      const [offset, device, temperature] = ['kafka_offset', 'device_id', 'temperature_c'].map(id);
+      const files = await queryTrino(
+        iceberg,
+        `SELECT file_path, lower_bounds[${offset}], upper_bounds[${offset}], lower_bounds[${device}], upper_bounds[${device}], value_counts[${temperature}], null_value_counts[${temperature}]
+         FROM "${DEVICE_LOGS.name}$files" ORDER BY file_path`,
+      );
+      expect(files.rows.length).toBeGreaterThan(3);
+      const duckdb = await DuckDbLake.open(dir.path, []);
+      try {
+        for (const [path, ...metrics] of files.rows) {
+          const file = fileURLToPath(String(path));
+          const [row] = (await duckdb.query(`SELECT CAST(min(kafka_offset) AS VARCHAR) AS a, CAST(max(kafka_offset) AS VARCHAR) AS b, min(device_id) AS c, max(device_id) AS d,
+              count(*) AS e, count(*) - count(temperature_c) AS f FROM read_parquet('${file}')`)).rows;
+          expect(metrics, file).toEqual([row!.a, row!.b, row!.c, row!.d, Number(row!.e), Number(row!.f)]);
+        }
+      } finally {
+        duckdb.close();
+      }
+    });
+  });
+
   describe('snapshots', () => {
     it('shows every commit in $snapshots, with the run and the Kafka offsets each holds: a crashed run none, racing compactors one', async () => {
       const { rows } = await queryTrino(
@@ -261,6 +287,22 @@ describe('Iceberg tables on Trino’s Iceberg connector', () => {
       );
       const days = await queryTrino(shopIceberg, `SELECT count(*) FROM "${PURCHASES.name}$partitions"`);
       expect(days.rows).toEqual((await queryTrino(shopHive, `SELECT count(DISTINCT dt) FROM ${PURCHASES.name}`)).rows);
+    });
+
+    it('reads in $files the bounds of decimals, dates, booleans, timestamps and struct fields as each file’s min and max', async (ctx) => {
+      const schema = currentSchema((await purchases.table.load())!.metadata);
+      const address = schema.fields.find((field) => field.name === 'address')!.type as IcebergStruct;
+      const ids = { total: 0, fx_rate: 0, delivery_date: 0, gift: 0, placed_at: 0, city: address.fields.find((field) => field.name === 'city')!.id };
+      for (const field of schema.fields) if (field.name in ids) ids[field.name as keyof typeof ids] = field.id;
+      const columns = { total: 'total', fx_rate: 'fx_rate', delivery_date: 'delivery_date', gift: 'gift', placed_at: 'placed_at', city: 'address.city' };
+      const bounds = Object.values(ids).flatMap((id) => [`lower_bounds[${id}]`, `upper_bounds[${id}]`]);
+      const listed = await queryTrino(shopIceberg, `SELECT file_path, ${bounds.join(', ')} FROM "${PURCHASES.name}$files" ORDER BY file_path`);
+      const extremes = Object.values(columns).flatMap((column) => [`CAST(min(${column}) AS varchar)`, `CAST(max(${column}) AS varchar)`]);
+      const read = await onIceberg(ctx, `SELECT "$path", ${extremes.join(', ')} FROM ${PURCHASES.name} GROUP BY "$path" ORDER BY "$path"`, SHOP);
+      // $files shows a timestamptz bound in ISO 8601 (`2026-01-05T09:00:00+00:00`), a cast to varchar as `2026-01-05 09:00:00.000000 UTC`: compared as instants.
+      const instants = (rows: unknown[][]) => rows.map((row) => row.map((cell) => (typeof cell === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(cell) ? Date.parse(cell) : cell)));
+      expect(listed.rows.length).toBeGreaterThan(1);
+      expect(instants(listed.rows)).toEqual(sameTimestamps(read).rows);
     });
 
     it('reads every row, nested values and decimals included, as the Hive-Parquet table', async (ctx) => {

@@ -14,6 +14,8 @@ const READER = fileURLToPath(new URL('pyiceberg_read.py', import.meta.url));
 
 /** What test/trino/pyiceberg_read.py prints. */
 interface PyIcebergRead {
+  /** The data files a scan plans to read: all of them, and for `kafka_offset = n` and `device_id = d`, by `n` and `d`. */
+  readonly planned: { readonly all: string[]; readonly kafka_offset: Record<string, string[]>; readonly device_id: Record<string, string[]> };
   /** Rows per hour of event time (hours since 1970), each hour scanned with a filter on the event time alone. */
   readonly hours: Record<string, number>;
   readonly columns: string[];
@@ -78,6 +80,28 @@ describe('Iceberg tables read by pyiceberg', () => {
     } finally {
       lake.close();
     }
+  });
+
+  it('plans to read only the files whose column bounds admit a filter on a column that is no partition', async () => {
+    const duckdb = await DuckDbLake.open(dir.path, []);
+    const held = new Map<string, { low: number; high: number; devices: string[] }>();
+    try {
+      for (const path of read.planned.all) {
+        const [row] = (await duckdb.query(`SELECT min(kafka_offset) AS low, max(kafka_offset) AS high, string_agg(DISTINCT device_id, ',') AS devices FROM read_parquet('${fileURLToPath(path)}')`)).rows;
+        held.set(path, { low: Number(row!.low), high: Number(row!.high), devices: String(row!.devices).split(',') });
+      }
+    } finally {
+      duckdb.close();
+    }
+    expect(Object.keys(read.planned.kafka_offset).length).toBeGreaterThan(10);
+    for (const [offset, files] of Object.entries(read.planned.kafka_offset)) {
+      // Exactly the files whose offsets span it: their bounds are their rows' min and max.
+      expect(files, `kafka_offset = ${offset}`).toEqual(read.planned.all.filter((path) => held.get(path)!.low <= Number(offset) && Number(offset) <= held.get(path)!.high));
+      expect(files.length, `kafka_offset = ${offset}`).toBeLessThan(read.planned.all.length);
+    }
+    const { 'no-such-device': none, ...devices } = read.planned.device_id;
+    expect(none).toEqual([]);
+    for (const [device, files] of Object.entries(devices)) expect(files, `device_id = ${device}`).toEqual(expect.arrayContaining(read.planned.all.filter((path) => held.get(path)!.devices.includes(device))));
   });
 
   it('lists every commit, each with the compactor run and the Kafka offsets its summary holds', () => {

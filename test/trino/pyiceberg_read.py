@@ -2,13 +2,16 @@
 
 Usage: python pyiceberg_read.py <metadata file URI or path>
 
-Prints {"hours": {...}, "columns": [...], "types": [...], "rows": [...], "snapshots": [...]}: the
+Prints {"hours": {...}, "columns": [...], "types": [...], "rows": [...], "snapshots": [...], "planned": {...}}: the
 rows of each hour of event time, scanned with a filter on the event time (which pyiceberg prunes
 files by, through their partition values); the rows of a full scan of the current snapshot, ordered by (kafka_partition, kafka_offset), timestamps as epoch
 milliseconds (a fraction for any microseconds), decimals as strings, dates as ISO dates; and every
 snapshot with its parent, sequence number, time, operation, summary, and what a scan of it holds:
 its rows, its (kafka_partition, kafka_offset) pairs held more than once, and the highest offset it
-holds per partition.
+holds per partition; and the data files pyiceberg plans to read for a filter on a column that is no
+partition, which only the files' column bounds in the manifests can narrow: all files, then the files
+for `kafka_offset = n` for a sample of offsets, and for `device_id = d` for each device and one
+that does not exist.
 """
 
 import datetime
@@ -18,7 +21,7 @@ import sys
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+from pyiceberg.expressions import AlwaysTrue, And, EqualTo, GreaterThanOrEqual, LessThan
 from pyiceberg.table import StaticTable
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -56,6 +59,19 @@ def kind(arrow_type):
     return str(arrow_type)
 
 
+def planned(table, scan):
+    def files(condition):
+        return sorted(task.file.file_path for task in table.scan(row_filter=condition).plan_files())
+
+    highest = pc.max(scan["kafka_offset"]).as_py()
+    devices = sorted(set(scan["device_id"].to_pylist())) + ["no-such-device"]
+    return {
+        "all": files(AlwaysTrue()),
+        "kafka_offset": {str(offset): files(EqualTo("kafka_offset", offset)) for offset in range(0, highest + 1, max(1, highest // 25))},
+        "device_id": {device: files(EqualTo("device_id", device)) for device in devices},
+    }
+
+
 def main(location):
     table = StaticTable.from_metadata(location)
     scan = table.scan().to_arrow().sort_by([("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
@@ -83,6 +99,7 @@ def main(location):
         condition = And(GreaterThanOrEqual("event_time", start.isoformat()), LessThan("event_time", (start + datetime.timedelta(hours=1)).isoformat()))
         hours[str(hour)] = table.scan(row_filter=condition, selected_fields=("kafka_offset",)).to_arrow().num_rows
     json.dump({
+        "planned": planned(table, scan),
         "hours": hours,
         "columns": scan.column_names,
         "types": [kind(field.type) for field in scan.schema],
