@@ -8,6 +8,7 @@ import { parquetEncoder } from '../../../lambdas/adapters/parquet-writer.ts';
 import { StoreCatalog } from '../../../lambdas/adapters/store-catalog.ts';
 import { serializeCheckpoint, type CheckpointState } from '../../../lambdas/core/checkpoint.ts';
 import { compact } from '../../../lambdas/core/compactor.ts';
+import { currentSnapshot } from '../../../lambdas/core/iceberg-metadata.ts';
 import { redriveLedgerKey } from '../../../lambdas/core/lake-layout.ts';
 import { redrive, RedriveSchemaMismatchError, type RedriveOptions } from '../../../lambdas/core/redrive.ts';
 import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.ts';
@@ -15,6 +16,7 @@ import type { ObjectStore } from '../../../lambdas/ports/object-store.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { compactorOptions } from '../../../src/local/runner.ts';
 import { FaultyStore, InjectedCrash } from '../../helpers/faulty-store.ts';
+import { expectMetricsOfRows } from '../../helpers/iceberg-metrics.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { auditRedrive } from '../../helpers/redrive-audit.ts';
 import { DEVICE_LOGS } from '../../helpers/tables.ts';
@@ -94,6 +96,15 @@ describe('redrive', () => {
       const audit = await lake.audit();
       expect(audit).toMatchObject({ duplicates: 0, missing: 0, redrivenNotLanded: 0, lineageChanged: 0 });
       expect(audit.redriven).toBeGreaterThan(0);
+      await lake.close();
+    });
+
+    it("lists the redrive's files, as the compactor's, with the counts and bounds of their rows", async () => {
+      const lake = await icebergLake();
+      expect((await lake.redriveOn()).runs).toEqual([1]);
+      const { metadata } = (await lake.iceberg().load())!;
+      expect((await lake.iceberg().dataFiles(currentSnapshot(metadata))).filter((entry) => entry.file.path.includes('/redrive-')).length).toBeGreaterThan(0);
+      expect(await expectMetricsOfRows(lake.iceberg(), lake.store)).toBeGreaterThan(1);
       await lake.close();
     });
 
