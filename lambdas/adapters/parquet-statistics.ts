@@ -52,6 +52,7 @@ export function fileStatistics(rowGroups: FileMetaData['row_groups']): ColumnSta
     for (const chunk of group.columns) {
       const meta = chunk.meta_data!;
       // hyparquet-writer's chunks (decimal and nested columns) count NaN too; the flat encoder's hold none.
+      // Neither writes a Date or byte-array bound: timestamps are numbers, decimals unscaled bigints.
       const statistics: ChunkStatistics = meta.statistics!;
       const key = meta.path_in_schema.join('.');
       const figures: ColumnStatistics = {
