@@ -171,7 +171,14 @@ export class IcebergTable implements TableFormat {
   async commitRedrive(run: Pick<PendingRun, 'sequence' | 'runId'>, files: readonly WrittenFile[]): Promise<void> {
     if (files.length === 0) return;
     await this.append(files, (loaded, base) => {
-      if (!loaded) throw this.notInCatalog('it has quarantined records, so a compactor run committed to it');
+      // Quarantined records do not prove a committed run: the first run writes them before it commits.
+      if (!loaded) {
+        throw new IcebergLocationError(
+          `table ${this.table.name} is not in its catalog yet. If its compactor has not committed a run yet (its first run quarantined these records and crashed, or is still running), ` +
+            'let it commit first (`streamlake compact`, or its next scheduled run on AWS), then run the redrive again. If it has (`streamlake status` shows a last run), ' +
+            `its catalog entry was lost: register its last metadata file (the newest ${icebergMetadataPrefix(this.table.name)}*.metadata.json) in the catalog again`,
+        );
+      }
       const held = lastRedrive(base);
       if (held.sequence > run.sequence || (held.sequence === run.sequence && held.runId === run.runId)) return undefined;
       if (held.sequence === run.sequence) throw this.redriveMismatch(held.sequence, run.sequence - 1);

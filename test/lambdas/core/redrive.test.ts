@@ -61,7 +61,7 @@ describe('redrive', () => {
 
   describe('of an Iceberg table', () => {
     /** A strict lake of an Iceberg table, its log kept open to produce and compact more, on a clock the test moves. */
-    async function icebergLake() {
+    async function icebergLake(firstMinutes = 5) {
       const dir = tempDir();
       dirs.push(dir);
       let now = Date.now();
@@ -71,13 +71,13 @@ describe('redrive', () => {
       const store = new LocalDirectoryStore(join(dir.path, 'lake'));
       const iceberg = (over: ObjectStore = store) => new IcebergTable({ store: over, catalog: new StoreCatalog(over), lakeUri: 'file:///lake/', clock }, table);
       let minute = 0;
-      const produceAndCompact = async (minutes: number) => {
+      const produceAndCompact = async (minutes: number, over: ObjectStore = store) => {
         for (const end = minute + minutes; minute < end; ) await produceMinute(FLEET, log, START + ++minute * MINUTE_MS);
-        while ((await compact({ topic: log, store, encoder: parquetEncoder(), clock, format: iceberg() }, { ...OPTIONS, table, limits: { ...OPTIONS.limits, maxEventAgeMs: MINUTE_MS } })).runId !== null);
+        while ((await compact({ topic: log, store: over, encoder: parquetEncoder(), clock, format: iceberg(over) }, { ...OPTIONS, table, limits: { ...OPTIONS.limits, maxEventAgeMs: MINUTE_MS } })).runId !== null);
       };
       const redriveOn = (over: ObjectStore = store) => redrive({ store: over, encoder: parquetEncoder(), clock, format: iceberg(over) }, { ...REDRIVE, table });
       const audit = async () => auditRedrive(store, table, await log.offsets(), iceberg());
-      await produceAndCompact(5);
+      await produceAndCompact(firstMinutes);
       return { store, iceberg, clock, produceAndCompact, redriveOn, audit, advance: (ms: number) => void (now += ms), close: () => log.close() };
     }
 
@@ -105,6 +105,17 @@ describe('redrive', () => {
       const { metadata } = (await lake.iceberg().load())!;
       expect((await lake.iceberg().dataFiles(currentSnapshot(metadata))).filter((entry) => entry.file.path.includes('/redrive-')).length).toBeGreaterThan(0);
       expect(await expectMetricsOfRows(lake.iceberg(), lake.store)).toBeGreaterThan(1);
+      await lake.close();
+    });
+
+    it("waits for the table's first compactor commit, saying so, when that run quarantined records and crashed before it", async () => {
+      const lake = await icebergLake(0);
+      const crashing = new FaultyStore(lake.store, (op, key) => (op !== 'get' && key.startsWith('catalog/') ? 'before' : undefined));
+      await expect(lake.produceAndCompact(5, crashing)).rejects.toThrow(InjectedCrash);
+      await expect(lake.redriveOn()).rejects.toThrow(/not in its catalog yet. If its compactor has not committed a run yet .* let it commit first/);
+      await lake.produceAndCompact(0);
+      expect((await lake.redriveOn()).redriven).toBeGreaterThan(0);
+      expect(await lake.audit()).toMatchObject({ duplicates: 0, missing: 0, redrivenNotLanded: 0, lineageChanged: 0 });
       await lake.close();
     });
 
