@@ -7,14 +7,16 @@ const MINIBLOCKS = 4;
 const MINIBLOCK_VALUES = BLOCK_VALUES / MINIBLOCKS;
 /** Values and deltas up to 2^52 in magnitude keep every step below exact in doubles. */
 const DELTA_LIMIT = 2 ** 52;
+const WORD = 4_294_967_296;
 const deltas = new Float64Array(BLOCK_VALUES);
 const widths = new Uint8Array(MINIBLOCKS);
 
 /**
  * DELTA_BINARY_PACKED (blocks of 128 values in 4 miniblocks), for 64-bit integers: steady
- * sequences (offsets, timestamps in arrival order) shrink to a few bits a value. Returns false,
- * leaving a partial page, when a value or a block's spread is beyond what doubles and 32-bit
- * packing represent exactly; the caller writes the page plain instead.
+ * sequences (offsets, timestamps in arrival order) shrink to a few bits a value, and a block
+ * whose deltas spread past 32 bits (microsecond timestamps out of order by more than 72 minutes)
+ * still packs tighter than plain's 64. Returns false, leaving a partial page, when a value or a
+ * delta is beyond what doubles represent exactly; the caller writes the page plain instead.
  */
 export function writeDeltaBinaryPacked(values: Float64Array): boolean {
   const count = values.length;
@@ -38,8 +40,7 @@ export function writeDeltaBinaryPacked(values: Float64Array): boolean {
     for (let m = 0; m * MINIBLOCK_VALUES < size; m++) {
       let max = 0;
       for (let i = m * MINIBLOCK_VALUES; i < Math.min(size, (m + 1) * MINIBLOCK_VALUES); i++) max = Math.max(max, deltas[i]! - min);
-      if (max >= 4_294_967_296) return false;
-      widths[m] = max === 0 ? 0 : 32 - Math.clz32(max);
+      widths[m] = bitWidth(max);
     }
     for (const width of widths) page.appendUint8(width);
     for (let m = 0; m * MINIBLOCK_VALUES < size; m++) packMiniblock(m * MINIBLOCK_VALUES, size, min, widths[m]!);
@@ -47,20 +48,37 @@ export function writeDeltaBinaryPacked(values: Float64Array): boolean {
   return true;
 }
 
-/** Bit-packs the 32 adjusted deltas from `from` (zero past `size`) at `width` bits each, least significant bit first. */
+/**
+ * Bit-packs the 32 adjusted deltas from `from` (zero past `size`) at `width` bits each, least
+ * significant bit first; a value wider than 32 bits as its low word, then its high word's bits.
+ */
 function packMiniblock(from: number, size: number, min: number, width: number): void {
+  const wide = width > 32;
+  const partWidth = wide ? width - 32 : width;
   let word = 0;
   let used = 0;
   for (let i = from; i < from + MINIBLOCK_VALUES; i++) {
-    const value = i < size ? (deltas[i]! - min) >>> 0 : 0;
-    word = (word | (value << used)) >>> 0;
-    used += width;
+    const value = i < size ? deltas[i]! - min : 0;
+    let part = value >>> 0;
+    if (wide) {
+      // A whole low word completes the pending word and leaves its own top `used` bits pending.
+      page.appendUint32((word | (part << used)) >>> 0);
+      word = used > 0 ? part >>> (32 - used) : 0;
+      part = Math.floor(value / WORD);
+    }
+    word = (word | (part << used)) >>> 0;
+    used += partWidth;
     if (used >= 32) {
       page.appendUint32(word);
       used -= 32;
-      word = used > 0 ? value >>> (width - used) : 0;
+      word = used > 0 ? part >>> (partWidth - used) : 0;
     }
   }
+}
+
+/** The bits needed for a non-negative integer up to 2^53. */
+function bitWidth(value: number): number {
+  return value < WORD ? 32 - Math.clz32(value) : 64 - Math.clz32(Math.floor(value / WORD));
 }
 
 /** A zigzag varint of an integer up to 2^52 in magnitude. */

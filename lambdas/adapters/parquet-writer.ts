@@ -163,9 +163,16 @@ function holdsTimestamp(column: ColumnSpec): boolean {
 }
 
 function scaledColumn(values: ColumnValues, column: ColumnSpec): ColumnValues {
-  if (values.kind === 'numbers') return { kind: 'numbers', values: values.values.map((ms) => ms * 1000) };
+  if (values.kind === 'numbers') return { kind: 'numbers', values: inMicros(values.values) };
   if (values.kind === 'values') return { kind: 'values', values: values.values.map((value) => scaledValue(value, column)) };
   return values;
+}
+
+// A plain loop: a typed array's `map` calls its callback per value, several times slower on a million rows.
+function inMicros(millis: Float64Array): Float64Array {
+  const micros = new Float64Array(millis.length);
+  for (let i = 0; i < millis.length; i++) micros[i] = millis[i]! * 1000;
+  return micros;
 }
 
 function scaledValue(value: NestedValue, column: ColumnSpec): NestedValue {

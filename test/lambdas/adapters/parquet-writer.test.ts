@@ -314,16 +314,19 @@ describe('parquetEncoder on arbitrary numbers', () => {
     { name: 't', type: 'timestamp', nullable: false, description: 'an instant' },
     { name: 'x', type: 'double', nullable: true, description: 'a reading' },
   ];
-  // Steps of every bit width up to 32 (delta, packed at each width) and a little past (plain), and big jumps now and then (plain).
+  // Steps of every bit width up to 33 (delta, packed at each width), and big jumps now and then (delta, packed past 32 bits).
   const steps = fc.oneof(
     fc.integer({ min: 0, max: 33 }).chain((bits) => fc.array(fc.integer({ min: -(2 ** bits), max: 2 ** bits - 1 }), { maxLength: 700, size: 'max' })),
     fc.array(fc.oneof({ arbitrary: fc.integer({ min: 0, max: 50 }), weight: 50 }, fc.integer({ min: -(2 ** 40), max: 2 ** 40 })), { maxLength: 700, size: 'max' }),
   );
-  const integers = fc.tuple(fc.integer({ min: -(2 ** 45), max: 2 ** 45 }), steps).map(([first, steps]) => {
+  const walks = fc.tuple(fc.integer({ min: -(2 ** 45), max: 2 ** 45 }), steps).map(([first, steps]) => {
     const values = [first];
     for (const s of steps) values.push(values.at(-1)! + s);
     return values;
   });
+  // Values scattered over 2^bits around zero: deltas of every width from 32 bits up to 53 (delta up to 2^52, plain past it).
+  const scattered = fc.integer({ min: 32, max: 53 }).chain((bits) => fc.array(fc.integer({ min: -(2 ** (bits - 1)), max: 2 ** (bits - 1) - 1 }), { minLength: 1, maxLength: 700, size: 'max' }));
+  const integers = fc.oneof(walks, scattered);
   const extremes = fc.constantFrom(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 52, -(2 ** 52), 2 ** 52 + 1, 0);
 
   it('reads back every value, whichever of dictionary, delta or plain each page took', async () => {
@@ -355,9 +358,23 @@ describe('parquetEncoder on arbitrary numbers', () => {
     );
   });
 
+  it('delta-encodes a page whose steps need more than 32 bits, in fewer bytes than plain', async () => {
+    // Microsecond timestamps in arrival order: every tenth two hours late (34-bit steps), one 2^51 ahead (53-bit steps in its block).
+    const micros = Array.from({ length: 1_000 }, (_, i) => (1_700_000_000_000 + i * 1_003 - (i % 10 === 0 ? 7_200_000 : 0)) * 1_000 + (i === 500 ? 2 ** 51 : 0));
+    const batch: ColumnBatch = { columns: COLUMNS.slice(0, 1), rowCount: micros.length, values: [{ kind: 'numbers', values: Float64Array.from(micros) }] };
+    const path = join(dir, 'wide-steps.parquet');
+    fs.writeFileSync(path, parquetEncoder({ pageRows: 1_000 }).encode(batch, 'snappy').bytes);
+    const [chunk] = await query(`SELECT encodings, total_uncompressed_size AS bytes FROM parquet_metadata(${sqlString(path)})`);
+    expect(String(chunk!.encodings).split(', ').sort()).toEqual(['DELTA_BINARY_PACKED', 'RLE']);
+    expect(Number(chunk!.bytes)).toBeLessThan(1_000 * 8);
+    const read = await query(`SELECT n::VARCHAR AS n FROM read_parquet(${sqlString(path)})`);
+    expect(read.map((row) => row.n)).toEqual(micros.map(String));
+  });
+
   it('delta-encodes steady 64-bit integers and falls back to plain for a page it cannot', async () => {
     const steady = Array.from({ length: 1_000 }, (_, i) => 1_700_000_000_000 + i * 1_003);
-    const jumpy = steady.map((value, i) => (i % 2 === 0 ? value : value + 2 ** 40));
+    // Steps past 2^52, beyond what doubles hold exactly.
+    const jumpy = steady.map((value, i) => (i % 2 === 0 ? value : value + 2 ** 52 + 1));
     const batch: ColumnBatch = {
       columns: COLUMNS.slice(0, 1),
       rowCount: 2_000,
