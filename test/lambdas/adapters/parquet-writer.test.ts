@@ -371,6 +371,40 @@ describe('parquetEncoder on arbitrary numbers', () => {
     expect(read.map((row) => row.n)).toEqual(micros.map(String));
   });
 
+  it('packs miniblocks whose widest step is right at a bit-width boundary, up to 54 bits', async () => {
+    // One 33-value page (one miniblock of 32 steps) per spread T: steps from -ceil(T/2) to T - ceil(T/2), both present, the
+    // others between, steered so values stay within 2^52. T at 2^k - 1 and 2^k for k from 31 to 53 (54 bits), 2^32 + 1, 2^33 + 1.
+    const spreads = [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 33 - 1, 2 ** 33, 2 ** 33 + 1];
+    for (let k = 34; k <= 53; k++) spreads.push(2 ** k - 1, 2 ** k);
+    const values: number[] = [];
+    for (const [page, spread] of spreads.entries()) {
+      const min = -Math.ceil(spread / 2);
+      let value = (page % 3) - 1;
+      let [lowest, widest] = [false, false];
+      values.push(value);
+      for (let i = 0; i < 32; i++) {
+        const hash = (Math.imul(page * 32 + i + 1, 0x9e3779b1) >>> 0) / 2 ** 32;
+        // A step down while above zero, up otherwise: the lowest and the widest step first, then others between.
+        const adjusted = value > 0 ? (lowest ? Math.floor(hash * (spread / 2)) : 0) : widest ? Math.floor(spread / 2) + Math.floor(hash * (spread / 2)) : spread;
+        if (adjusted === 0) lowest = true;
+        if (adjusted === spread) widest = true;
+        values.push((value += min + adjusted));
+      }
+      expect([lowest, widest]).toEqual([true, true]);
+    }
+    expect(values.every((value) => Math.abs(value) <= 2 ** 52)).toBe(true);
+    const batch: ColumnBatch = { columns: COLUMNS.slice(0, 1), rowCount: values.length, values: [{ kind: 'numbers', values: Float64Array.from(values) }] };
+    // Pages of one miniblock each, and one page whose blocks mix the spreads.
+    for (const pageRows of [33, 10_000]) {
+      const path = join(dir, `boundaries-${pageRows}.parquet`);
+      fs.writeFileSync(path, parquetEncoder({ pageRows }).encode(batch, 'zstd').bytes);
+      const [chunk] = await query(`SELECT encodings FROM parquet_metadata(${sqlString(path)})`);
+      expect(String(chunk!.encodings).split(', ').sort()).toEqual(['DELTA_BINARY_PACKED', 'RLE']);
+      const read = await query(`SELECT n::VARCHAR AS n FROM read_parquet(${sqlString(path)})`);
+      expect(read.map((row) => row.n)).toEqual(values.map(String));
+    }
+  });
+
   it('delta-encodes steady 64-bit integers and falls back to plain for a page it cannot', async () => {
     const steady = Array.from({ length: 1_000 }, (_, i) => 1_700_000_000_000 + i * 1_003);
     // Steps past 2^52, beyond what doubles hold exactly.
