@@ -24,7 +24,8 @@ import { BUCKET, DATABASE, ICEBERG_TABLES_DIR } from '../../lambdas/handlers/ice
 
 const MINUTE_MS = 60_000;
 const START = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 2 * 60 * MINUTE_MS;
-const FLEET = new DeviceFleet({ ...DEFAULTS, devices: 20, lateShare: 0.2, corruptShare: 0.05 });
+// Corrupt records of each kind (truncated, a number as text, no event time) stay in quarantine: enough of them that every run has some.
+const FLEET = new DeviceFleet({ ...DEFAULTS, devices: 20, lateShare: 0.2, corruptShare: 0.2 });
 const STACK = 'streamlake';
 
 /**
@@ -84,7 +85,10 @@ describe.each([
     const lake = await deployedLake();
     const report = await redriveJson(redriveCommand(flags, undefined, lake.clients));
     expect(report.byReason.timestamp_out_of_range!.redriven).toBeGreaterThan(0);
-    expect(report.byReason.not_json).toMatchObject({ redriven: 0 });
+    // Which kinds of corrupt record a run holds depends on the minutes it covers: none of them passes now either.
+    const corrupt = Object.entries(report.byReason).filter(([reason]) => reason !== 'timestamp_out_of_range');
+    expect(corrupt.length).toBeGreaterThan(0);
+    for (const [reason, counts] of corrupt) expect(counts, reason).toMatchObject({ redriven: 0 });
     expect(report.stillFailing).toBeGreaterThan(0);
     const audit = await auditRedrive(lake.store, table, lake.offsets, lake.iceberg);
     expect(audit).toMatchObject({ duplicates: 0, missing: 0, redrivenNotLanded: 0, lineageChanged: 0, redriven: report.redriven });
