@@ -176,7 +176,7 @@ export class IcebergTable implements TableFormat {
         throw new IcebergLocationError(
           `table ${this.table.name} is not in its catalog yet. If its compactor has not committed a run yet (its first run quarantined these records and crashed, or is still running), ` +
             'let it commit first (`streamlake compact`, or its next scheduled run on AWS), then run the redrive again. If it has (`streamlake status` shows a last run), ' +
-            `its catalog entry was lost: register its last metadata file (the newest ${icebergMetadataPrefix(this.table.name)}*.metadata.json) in the catalog again`,
+            `its catalog entry was lost: ${this.registerAgain()}`,
         );
       }
       const held = lastRedrive(base);
@@ -230,9 +230,13 @@ export class IcebergTable implements TableFormat {
 
   private notInCatalog(why: string): IcebergLocationError {
     return new IcebergLocationError(
-      `table ${this.table.name} is not in its catalog, yet ${why}: register its last metadata file ` +
-        `(the newest ${icebergMetadataPrefix(this.table.name)}*.metadata.json) in the catalog again, then run this again`,
+      `table ${this.table.name} is not in its catalog, yet ${why}: ${this.registerAgain()}, then run this again`,
     );
+  }
+
+  // The way back for a table whose catalog entry was lost: its metadata files are all still in the lake.
+  private registerAgain(): string {
+    return `register its last metadata file (the newest ${icebergMetadataPrefix(this.table.name)}*.metadata.json) in the catalog again`;
   }
 
   /**

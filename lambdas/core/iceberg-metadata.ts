@@ -133,8 +133,13 @@ export function sequenceKey(shard: Shard | undefined): string {
   return tag === undefined ? SUMMARY.sequence : `${SUMMARY.sequence}.${tag}`;
 }
 
+/** The shard a compactor sequence key belongs to (`shard-1-of-3`), as {@link sequenceKey} tags it; undefined for any other key. */
+export function shardTagOf(key: string): string | undefined {
+  return key.startsWith(`${SUMMARY.sequence}.`) ? key.slice(SUMMARY.sequence.length + 1) : undefined;
+}
+
 function isSequenceKey(key: string): boolean {
-  return key === SUMMARY.sequence || key.startsWith(`${SUMMARY.sequence}.`);
+  return key === SUMMARY.sequence || shardTagOf(key) !== undefined;
 }
 
 /** Every compactor sequence a snapshot carries (the single compactor's and each shard's), by summary key. */

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { curatedPrefix, partitionKeys, quarantinePrefix } from '../../lambdas/core/lake-layout.ts';
 import { duckdbType, QUARANTINE_COLUMNS, type ColumnSpec } from '../../lambdas/core/schema.ts';
-import { currentSnapshot, sequencesOf, snapshotAt, snapshotById, SUMMARY, type Snapshot, type TableMetadata } from '../../lambdas/core/iceberg-metadata.ts';
+import { currentSnapshot, sequencesOf, shardTagOf, snapshotAt, snapshotById, SUMMARY, type Snapshot, type TableMetadata } from '../../lambdas/core/iceberg-metadata.ts';
 import { tableColumns, type TableSpec } from '../../lambdas/core/table-declaration.ts';
 import { LocalLake } from './local-lake.ts';
 
@@ -219,8 +219,8 @@ function compactorRun(metadata: TableMetadata, snapshot: Snapshot): { sequence?:
   const parentId = snapshot['parent-snapshot-id'];
   const before = sequencesOf(parentId === undefined ? undefined : snapshotById(metadata, parentId));
   const changed = Object.entries(sequencesOf(snapshot)).filter(([key, sequence]) => before[key] !== sequence);
-  const shardPrefix = `${SUMMARY.sequence}.`;
-  if (changed.length === 1 && changed[0]![0].startsWith(shardPrefix)) return { sequence: String(changed[0]![1]), shard: changed[0]![0].slice(shardPrefix.length) };
+  const shard = changed.length === 1 ? shardTagOf(changed[0]![0]) : undefined;
+  if (shard !== undefined) return { sequence: String(changed[0]![1]), shard };
   return { sequence: snapshot.summary[SUMMARY.sequence] };
 }
 
