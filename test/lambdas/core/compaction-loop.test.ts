@@ -10,10 +10,9 @@ import { DeviceFleet, produceMinute } from '../../../lambdas/demo/device-fleet.t
 import type { TopicReader } from '../../../lambdas/ports/topic.ts';
 import { DEFAULTS } from '../../../lib/config.ts';
 import { compactorOptions } from '../../../src/local/runner.ts';
-import { pausingAfterBatches } from '../../helpers/compactor.ts';
 import { auditLake, tempDir } from '../../helpers/lake.ts';
 import { DEVICE_LOGS } from '../../helpers/tables.ts';
-import { BROKERS_GONE, failingFromRead } from '../failing-topic.ts';
+import { BROKERS_GONE, failingFromRead, pausingAfterBatches } from '../../helpers/compactor.ts';
 
 const START = Date.UTC(2026, 0, 15, 9, 30);
 const MINUTE = 60_000;

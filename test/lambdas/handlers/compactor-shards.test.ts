@@ -12,7 +12,7 @@ import { FakeS3 } from '../../helpers/fake-s3.ts';
 import { tempDir } from '../../helpers/lake.ts';
 import { captureMetrics, type CapturedMetrics } from '../../helpers/metrics.ts';
 import { DEVICE_LOGS, TABLES_DIR } from '../../helpers/tables.ts';
-import { BROKERS_GONE, failingFromRead } from '../failing-topic.ts';
+import { BROKERS_GONE, failingFromRead } from '../../helpers/compactor.ts';
 
 const BUCKET = 'streamlake-lake-test';
 const START = Date.UTC(2026, 6, 1, 8, 0);
